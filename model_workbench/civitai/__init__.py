@@ -1,0 +1,1 @@
+"""Civitai REST API client and tolerant response parsing (no gradio, no modules)."""

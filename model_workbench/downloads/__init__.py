@@ -1,0 +1,1 @@
+"""Download queue: resume, verify by SHA256, atomic install (no gradio, no modules)."""

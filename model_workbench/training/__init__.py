@@ -1,0 +1,1 @@
+"""In-process kohya-compatible LoRA training (torch; no gradio, no modules)."""
