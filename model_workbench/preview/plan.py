@@ -243,7 +243,9 @@ def comparison_plans(
     fixed_seed = resolve_seed(seed)
     plans = []
     for name, ckpt in versions:
-        plan = grid_plan([ckpt], weights, prompts, settings, seed=fixed_seed, title=name)
+        # No title: build_comparison writes the version name above each block.
+        plan = grid_plan([ckpt], weights, prompts, settings, seed=fixed_seed)
+        plan.meta["version"] = name
         plans.append((name, plan))
     return plans
 
