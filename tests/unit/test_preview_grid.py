@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -78,9 +79,8 @@ def test_full_grid_boxes_hold_each_cells_colour_and_labels(tmp_path: Path) -> No
         left, top, _, bottom = cells[(0, y)]
         assert _has_ink(rgb, (0, top, left, bottom))
     # Cells do not overlap.
-    boxes = sorted(cells.values())
-    for a, b in zip(boxes, boxes[1:]):
-        assert a[2] <= b[0] or a[3] <= b[1] or b[3] <= a[1]
+    for a, b in itertools.combinations(cells.values(), 2):
+        assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
 
 
 def test_png_carries_webui_infotext_and_manifest_name(tmp_path: Path) -> None:
