@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageDraw
 
 from . import fonts, messages
+from .plan import GridPlan
 from .render import DONE, FAILED, CellResult, RenderResult
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right/bottom exclusive), grid pixels
@@ -107,15 +108,35 @@ def _draw_blank(draw: ImageDraw.ImageDraw, font: object, box: Box, status: str, 
     _draw_lines(draw, font, [word], box, 0, style.text)
 
 
-def build_grid(result: RenderResult, style: GridStyle | None = None) -> GridImage:
-    """Draw the labelled grid of a (possibly interrupted) render."""
+@dataclass
+class GridLayout:
+    """Where everything of a grid goes, computed before any cell is rendered.
+
+    ``bands`` split the image into horizontal strips, each holding one row of cells (the first
+    strip also holds the titles and column labels): a strip's pixels are final once its cells
+    are, which lets ``grid_writer`` compress the PNG while later rows are still rendering.
+    """
+
+    width: int
+    height: int
+    img_w: int
+    img_h: int
+    tile_cols: int
+    font: object
+    spacing: int
+    texts: list[tuple[list[str], Box]]
+    cell_boxes: dict[int, Box]
+    bands: list[tuple[int, int, list[int]]]  # (top, bottom, cell indices)
+
+
+def compute_layout(plan: GridPlan, image_size: tuple[int, int], per_cell: int = 1,
+                   style: GridStyle | None = None) -> GridLayout:
+    """Lay out a plan's grid for cells of ``image_size`` with ``per_cell`` images each."""
     style = style or GridStyle()
-    plan = result.plan
-    if not result.cells:
+    if not plan.cells:
         raise ValueError(messages.GRID_NOTHING_TO_DRAW)
     cols, rows, blocks = plan.shape
-    img_w, img_h = _image_size(result)
-    per_cell = max(c.cell.request.image_count for c in result.cells)
+    img_w, img_h = image_size
     tile_cols, tile_rows = _tile_shape(per_cell)
     cell_w, cell_h = img_w * tile_cols, img_h * tile_rows
 
@@ -134,56 +155,93 @@ def build_grid(result: RenderResult, style: GridStyle | None = None) -> GridImag
     header_h = _text_block_height(font, max(len(lines) for lines in x_wrapped), spacing) + 2 * pad
 
     grid_w = left_w + cols * cell_w + (cols - 1) * style.gap
-    width = grid_w + 2 * style.margin
     z_wrapped = [fonts.wrap_text(font, label, grid_w - 2 * pad) for label in plan.z_labels]
     z_heights = [_text_block_height(font, len(lines), spacing) + 2 * pad for lines in z_wrapped]
     title_lines = fonts.wrap_text(font, plan.title, grid_w - 2 * pad) if plan.title else []
     title_h = _text_block_height(font, len(title_lines), spacing) + 2 * pad if title_lines else 0
     body_h = header_h + rows * cell_h + (rows - 1) * style.gap
     block_gap = pad * 2
-    height = (2 * style.margin + title_h + sum(z_heights) + blocks * body_h + (blocks - 1) * block_gap)
+    width = grid_w + 2 * style.margin
+    height = 2 * style.margin + title_h + sum(z_heights) + blocks * body_h + (blocks - 1) * block_gap
 
-    canvas = Image.new("RGB", (width, height), style.background)
-    draw = ImageDraw.Draw(canvas)
+    texts: list[tuple[list[str], Box]] = []
     x0 = style.margin
     y = style.margin
     if title_lines:
-        _draw_lines(draw, font, title_lines, (x0, y, x0 + grid_w, y + title_h), spacing, style.text)
+        texts.append((title_lines, (x0, y, x0 + grid_w, y + title_h)))
         y += title_h
-
+    row_tops: list[int] = []  # top of every row of cells, top to bottom
     block_tops: list[int] = []
     for z in range(blocks):
         if plan.z_labels:
-            _draw_lines(draw, font, z_wrapped[z], (x0, y, x0 + grid_w, y + z_heights[z]), spacing, style.text)
+            texts.append((z_wrapped[z], (x0, y, x0 + grid_w, y + z_heights[z])))
             y += z_heights[z]
         for x, lines in enumerate(x_wrapped):
             cx = x0 + left_w + x * (cell_w + style.gap)
-            _draw_lines(draw, font, lines, (cx, y, cx + cell_w, y + header_h), spacing, style.text)
+            texts.append((lines, (cx, y, cx + cell_w, y + header_h)))
         y += header_h
         block_tops.append(y)
         for r, lines in enumerate(y_wrapped):
             ry = y + r * (cell_h + style.gap)
-            _draw_lines(draw, font, lines, (x0, ry, x0 + left_w, ry + cell_h), spacing, style.text)
+            texts.append((lines, (x0, ry, x0 + left_w, ry + cell_h)))
+            row_tops.append(ry)
         y += rows * cell_h + (rows - 1) * style.gap + block_gap
 
-    placed: list[PlacedCell] = []
-    for cell_result in result.cells:
-        cell = cell_result.cell
+    cell_boxes: dict[int, Box] = {}
+    for cell in plan.cells:
         left = x0 + left_w + cell.x * (cell_w + style.gap)
         top = block_tops[cell.z] + cell.y * (cell_h + style.gap)
-        box = (left, top, left + cell_w, top + cell_h)
-        image_boxes: list[Box] = []
-        if cell_result.status == DONE:
-            for i, im in enumerate(cell_result.images):
-                slot_l = left + (i % tile_cols) * img_w
-                slot_t = top + (i // tile_cols) * img_h
-                # Centre smaller images in their slot, as images.image_grid does.
-                px, py = slot_l + (img_w - im.width) // 2, slot_t + (img_h - im.height) // 2
-                canvas.paste(im.convert("RGB"), (px, py))
-                image_boxes.append((px, py, px + im.width, py + im.height))
-        else:
-            _draw_blank(draw, font, box, cell_result.status, style)
-        placed.append(PlacedCell(result=cell_result, box=box, image_boxes=image_boxes))
+        cell_boxes[cell.index] = (left, top, left + cell_w, top + cell_h)
+
+    # Band i runs from row i's top (0 for the first) to row i+1's top (the image bottom for the last).
+    edges = [0, *row_tops[1:], height]
+    bands = []
+    for i, top in enumerate(row_tops):
+        members = [idx for idx, box in cell_boxes.items() if box[1] == top]
+        bands.append((edges[i], edges[i + 1], members))
+    return GridLayout(width=width, height=height, img_w=img_w, img_h=img_h, tile_cols=tile_cols, font=font,
+                      spacing=spacing, texts=texts, cell_boxes=cell_boxes, bands=bands)
+
+
+def draw_frame(layout: GridLayout, style: GridStyle | None = None) -> Image.Image:
+    """A blank grid canvas with every title and label drawn; cells are pasted on it afterwards."""
+    style = style or GridStyle()
+    canvas = Image.new("RGB", (layout.width, layout.height), style.background)
+    draw = ImageDraw.Draw(canvas)
+    for lines, box in layout.texts:
+        _draw_lines(draw, layout.font, lines, box, layout.spacing, style.text)
+    return canvas
+
+
+def paste_cell(canvas: Image.Image, layout: GridLayout, cell_result: CellResult,
+               style: GridStyle | None = None) -> PlacedCell:
+    """Put a cell's images (tiled n×n) in its box, or a marked blank when it is missing or failed."""
+    style = style or GridStyle()
+    box = layout.cell_boxes[cell_result.cell.index]
+    left, top = box[0], box[1]
+    image_boxes: list[Box] = []
+    if cell_result.status == DONE:
+        for i, im in enumerate(cell_result.images):
+            slot_l = left + (i % layout.tile_cols) * layout.img_w
+            slot_t = top + (i // layout.tile_cols) * layout.img_h
+            # Centre smaller images in their slot, as images.image_grid does.
+            px, py = slot_l + (layout.img_w - im.width) // 2, slot_t + (layout.img_h - im.height) // 2
+            canvas.paste(im if im.mode == "RGB" else im.convert("RGB"), (px, py))
+            image_boxes.append((px, py, px + im.width, py + im.height))
+    else:
+        _draw_blank(ImageDraw.Draw(canvas), layout.font, box, cell_result.status, style)
+    return PlacedCell(result=cell_result, box=box, image_boxes=image_boxes)
+
+
+def build_grid(result: RenderResult, style: GridStyle | None = None) -> GridImage:
+    """Draw the labelled grid of a (possibly interrupted) render."""
+    style = style or GridStyle()
+    if not result.cells:
+        raise ValueError(messages.GRID_NOTHING_TO_DRAW)
+    per_cell = max(c.cell.request.image_count for c in result.cells)
+    layout = compute_layout(result.plan, _image_size(result), per_cell, style)
+    canvas = draw_frame(layout, style)
+    placed = [paste_cell(canvas, layout, cell_result, style) for cell_result in result.cells]
     return GridImage(image=canvas, placed=placed, results=[result])
 
 

@@ -1,0 +1,117 @@
+"""The streaming grid writer and its strip-by-strip PNG encoder."""
+
+from __future__ import annotations
+
+import io
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model_workbench.preview import png_writer
+from model_workbench.preview.grid_image import build_grid
+from model_workbench.preview.grid_writer import GridWriter, render_and_save
+from model_workbench.preview.manifest import read_manifest
+from model_workbench.preview.plan import GenerationSettings, epoch_checkpoint, grid_plan
+from model_workbench.preview.render import render_plan
+from model_workbench.preview.save import MANIFEST_KEY, PNGINFO_KEY
+from tests.support.preview import ColourRenderer
+
+W, H = 40, 32
+
+
+def _plan(prompts=("a cat",), batch_side=1, size=(W, H)):
+    epochs = [epoch_checkpoint(f"/p/cat_v1-{e:06d}.safetensors", e) for e in (1, 2, 3)]
+    return grid_plan(epochs, [0.6, 0.8, 1.0], list(prompts), GenerationSettings(width=size[0], height=size[1]),
+                     seed=4, batch_side=batch_side)
+
+
+@pytest.mark.parametrize(("n", "m"), [(0, 0), (0, 7), (7, 0), (1, 1), (1000, 70000), (123457, 99999)])
+def test_adler32_combine_matches_zlib(n: int, m: int) -> None:
+    a, b = os.urandom(n), os.urandom(m)
+    assert png_writer.adler32_combine(zlib.adler32(a), zlib.adler32(b), m) == zlib.adler32(a + b)
+
+
+def test_strips_assemble_into_a_png_pillow_reads_back() -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, size=(37, 23, 3), dtype=np.uint8)
+    pixels[5:20, :, :] = 200  # a flat area, as labels and blanks are
+    image = Image.fromarray(pixels, "RGB")
+    strips = [png_writer.compress_strip(png_writer.strip_pixels(image, top, bottom), 1)
+              for top, bottom in [(0, 10), (10, 11), (11, 37)]]
+    data = png_writer.assemble(23, 37, strips, [("parameters", "猫 cat <lora:x:1>"), ("plain", "latin é")])
+    decoded = Image.open(io.BytesIO(data))
+    assert decoded.info["parameters"] == "猫 cat <lora:x:1>"  # UTF-8 iTXt
+    assert decoded.info["plain"] == "latin é"  # Latin-1 tEXt
+    assert np.array_equal(np.asarray(decoded.convert("RGB")), pixels)
+
+
+def test_streaming_grid_matches_the_plain_grid(tmp_path: Path) -> None:
+    plan = _plan(prompts=("a cat", "一只猫"))
+    renderer = ColourRenderer()
+    writer = GridWriter(plan, tmp_path, "stream")
+    result = render_plan(plan, renderer, on_cell=writer.add)
+    saved = writer.finish(result)
+    assert not writer.fallback
+    plain = build_grid(result)
+    with Image.open(saved.png_path) as image:
+        assert image.info[PNGINFO_KEY] == result.cells[0].infotext
+        assert image.info[MANIFEST_KEY] == saved.manifest_path.name
+        assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(plain.image))
+    manifest = read_manifest(saved.manifest_path)
+    assert [c["box"] for c in manifest["cells"]] == [list(p.box) for p in plain.placed]
+    assert manifest["complete"] and len(manifest["cells"]) == 18
+
+
+def test_streaming_interrupted_grid_marks_missing_cells(tmp_path: Path) -> None:
+    plan = _plan()
+    renderer = ColourRenderer()
+    writer = GridWriter(plan, tmp_path)
+    done: list[int] = []
+    result = render_plan(plan, renderer, stop=lambda: len(done) >= 4,
+                         on_cell=lambda r: (done.append(1), writer.add(r)))
+    saved = writer.finish(result)
+    manifest = read_manifest(saved.manifest_path)
+    assert manifest["missing"] == [4, 5, 6, 7, 8] and manifest["interrupted"]
+    with Image.open(saved.png_path) as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(build_grid(result).image))
+
+
+def test_cells_nobody_handed_over_are_still_placed(tmp_path: Path) -> None:
+    plan = _plan(batch_side=2)
+    result = render_plan(plan, ColourRenderer())
+    saved = GridWriter(plan, tmp_path).finish(result)
+    with Image.open(saved.png_path) as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(build_grid(result).image))
+
+
+def test_a_cell_of_another_size_falls_back_to_the_plain_path(tmp_path: Path) -> None:
+    plan = _plan()
+    renderer = ColourRenderer()
+
+    def rounding_renderer(request):
+        images, infos = renderer(request)
+        return images.resize((W - 8, H)), infos  # a host that rounds sizes down to a multiple of 16
+
+    writer = GridWriter(plan, tmp_path)
+    result = render_plan(plan, rounding_renderer, on_cell=writer.add)
+    saved = writer.finish(result)
+    assert writer.fallback
+    manifest = read_manifest(saved.manifest_path)
+    assert manifest["complete"]
+    with Image.open(saved.png_path) as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(build_grid(result).image))
+
+
+def test_render_and_save_is_the_one_call_for_the_ui(tmp_path: Path) -> None:
+    plan = _plan()
+    seen: list[int] = []
+    progress: list[tuple[int, int]] = []
+    result, saved = render_and_save(plan, ColourRenderer(), tmp_path / "grids", "epochs",
+                                    progress=lambda d, t, label: progress.append((d, t)),
+                                    on_cell=lambda r: seen.append(r.cell.index))
+    assert result.complete and seen == list(range(9)) and progress[-1] == (9, 9)
+    assert saved.png_path == tmp_path / "grids" / "epochs.png" and saved.manifest_path.exists()
+    assert saved.image is not None and saved.image.size == Image.open(saved.png_path).size
