@@ -71,6 +71,18 @@ class GridWriter:
         request = self.plan.cells[0].request
         self.layout = compute_layout(self.plan, (request.width, request.height), self._capacity, self.style)
         self._waiting = [set(members) for _, _, members in self.layout.bands]
+        # The row of cells that finishes last (the one holding the last planned cell) is encoded
+        # per cell column instead of whole, so that only the last cell's share is left at the end.
+        last = self.plan.cells[-1].index
+        self._tail_band = next(i for i, (_, _, members) in enumerate(self.layout.bands) if last in members)
+        members = self.layout.bands[self._tail_band][2]
+        rights = sorted({self.layout.cell_boxes[i][2] for i in members})
+        edges = [0, *rights[:-1], self.layout.width]
+        self._segments = list(zip(edges[:-1], edges[1:], strict=True))
+        self._segment_waiting = [
+            {i for i in members if left <= self.layout.cell_boxes[i][0] < right} for left, right in self._segments
+        ]
+        self._segment_futures: dict[int, Future] = {}
         return draw_frame(self.layout, self.style)
 
     # --- called from the render loop ----------------------------------------------------
@@ -96,12 +108,26 @@ class GridWriter:
             self.fallback = True
             return
         canvas = self._canvas_future.result()
-        self._placed[result.cell.index] = paste_cell(canvas, self.layout, result, self.style)
+        index = result.cell.index
+        self._placed[index] = paste_cell(canvas, self.layout, result, self.style)
         for band, waiting in enumerate(self._waiting):
-            if result.cell.index in waiting:
-                waiting.discard(result.cell.index)
-                if not waiting:
+            if index in waiting:
+                waiting.discard(index)
+                if not waiting and band != self._tail_band:
                     self._compress_band(canvas, band)
+        for segment, waiting in enumerate(self._segment_waiting):
+            if index in waiting:
+                waiting.discard(index)
+                if not waiting:
+                    self._compress_segment(canvas, segment)
+
+    def _compress_segment(self, canvas, segment: int) -> None:
+        top, bottom, _ = self.layout.bands[self._tail_band]
+        left, right = self._segments[segment]
+        pixels = png_writer.strip_pixels(canvas, top, bottom, left, right)
+        future = self._pool.submit(png_writer.compress_row_pieces, pixels, segment == 0, self.compress_level)
+        with self._lock:
+            self._segment_futures[segment] = future
 
     def _compress_band(self, canvas, band: int) -> None:
         top, bottom, _ = self.layout.bands[band]
@@ -149,11 +175,17 @@ class GridWriter:
         if self.fallback or any(c.cell.index not in self._placed for c in result.cells):
             return None
         with self._lock:
-            if len(self._strips) != len(self.layout.bands):
+            bands = [b for b in range(len(self.layout.bands)) if b != self._tail_band]
+            if any(b not in self._strips for b in bands) or len(self._segment_futures) != len(self._segments):
                 return None
-            futures = [f for band in range(len(self.layout.bands)) for f in self._strips[band]]
+            strips_by_band = {b: list(self._strips[b]) for b in bands}
+            segment_futures = [self._segment_futures[s] for s in range(len(self._segments))]
         try:
-            return [f.result() for f in futures]
+            tail = png_writer.join_row_pieces([f.result() for f in segment_futures])
+            strips = []
+            for band in range(len(self.layout.bands)):
+                strips += [tail] if band == self._tail_band else [f.result() for f in strips_by_band[band]]
+            return strips
         except Exception:  # a failed strip costs speed, never the grid: redo it the plain way
             return None
 

@@ -73,9 +73,46 @@ def compress_strip(pixels: np.ndarray, level: int) -> tuple[bytes, int, int]:
     return chunk(b"IDAT", body), zlib.adler32(data), len(data)
 
 
-def strip_pixels(image: Image.Image, top: int, bottom: int) -> np.ndarray:
-    """A copy of rows [top, bottom) of an RGB image as an array (a copy, so the canvas may change on)."""
-    return np.asarray(image.crop((0, top, image.width, bottom)), dtype=np.uint8)
+def compress_row_pieces(pixels: np.ndarray, with_filter_byte: bool, level: int) -> list[tuple[bytes, bytes]]:
+    """Deflate each row of a column segment on its own: [(piece, the row's filtered bytes)].
+
+    For the last row of cells to finish: its rows cannot be compressed whole until the last
+    cell lands, but each cell's share of every row can. A full flush after each row makes every
+    piece self-contained (no back-references, byte-aligned), so pieces of different segments can
+    be interleaved row by row into one stream. The first row uses filter None and the others Up,
+    the same for every segment, so only the leftmost segment writes the filter byte.
+    """
+    height, width = pixels.shape[:2]
+    flat = pixels.reshape(height, width * 3)
+    filtered = np.empty_like(flat)
+    filtered[0] = flat[0]
+    filtered[1:] = flat[1:] - flat[:-1]
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_RLE)
+    pieces = []
+    for row in range(height):
+        raw = filtered[row].tobytes()
+        if with_filter_byte:
+            raw = (b"\x00" if row == 0 else b"\x02") + raw
+        pieces.append((compressor.compress(raw) + compressor.flush(zlib.Z_FULL_FLUSH), raw))
+    return pieces
+
+
+def join_row_pieces(segments: list[list[tuple[bytes, bytes]]]) -> tuple[bytes, int, int]:
+    """Interleave per-segment row pieces (row 0 of every segment, then row 1...) into one IDAT strip."""
+    bodies = []
+    adler, length = 1, 0
+    for row in zip(*segments, strict=True):
+        for piece, raw in row:
+            bodies.append(piece)
+            adler = zlib.adler32(raw, adler)
+            length += len(raw)
+    return chunk(b"IDAT", b"".join(bodies)), adler, length
+
+
+def strip_pixels(image: Image.Image, top: int, bottom: int, left: int = 0, right: int | None = None) -> np.ndarray:
+    """A copy of rows [top, bottom) (columns [left, right)) of an RGB image as an array; a copy, so
+    the canvas may change on while a pool thread compresses it."""
+    return np.asarray(image.crop((left, top, image.width if right is None else right, bottom)), dtype=np.uint8)
 
 
 def adler32_combine(first: int, second: int, second_length: int) -> int:

@@ -115,3 +115,17 @@ def test_render_and_save_is_the_one_call_for_the_ui(tmp_path: Path) -> None:
     assert result.complete and seen == list(range(9)) and progress[-1] == (9, 9)
     assert saved.png_path == tmp_path / "grids" / "epochs.png" and saved.manifest_path.exists()
     assert saved.image is not None and saved.image.size == Image.open(saved.png_path).size
+
+
+@pytest.mark.parametrize(("epochs", "weights", "prompts"), [(1, 1, 1), (1, 3, 1), (3, 1, 1), (2, 2, 3)])
+def test_streaming_matches_plain_for_every_shape(tmp_path: Path, epochs: int, weights: int, prompts: int) -> None:
+    ckpts = [epoch_checkpoint(f"/p/cat_v1-{e:06d}.safetensors", e) for e in range(1, epochs + 1)]
+    plan = grid_plan(ckpts, [0.5 + i / 10 for i in range(weights)], [f"prompt {i}" for i in range(prompts)],
+                     GenerationSettings(width=W, height=H), seed=2)
+    renderer = ColourRenderer(fail_at=plan.total - 2 if plan.total > 2 else None)
+    writer = GridWriter(plan, tmp_path, workers=1)  # one worker: no deadlock waiting on itself
+    result = render_plan(plan, renderer, on_cell=writer.add, continue_on_error=True)
+    saved = writer.finish(result)
+    assert not writer.fallback
+    with Image.open(saved.png_path) as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(build_grid(result).image))
