@@ -170,6 +170,12 @@ class GridWriter:
             self._canvas_thread.shutdown(wait=True)
             self._pool.shutdown(wait=True)
 
+    def close(self) -> None:
+        """Give up without writing (the render itself failed); safe to call more than once."""
+        self._closed = True
+        self._canvas_thread.shutdown(wait=True)
+        self._pool.shutdown(wait=True)
+
     def _collect_strips(self, result: RenderResult) -> list[tuple[bytes, int, int]] | None:
         """Every strip top to bottom, or None when the incremental path cannot be trusted (then fall back)."""
         if self.fallback or any(c.cell.index not in self._placed for c in result.cells):
@@ -206,6 +212,10 @@ def render_and_save(plan: GridPlan, render_cell: RenderCell, directory: str | Pa
         if on_cell is not None:
             on_cell(cell_result)
 
-    result = render_plan(plan, render_cell, progress=progress, stop=stop, on_cell=handle,
-                         continue_on_error=continue_on_error)
+    try:
+        result = render_plan(plan, render_cell, progress=progress, stop=stop, on_cell=handle,
+                             continue_on_error=continue_on_error)
+    except BaseException:
+        writer.close()  # a callback raised: release the threads, write nothing half-made
+        raise
     return result, writer.finish(result)

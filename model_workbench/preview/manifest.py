@@ -118,3 +118,12 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
 def read_manifest(path: str | Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def cell_at(manifest: dict[str, Any], x: float, y: float) -> dict[str, Any] | None:
+    """The manifest entry of the cell under pixel (x, y) of the grid image, for click-to-enlarge."""
+    for entry in manifest.get("cells", []):
+        left, top, right, bottom = entry["box"]
+        if left <= x < right and top <= y < bottom:
+            return entry
+    return None

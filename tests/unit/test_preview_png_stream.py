@@ -14,7 +14,7 @@ from PIL import Image
 from model_workbench.preview import png_writer
 from model_workbench.preview.grid_image import build_grid
 from model_workbench.preview.grid_writer import GridWriter, render_and_save
-from model_workbench.preview.manifest import read_manifest
+from model_workbench.preview.manifest import cell_at, read_manifest
 from model_workbench.preview.plan import GenerationSettings, epoch_checkpoint, grid_plan
 from model_workbench.preview.render import render_plan
 from model_workbench.preview.save import MANIFEST_KEY, PNGINFO_KEY
@@ -129,3 +129,19 @@ def test_streaming_matches_plain_for_every_shape(tmp_path: Path, epochs: int, we
     assert not writer.fallback
     with Image.open(saved.png_path) as image:
         assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(build_grid(result).image))
+
+
+def test_click_maps_back_to_a_cell_and_a_raising_callback_leaves_no_files(tmp_path: Path) -> None:
+    plan = _plan()
+    _, saved = render_and_save(plan, ColourRenderer(), tmp_path)
+    box = saved.manifest["cells"][4]["box"]
+    assert cell_at(saved.manifest, box[0] + 1, box[1] + 1)["index"] == 4
+    assert cell_at(saved.manifest, 0, 0) is None  # the label margin
+
+    def broken_progress(done: int, total: int, label: str) -> None:
+        if done == 2:
+            raise RuntimeError("UI went away")
+
+    with pytest.raises(RuntimeError, match="UI went away"):
+        render_and_save(plan, ColourRenderer(), tmp_path / "second", progress=broken_progress)
+    assert not (tmp_path / "second").exists() or list((tmp_path / "second").iterdir()) == []
