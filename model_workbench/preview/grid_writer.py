@@ -55,8 +55,8 @@ class GridWriter:
         self._capacity = max(c.request.image_count for c in plan.cells)
         # One thread owns the canvas (Pillow images are not safe to share); a pool compresses strips.
         self._canvas_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grid-canvas")
-        self._pool = ThreadPoolExecutor(max_workers=workers or max(1, min(4, os.cpu_count() or 1)),
-                                        thread_name_prefix="grid-deflate")
+        self._workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="grid-deflate")
         # Layout (fonts, label wrapping) and the labelled frame are made on the canvas thread,
         # while the first cell renders; every later canvas task queues behind them.
         self._canvas_future: Future = self._canvas_thread.submit(self._setup)
@@ -82,7 +82,7 @@ class GridWriter:
         self._segment_waiting = [
             {i for i in members if left <= self.layout.cell_boxes[i][0] < right} for left, right in self._segments
         ]
-        self._segment_futures: dict[int, Future] = {}
+        self._segment_futures: dict[int, list[Future]] = {}
         return draw_frame(self.layout, self.style)
 
     # --- called from the render loop ----------------------------------------------------
@@ -125,9 +125,15 @@ class GridWriter:
         top, bottom, _ = self.layout.bands[self._tail_band]
         left, right = self._segments[segment]
         pixels = png_writer.strip_pixels(canvas, top, bottom, left, right)
-        future = self._pool.submit(png_writer.compress_row_pieces, pixels, segment == 0, self.compress_level)
+        # Split into row chunks so the last cell's share is compressed by every pool thread at once.
+        step = max(16, -(-len(pixels) // self._workers))
+        futures = [
+            self._pool.submit(png_writer.compress_row_pieces, pixels[start:start + step], segment == 0,
+                              self.compress_level, pixels[start - 1] if start else None)
+            for start in range(0, len(pixels), step)
+        ]
         with self._lock:
-            self._segment_futures[segment] = future
+            self._segment_futures[segment] = futures
 
     def _compress_band(self, canvas, band: int) -> None:
         top, bottom, _ = self.layout.bands[band]
@@ -187,7 +193,8 @@ class GridWriter:
             strips_by_band = {b: list(self._strips[b]) for b in bands}
             segment_futures = [self._segment_futures[s] for s in range(len(self._segments))]
         try:
-            tail = png_writer.join_row_pieces([f.result() for f in segment_futures])
+            tail = png_writer.join_row_pieces([[piece for f in futures for piece in f.result()]
+                                               for futures in segment_futures])
             strips = []
             for band in range(len(self.layout.bands)):
                 strips += [tail] if band == self._tail_band else [f.result() for f in strips_by_band[band]]

@@ -73,26 +73,32 @@ def compress_strip(pixels: np.ndarray, level: int) -> tuple[bytes, int, int]:
     return chunk(b"IDAT", body), zlib.adler32(data), len(data)
 
 
-def compress_row_pieces(pixels: np.ndarray, with_filter_byte: bool, level: int) -> list[tuple[bytes, bytes]]:
+def compress_row_pieces(pixels: np.ndarray, with_filter_byte: bool, level: int,
+                        context: np.ndarray | None = None) -> list[tuple[bytes, bytes]]:
     """Deflate each row of a column segment on its own: [(piece, the row's filtered bytes)].
 
     For the last row of cells to finish: its rows cannot be compressed whole until the last
     cell lands, but each cell's share of every row can. A full flush after each row makes every
     piece self-contained (no back-references, byte-aligned), so pieces of different segments can
-    be interleaved row by row into one stream. The first row uses filter None and the others Up,
-    the same for every segment, so only the leftmost segment writes the filter byte.
+    be interleaved row by row into one stream. Every row uses the Up filter against the row above
+    (``context`` for the first, when the segment is split across threads) except the band's very
+    first row, which uses None; the same for every segment, so only the leftmost writes the byte.
     """
     height, width = pixels.shape[:2]
     flat = pixels.reshape(height, width * 3)
     filtered = np.empty_like(flat)
-    filtered[0] = flat[0]
+    if context is None:
+        filtered[0] = flat[0]
+    else:
+        filtered[0] = flat[0] - context.reshape(width * 3)
     filtered[1:] = flat[1:] - flat[:-1]
+    first_filter = b"\x00" if context is None else b"\x02"
     compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_RLE)
     pieces = []
     for row in range(height):
         raw = filtered[row].tobytes()
         if with_filter_byte:
-            raw = (b"\x00" if row == 0 else b"\x02") + raw
+            raw = (first_filter if row == 0 else b"\x02") + raw
         pieces.append((compressor.compress(raw) + compressor.flush(zlib.Z_FULL_FLUSH), raw))
     return pieces
 
