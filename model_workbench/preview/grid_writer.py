@@ -7,9 +7,10 @@ Pass ``writer.add`` as ``render_plan(on_cell=...)`` and call ``writer.finish(res
     saved = writer.finish(result)
 
 Labels are drawn on a background thread during the first cell; each cell is pasted as it
-lands; each finished strip of rows is compressed on a thread pool (``png_writer``). If a cell
-comes back at a size other than the plan's (a renderer that rounds sizes, say), the writer
-falls back to ``build_grid`` + ``save_grid`` at the end, with the same result on disk.
+lands; each finished row of cells is compressed on a thread pool (``png_writer``). The row that
+finishes last is compressed per cell column, so after the last cell only its own share is left.
+If a cell comes back at a size other than the plan's (a renderer that rounds sizes, say), the
+writer falls back to ``build_grid`` + ``save_grid`` at the end, with the same result on disk.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from .save import (
 
 # Strips taller than this are split so the last one can be compressed by several threads at once.
 _MAX_STRIP_ROWS = 96
-# zlib level 1: with the Up filter it is ~30% faster than 6 for ~3% larger files, and the last
-# strip's compression is the one piece of encoding the user waits for.
+# zlib level 1: with Z_RLE the level changes little in size, and the last cell's share of the
+# encoding is the one piece the user waits for.
 STRIP_COMPRESS_LEVEL = 1
 
 
