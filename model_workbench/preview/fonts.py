@@ -125,7 +125,10 @@ def load_font(size: int, texts: Iterable[str] = (), font_path: str | Path | None
             return font
     if first is not None:
         return first
-    return ImageFont.load_default()
+    try:
+        return ImageFont.load_default(size=size)  # Pillow >= 10.1: a scalable built-in font
+    except TypeError:
+        return ImageFont.load_default()  # Pillow 9.5: the small Latin-1 bitmap font
 
 
 def drawable(font: object, text: str) -> str:

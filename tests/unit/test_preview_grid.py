@@ -165,16 +165,23 @@ def test_long_and_cjk_labels_wrap_without_crashing(tmp_path: Path) -> None:
         assert "一只可爱的猫" in image.info[PNGINFO_KEY]  # stored as UTF-8 iTXt
 
 
-def test_default_bitmap_font_fallback_replaces_what_it_cannot_draw(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_truetype_fonts_labels_still_draw(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fonts, "candidate_font_files", lambda: ())
-    font = fonts.load_font(20, ["猫"])
-    assert not isinstance(font, ImageFont.FreeTypeFont)
-    assert fonts.drawable(font, "猫 épée") == "? épée"
-    lines = fonts.wrap_text(font, "猫猫猫 abc", 30)
-    assert lines and all(fonts.text_size(font, line)[0] <= 30 or len(line) == 1 for line in lines)
-    result = render_plan(grid_plan(_epochs(), [1.0], ["猫"], GenerationSettings(width=W, height=H), seed=1),
+    font = fonts.load_font(20, ["猫"])  # Pillow's built-in font: bitmap on 9.5, scalable on >= 10.1
+    result = render_plan(grid_plan(_epochs(), [1.0], ["猫 prompt"], GenerationSettings(width=W, height=H), seed=1),
                          ColourRenderer())
     assert build_grid(result).image.width > W
+    assert fonts.text_size(font, "epoch 1")[0] > 0
+
+
+def test_bitmap_font_gets_only_what_it_can_encode() -> None:
+    # Pillow 9.5's default font is this bitmap font; it raises UnicodeEncodeError beyond Latin-1.
+    bitmap = getattr(ImageFont, "load_default_imagefont", ImageFont.load_default)()
+    assert not isinstance(bitmap, ImageFont.FreeTypeFont)
+    assert fonts.drawable(bitmap, "猫 épée") == "? épée"
+    assert not fonts.font_supports(bitmap, "猫") and fonts.font_supports(bitmap, "épée")
+    lines = fonts.wrap_text(bitmap, "猫猫猫 abc", 30)
+    assert lines and all(fonts.text_size(bitmap, line)[0] <= 30 or len(line) == 1 for line in lines)
 
 
 def test_font_support_check_and_wrapping() -> None:
