@@ -222,3 +222,14 @@ def test_comparison_puts_versions_side_by_side(tmp_path: Path) -> None:
     assert {c["version"] for c in manifest["cells"]} == {"v1", "v2 第二版"}
     assert len({c["seed"] for c in manifest["cells"]}) == 1
     assert compare.box_of(0, "v2 第二版") == v2[0].box
+
+
+def test_cjk_labels_pick_a_font_that_has_the_glyphs() -> None:
+    candidates = [ImageFont.truetype(p, 16) for p in fonts.candidate_font_files()]
+    latin_only = [f for f in candidates if not fonts.font_supports(f, "猫")]
+    for font in latin_only:  # e.g. DejaVu Sans: its "猫" is the missing-glyph box
+        assert fonts.font_supports(font, "cat épée")
+    if not any(fonts.font_supports(f, "猫") for f in candidates):
+        pytest.skip("no CJK font installed here (install fonts-noto-cjk or fonts-wqy-microhei)")
+    chosen = fonts.load_font(16, ["epoch 1", "一只猫"])
+    assert fonts.font_supports(chosen, "一只猫")
