@@ -7,6 +7,7 @@ shares one concrete seed, so the only thing that changes along an axis is that a
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,19 @@ class CheckpointRef:
     def name(self) -> str:
         # The file stem is unique per project/version/epoch by the naming rule of projects.py.
         return self.lora_name or Path(self.path).stem
+
+
+def unique_lora_name(path: str | Path) -> str:
+    """A LoRA name for this file as it is now: its stem plus 8 hex digits of (path, size, mtime).
+
+    WebUI caches text conditioning keyed on the network *name* (``persistent_cond_cache``), so a
+    retrained file loaded under its old name could reuse the old conditioning; a name that
+    changes whenever the file does cannot.
+    """
+    file = Path(path)
+    stat = file.stat()
+    key = f"{file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+    return f"{file.stem}-{hashlib.sha1(key).hexdigest()[:8]}"
 
 
 def epoch_checkpoint(path: str | Path, epoch: int | None, lora_name: str = "") -> CheckpointRef:

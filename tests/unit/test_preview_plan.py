@@ -14,6 +14,7 @@ from model_workbench.preview.plan import (
     grid_plan,
     resolve_seed,
     single_checkpoint_preview,
+    unique_lora_name,
 )
 
 
@@ -111,3 +112,21 @@ def test_bad_plans_are_refused(kwargs: dict, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
         grid_plan(args["checkpoints"], args["weights"], args["prompts"], args["settings"],
                   batch_side=args["batch_side"])
+
+
+def test_unique_lora_name_changes_with_the_file(tmp_path) -> None:
+    import os
+
+    path = tmp_path / "cat_v1-000002.safetensors"
+    path.write_bytes(b"one")
+    first = unique_lora_name(path)
+    assert first.startswith("cat_v1-000002-") and len(first) == len("cat_v1-000002-") + 8
+    assert unique_lora_name(path) == first
+    path.write_bytes(b"retrained")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    second = unique_lora_name(path)
+    assert second != first
+    ckpt = epoch_checkpoint(path, 2, lora_name=second)
+    plan = grid_plan([ckpt], [1.0], "x", seed=1)
+    assert plan.cells[0].request.final_prompt() == f"x <lora:{second}:1>"
+    assert plan.cells[0].request.lora.path == str(path)
