@@ -97,6 +97,9 @@ def _as_lists(output: RenderOutput, cell: PlannedCell) -> tuple[list[Image.Image
     images = [images_out] if isinstance(images_out, Image.Image) else list(images_out or [])
     if not images or not all(isinstance(im, Image.Image) for im in images):
         raise TypeError(messages.RENDER_BAD_RESULT.format(label=cell.label))
+    # The grid tiles exactly the requested number of images per cell; extra ones would spill
+    # into the neighbouring cells.
+    images = images[: cell.request.image_count]
     if info_out is None:
         infotexts = [format_infotext(cell.request)] * len(images)
     elif isinstance(info_out, str):
@@ -104,7 +107,7 @@ def _as_lists(output: RenderOutput, cell: PlannedCell) -> tuple[list[Image.Image
     else:
         infotexts = [str(t) for t in info_out] or [format_infotext(cell.request)]
         infotexts += [infotexts[-1]] * (len(images) - len(infotexts))
-    return images, infotexts
+    return images, infotexts[: len(images)]
 
 
 def render_plan(

@@ -85,8 +85,9 @@ def test_renderer_outputs_are_normalised() -> None:
     outputs = iter([(image, None), ([image, image], "info"), ([image], ["a", "b"]), ("oops", "x"), None])
     result = render_plan(plan, lambda req: next(outputs), continue_on_error=True)
     assert result.cells[0].infotexts == [format_infotext(plan.cells[0].request)]
-    assert result.cells[1].infotexts == ["info", "info"]
-    assert result.cells[2].infotexts == ["a", "b"]
+    assert result.cells[1].infotexts == ["info"]
+    assert result.cells[1].images == [image]  # one image was asked for: the extra one is dropped
+    assert result.cells[2].infotexts == ["a"]
     assert result.cells[3].status == FAILED and "no image" in result.cells[3].error
     assert result.cells[4].status == FAILED
 
