@@ -73,12 +73,14 @@ class GridWriter:
         self.layout = compute_layout(self.plan, (request.width, request.height), self._capacity, self.style)
         self._waiting = [set(members) for _, _, members in self.layout.bands]
         # The row of cells that finishes last (the one holding the last planned cell) is encoded
-        # per cell column instead of whole, so that only the last cell's share is left at the end.
+        # in two column segments: everything left of the last column as soon as those cells are
+        # in (while the last cell renders), and the last column once it lands. Only that last
+        # share is left to encode at the end.
         last = self.plan.cells[-1].index
         self._tail_band = next(i for i, (_, _, members) in enumerate(self.layout.bands) if last in members)
         members = self.layout.bands[self._tail_band][2]
         rights = sorted({self.layout.cell_boxes[i][2] for i in members})
-        edges = [0, *rights[:-1], self.layout.width]
+        edges = [0, *rights[-2:-1], self.layout.width]
         self._segments = list(zip(edges[:-1], edges[1:], strict=True))
         self._segment_waiting = [
             {i for i in members if left <= self.layout.cell_boxes[i][0] < right} for left, right in self._segments
