@@ -81,7 +81,7 @@ class RenderResult:
         return ""
 
 
-def _stop_checker(stop: StopSignal) -> Callable[[], bool]:
+def stop_checker(stop: StopSignal) -> Callable[[], bool]:
     if stop is None:
         return lambda: False
     if isinstance(stop, threading.Event):
@@ -129,7 +129,7 @@ def render_plan(
     ``continue_on_error``, ends the run (an out-of-memory error would only repeat), leaving the
     rest ``missing``. ``on_cell`` sees each result as it lands (for a live gallery).
     """
-    should_stop = _stop_checker(stop)
+    should_stop = stop_checker(stop)
     results = [CellResult(cell=c) for c in plan.cells]
     outcome = RenderResult(plan=plan, cells=results)
     total = len(results)
