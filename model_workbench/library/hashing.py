@@ -22,6 +22,7 @@ from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Optional, Protocol
 
+from . import messages
 from .hash_cache import HashCache, is_sha256_hex
 
 log = logging.getLogger(__name__)
@@ -247,13 +248,11 @@ class Hasher:
                     except (HashCancelled, CancelledError):
                         continue
                     except OSError as exc:
-                        report.errors[target.path] = f"Could not read {target.path}: {exc.strerror or exc}."
+                        report.errors[target.path] = messages.file_unreadable(target.path, exc)
                         tracker.file_done()
                         continue
                     if sha is None:
-                        report.errors[target.path] = (
-                            f"{target.path} changed while it was being hashed; scan again when it is complete."
-                        )
+                        report.errors[target.path] = messages.file_changed_while_hashing(target.path)
                     else:
                         report.hashes[target.path] = sha
                         report.computed += 1
@@ -287,17 +286,32 @@ class Hasher:
         except OSError:
             log.warning("The hash cache could not be saved to %s.", self.cache.path, exc_info=True)
 
-    def start(self, targets: Sequence[HashTarget], progress: ProgressCallback | None = None) -> HashTask:
-        """Hash in a background thread; returns a handle with progress, cancel() and wait()."""
-        return HashTask(self, targets, progress)
+    def start(
+        self,
+        targets: Sequence[HashTarget],
+        progress: ProgressCallback | None = None,
+        on_done: Callable[[HashReport], None] | None = None,
+    ) -> HashTask:
+        """Hash in a background thread; returns a handle with progress, cancel() and wait().
+
+        `on_done(report)` runs in that thread when hashing ends (also when cancelled).
+        """
+        return HashTask(self, targets, progress, on_done)
 
 
 class HashTask:
     """A background hashing run. `progress` is a snapshot; `report` is set once `done`."""
 
-    def __init__(self, hasher: Hasher, targets: Sequence[HashTarget], progress: ProgressCallback | None) -> None:
+    def __init__(
+        self,
+        hasher: Hasher,
+        targets: Sequence[HashTarget],
+        progress: ProgressCallback | None,
+        on_done: Callable[[HashReport], None] | None = None,
+    ) -> None:
         self._cancel = threading.Event()
         self._user_callback = progress
+        self._on_done = on_done
         self._latest = HashProgress(0, len(targets), 0, sum(t.size for t in targets))
         self._latest_lock = threading.Lock()
         self.report: HashReport | None = None
@@ -316,6 +330,8 @@ class HashTask:
     def _run(self, hasher: Hasher, targets: list[HashTarget]) -> None:
         try:
             self.report = hasher.hash_all(targets, self._on_progress, self._cancel)
+            if self._on_done is not None:
+                self._on_done(self.report)
         except BaseException as exc:  # kept for the UI; a background thread has nobody else to tell
             log.exception("Hashing stopped with an error.")
             self.error = exc

@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 import os
 
+from . import messages
+
 
 class ModelKind(str, enum.Enum):
     """A kind of local model; the value is the stable identifier stored in caches and the UI."""
@@ -75,7 +77,7 @@ def parse_kind(value: str | ModelKind) -> ModelKind:
     try:
         return ModelKind(text)
     except ValueError:
-        raise ValueError(f"Unknown model kind {value!r}; use one of: {', '.join(k.value for k in ModelKind)}.") from None
+        raise ValueError(messages.unknown_kind(value, [k.value for k in ModelKind])) from None
 
 
 def is_model_file(kind: ModelKind, filename: str) -> bool:

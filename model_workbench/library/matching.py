@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from . import messages
 from .hash_cache import is_sha256_hex
 from .match_store import CivitaiMatch, MatchStore
 from .scan import SIDECAR_CIVITAI_INFO, SIDECAR_JSON, SIDECAR_PREVIEW, ModelRecord
@@ -180,7 +181,7 @@ class CivitaiMatcher:
                 report.lookup_calls += 1
             except Exception as exc:  # the client's errors already carry a user-facing sentence
                 log.warning("The Civitai by-hash lookup failed.", exc_info=True)
-                report.error = f"Civitai could not be asked about {len(to_ask) - start} files: {exc}"
+                report.error = messages.civitai_lookup_failed(len(to_ask) - start, exc)
                 break
             self._record_answer(chunk, answer or {}, report, embedded)
             self._save()
@@ -252,15 +253,20 @@ class CivitaiMatcher:
 
     def status(self, sha256: str | None) -> str:
         """One of the STATUS_* values for a file's hash (None: not hashed yet)."""
-        if not sha256:
-            return STATUS_UNHASHED
-        match = self.store.get(sha256)
-        if match is not None:
-            return STATUS_UPDATE_AVAILABLE if match.update_available else STATUS_MATCHED
-        since = self.store.not_found_since(sha256)
-        if since is not None and self.store.clock() - since < self.recheck_not_found_s:
-            return STATUS_NOT_ON_CIVITAI
-        return STATUS_UNKNOWN
+        return match_status(self.store, sha256, self.recheck_not_found_s / 86400.0)
+
+
+def match_status(store: MatchStore, sha256: str | None, recheck_not_found_days: float = 7.0) -> str:
+    """One of the STATUS_* values for a file's hash, from the store alone (no lookup)."""
+    if not sha256:
+        return STATUS_UNHASHED
+    match = store.get(sha256)
+    if match is not None:
+        return STATUS_UPDATE_AVAILABLE if match.update_available else STATUS_MATCHED
+    since = store.not_found_since(sha256)
+    if since is not None and store.clock() - since < recheck_not_found_days * 86400.0:
+        return STATUS_NOT_ON_CIVITAI
+    return STATUS_UNKNOWN
 
 
 def sidecar_needs(records: Iterable[ModelRecord], store: MatchStore) -> list[SidecarNeed]:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from . import messages
 from .hash_cache import normalize_path
 from .header_cache import HeaderInfo, HeaderInfoCache
 from .kinds import (
@@ -196,7 +197,7 @@ class LibraryScanner:
         try:
             self.header_cache.save()
         except OSError as exc:
-            result.errors.append(f"The library's header cache could not be saved: {exc}.")
+            result.errors.append(messages.cache_not_saved(self.header_cache.path, exc))
         result.seconds = time.monotonic() - started
         return result
 
@@ -210,7 +211,7 @@ class LibraryScanner:
                 with os.scandir(directory) as iterator:
                     entries = list(iterator)
             except OSError as exc:
-                result.errors.append(f"The folder {directory} could not be read: {exc.strerror or exc}.")
+                result.errors.append(messages.folder_unreadable(directory, exc))
                 continue
             identity = (dir_stat.st_dev, dir_stat.st_ino)
             if identity in visited_dirs:  # a symlink loop, or a folder linked twice
@@ -245,7 +246,7 @@ class LibraryScanner:
         try:
             st = entry.stat()  # the one stat per file
         except OSError as exc:
-            result.errors.append(f"The file {entry.path} could not be read: {exc.strerror or exc}.")
+            result.errors.append(messages.file_unreadable(entry.path, exc))
             return None
         path = os.path.join(directory, entry.name)
         stem, _ext = os.path.splitext(entry.name)
