@@ -7,7 +7,7 @@ opens no file at all; only a new or modified safetensors file has its header rea
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .base_model import guess_base_model, lora_flavour
 from .hash_cache import normalize_path
@@ -104,7 +104,7 @@ class HeaderInfoCache:
             data = {
                 "version": _FORMAT_VERSION,
                 "entries": {
-                    k: {"size": size, "mtime_ns": mtime_ns, "info": asdict(info)}
+                    k: {"size": size, "mtime_ns": mtime_ns, "info": dict(vars(info))}
                     for k, (size, mtime_ns, info) in self._entries.items()
                 },
             }
