@@ -203,9 +203,11 @@ class LibraryScanner:
 
     def _scan_root(self, kind: ModelKind, root: str, seen_paths: set[str], result: ScanResult) -> None:
         visited_dirs: set[tuple[int, int]] = set()
-        stack = [root]
+        # (folder, its path relative to root with a trailing '/'): names come from string
+        # concatenation instead of os.path.relpath, which dominated the cost of a warm scan.
+        stack = [(root, "")]
         while stack:
-            directory = stack.pop()
+            directory, relative_dir = stack.pop()
             try:
                 dir_stat = os.stat(directory)
                 with os.scandir(directory) as iterator:
@@ -223,13 +225,13 @@ class LibraryScanner:
                     continue
                 try:
                     if entry.is_dir():  # follows symlinks, as WebUI's os.walk(followlinks=True)
-                        stack.append(entry.path)
+                        stack.append((entry.path, relative_dir + entry.name + "/"))
                         continue
                 except OSError:
                     continue
                 if not is_model_file(kind, entry.name):
                     continue
-                record = self._record(kind, root, directory, entry, listing, result)
+                record = self._record(kind, root, directory, relative_dir, entry, listing, result)
                 if record is not None and record.path not in seen_paths:
                     seen_paths.add(record.path)
                     result.records.append(record)
@@ -239,6 +241,7 @@ class LibraryScanner:
         kind: ModelKind,
         root: str,
         directory: str,
+        relative_dir: str,
         entry: os.DirEntry,
         listing: _DirListing,
         result: ScanResult,
@@ -248,15 +251,14 @@ class LibraryScanner:
         except OSError as exc:
             result.errors.append(messages.file_unreadable(entry.path, exc))
             return None
-        path = os.path.join(directory, entry.name)
+        path = entry.path
         stem, _ext = os.path.splitext(entry.name)
-        relative = os.path.relpath(path, root).replace(os.sep, "/")
         preview, has_json, has_info = _sidecars(directory, stem, listing)
         return ModelRecord(
             kind=kind,
             path=path,
             root=root,
-            name=os.path.splitext(relative)[0],
+            name=relative_dir + stem,
             size=st.st_size,
             mtime_ns=st.st_mtime_ns,
             inode=st.st_ino,
