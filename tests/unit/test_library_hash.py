@@ -287,3 +287,89 @@ def test_prune_forgets_long_gone_files_only(tmp_path: Path) -> None:
     now[0] += 40 * 86400
     assert cache.prune_missing(max_age_days=30) == 1
     assert len(cache) == 1 and cache.paths_for_hash("A" * 64) == [os.path.normcase(str(a))]
+
+
+# -- WebUI 1.9+ diskcache store ------------------------------------------------------------
+
+
+def make_diskcache_db(cache_dir: Path, rows: dict[str, tuple[int, str | None, bytes]]) -> None:
+    """A `cache/hashes/cache.db` with diskcache's Cache table (schema as diskcache 5.6 creates it)."""
+    import sqlite3
+
+    folder = cache_dir / "hashes"
+    folder.mkdir(parents=True)
+    con = sqlite3.connect(folder / "cache.db")
+    con.execute(
+        "CREATE TABLE Cache ( rowid INTEGER PRIMARY KEY, key BLOB, raw INTEGER, store_time REAL, "
+        "expire_time REAL, access_time REAL, access_count INTEGER DEFAULT 0, tag BLOB, size INTEGER DEFAULT 0, "
+        "mode INTEGER DEFAULT 0, filename TEXT, value BLOB)"
+    )
+    for key, (mode, filename, value) in rows.items():
+        con.execute(
+            "INSERT INTO Cache (key, raw, store_time, mode, filename, value) VALUES (?, 1, 0, ?, ?, ?)",
+            (key, mode, filename, value),
+        )
+    con.commit()
+    con.close()
+
+
+def test_webui_diskcache_reader(tmp_path: Path) -> None:
+    import pickle
+
+    from model_workbench.library.webui_hash_cache import WebUIHashCacheDir, webui_hash_lookup
+
+    model = tmp_path / "ink.safetensors"
+    model.write_bytes(b"lora")
+    sha = hashlib.sha256(b"lora").hexdigest()
+    mtime = os.path.getmtime(model)
+    canary = tmp_path / "canary"
+    canary.write_text("still here")
+
+    class Remove:
+        def __reduce__(self):
+            return (os.remove, (str(canary),))
+
+    entry = pickle.dumps({"mtime": mtime, "sha256": sha}, protocol=pickle.HIGHEST_PROTOCOL)
+    make_diskcache_db(
+        tmp_path / "cache",
+        {
+            "lora/ink": (4, None, entry),
+            "lora/stale": (4, None, pickle.dumps({"mtime": mtime - 5, "sha256": sha})),
+            "lora/evil": (4, None, pickle.dumps({"mtime": mtime, "sha256": sha, "x": Remove()})),
+            "lora/in-a-file": (4, "ab/cd.val", b""),
+            "lora/text": (3, None, b"not a pickle"),
+        },
+    )
+    reader = WebUIHashCacheDir(str(tmp_path / "cache"))
+    assert reader(str(model), "lora/ink") == sha
+    assert reader(str(model), "lora/stale") is None
+    assert reader(str(model), "lora/evil") is None
+    assert canary.exists()  # the pickle's payload never ran
+    assert reader(str(model), "lora/in-a-file") is None
+    assert reader(str(model), "lora/text") is None
+    assert reader(str(model), "lora/unknown") is None
+    reader.close()
+    assert WebUIHashCacheDir(str(tmp_path / "nowhere"))(str(model), "lora/ink") is None
+
+    # The data folder decides the format, as WebUI does.
+    assert isinstance(webui_hash_lookup(str(tmp_path)), WebUIHashCacheDir)
+    assert webui_hash_lookup(str(tmp_path))(str(model), "lora/ink") == sha
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "cache.json").write_text(json.dumps({"hashes": {"lora/ink": {"mtime": mtime, "sha256": sha}}}))
+    assert webui_hash_lookup(str(tmp_path / "old"))(str(model), "lora/ink") == sha
+
+
+def test_webui_diskcache_written_by_diskcache_itself(tmp_path: Path) -> None:
+    diskcache = pytest.importorskip("diskcache")
+    from model_workbench.library.webui_hash_cache import WebUIHashCacheDir
+
+    model = tmp_path / "base.safetensors"
+    model.write_bytes(b"checkpoint")
+    sha = hashlib.sha256(b"checkpoint").hexdigest()
+    # Exactly how WebUI 1.10 creates and fills it (modules/cache.py make_cache, modules/hashes.py).
+    store = diskcache.Cache(str(tmp_path / "cache" / "hashes"), size_limit=2**32, disk_min_file_size=2**18)
+    store["checkpoint/base.safetensors"] = {"mtime": os.path.getmtime(model), "sha256": sha}
+    reader = WebUIHashCacheDir(str(tmp_path / "cache"))
+    assert reader(str(model), "checkpoint/base.safetensors") == sha  # while WebUI still has it open
+    store.close()
+    assert reader(str(model), "checkpoint/base.safetensors") == sha
