@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from .jsonfile import load_json_object, write_json_atomic
 
 _FORMAT_VERSION = 1
+_SEEN_REFRESH_S = 86400.0
 
 
 def normalize_path(path: str) -> str:
@@ -126,6 +127,11 @@ class HashCache:
             entry = self._entries.get(normalize_path(path))
             if entry is None or entry.size != size or entry.mtime_ns != mtime_ns:
                 return None
+            now = self._clock()
+            # "Last seen" feeds prune_missing; refreshed at most daily so a rescan stays read-only.
+            if now - entry.seen > _SEEN_REFRESH_S:
+                entry.seen = now
+                self._dirty = True
             return entry.sha256
 
     def put(self, path: str, size: int, mtime_ns: int, sha256: str, inode: int = 0, device: int = 0) -> None:

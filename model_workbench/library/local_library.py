@@ -61,6 +61,7 @@ class LocalLibrary:
         self.match_store = MatchStore(os.path.join(data_dir, MATCH_STORE_FILE), clock)
         self.scanner = LibraryScanner(self.header_cache, include_hidden)
         self.hasher = Hasher(self.hash_cache, external_hash_lookup, hash_workers)
+        self.forget_missing_after_days = 30.0
         self.recheck_not_found_days = recheck_not_found_days
         self.recheck_updates_days = recheck_updates_days
         self._lock = threading.Lock()
@@ -75,6 +76,8 @@ class LocalLibrary:
         result = self.scanner.scan(self.folders())
         for record in result.records:
             record.sha256 = self.hasher.known_hash(record)
+        # Vanished entries are kept a month: long enough to recognise a moved file at a later scan.
+        self.hash_cache.prune_missing(self.forget_missing_after_days)
         try:
             self.hash_cache.save()  # hashes taken from WebUI's cache or recognised moves
         except OSError as exc:
@@ -105,6 +108,18 @@ class LocalLibrary:
             for path, sha in report.hashes.items():
                 if path in by_path:
                     by_path[path].sha256 = sha
+            # A scan may have replaced the records while hashing ran: give the new ones their hashes too.
+            with self._lock:
+                current = self._last_scan.records if self._last_scan is not None else []
+            for record in current:
+                hashed = by_path.get(record.path)
+                if (
+                    not record.sha256
+                    and record.path in report.hashes
+                    and hashed is not None
+                    and (hashed.size, hashed.mtime_ns) == (record.size, record.mtime_ns)
+                ):
+                    record.sha256 = report.hashes[record.path]
 
         return self.hasher.start(targets, progress, on_done=attach)
 

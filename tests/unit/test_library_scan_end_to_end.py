@@ -101,3 +101,13 @@ def test_full_flow_and_restart(setup, monkeypatch: pytest.MonkeyPatch) -> None:
     again.match(lookup)
     assert reads == [] and len(calls) == 1
     assert {r.name: again.status(r) for r in again.records} == statuses
+
+
+def test_a_scan_during_hashing_gets_the_hashes_too(setup) -> None:
+    tmp_path, files, digests, folders = setup
+    library = LocalLibrary(str(tmp_path / "data"), folders)
+    library.scan()
+    targets = library.unhashed()
+    rescanned = library.scan()  # e.g. the user pressed Refresh while hashing runs
+    library.start_hashing(targets).wait(timeout=30)
+    assert {r.name: r.sha256 for r in rescanned.records} == digests
