@@ -151,7 +151,9 @@ class _ProgressTracker:
         with self._lock:
             self.state.files_done += 1
             self.state.bytes_done += size_not_read
-            self._emit(force=True)
+            # Throttled like bytes (a thousand cache hits must not mean a thousand UI updates),
+            # except the last file, so the final state always reaches the callback.
+            self._emit(force=self.state.files_done >= self.state.files_total)
 
     def snapshot(self) -> HashProgress:
         with self._lock:

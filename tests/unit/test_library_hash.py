@@ -214,7 +214,8 @@ def test_failing_external_lookup_only_costs_a_rehash(tmp_path: Path) -> None:
     assert report.computed == 1 and report.hashes[str(a)] == expected(a)
 
 
-def test_cancel_stops_early_and_keeps_finished_hashes(tmp_path: Path) -> None:
+def test_cancel_stops_early_and_keeps_finished_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashing, "_PROGRESS_INTERVAL_S", 0.0)  # every update reaches the callback
     paths = make_files(tmp_path, 20, 200_000)
     cancel = threading.Event()
     cache = HashCache(str(tmp_path / "hashes.json"))
@@ -373,3 +374,17 @@ def test_webui_diskcache_written_by_diskcache_itself(tmp_path: Path) -> None:
     assert reader(str(model), "checkpoint/base.safetensors") == sha  # while WebUI still has it open
     store.close()
     assert reader(str(model), "checkpoint/base.safetensors") == sha
+
+
+def test_progress_is_throttled_but_the_final_state_always_arrives(tmp_path: Path) -> None:
+    cache = HashCache(None)
+    targets = []
+    for i in range(300):
+        path = str(tmp_path / f"cached{i}.safetensors")
+        cache.put(path, 10, 1, f"{i:064x}")
+        targets.append(HashItem(path, 10, 1))
+    seen = []
+    report = Hasher(cache).hash_all(targets, progress=seen.append)
+    assert report.from_cache == 300
+    assert 1 <= len(seen) < 10
+    assert (seen[-1].files_done, seen[-1].bytes_done) == (300, 3000)
