@@ -3,7 +3,8 @@
 The extension lists mirror what WebUI itself loads for each kind, so the library shows exactly
 the models WebUI would show (and not, say, a `.pt` hypernetwork sitting in the LoRA folder's
 sibling). Downloads in progress (`.part`) and sidecar files never have a model extension, so
-they are excluded by the extension test alone.
+they are excluded by the extension test alone. WebUI also loads embeddings hidden inside PNG/WebP
+images; telling those from preview images means decoding every image, so they are not listed.
 """
 
 from __future__ import annotations

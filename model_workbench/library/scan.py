@@ -8,8 +8,8 @@ Rules follow WebUI's own listing (modules/util.walk_files and each kind's loader
   (`.part`) and sidecars are never taken for models;
 * a model's name is its path relative to the folder it was found in, without extension, with '/'.
 
-Cost: one `stat` per model file (DirEntry.stat) plus one directory listing per folder; sidecars
-are found in the listing already read. The safetensors header (base model) is read only for a
+Cost: one `stat` per model file (DirEntry.stat) plus one listing and one stat per folder (the
+stat cuts symlink loops); sidecars are found in the listing already read. The safetensors header (base model) is read only for a
 file whose path, size or mtime is new to the HeaderInfoCache.
 """
 
