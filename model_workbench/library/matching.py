@@ -116,6 +116,25 @@ def newest_of(versions: Sequence[Any]) -> tuple[int, str | None] | None:
     return None
 
 
+def index_versions_by_sha256(versions: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Turn the bulk by-hash POST's answer (a list of versions) into `{sha256: version}`.
+
+    Each version lists all its files with their hashes; every file's SHA256 points to the
+    version, so whichever file the local copy is, its hash finds the version. Adapt a client
+    with `lambda hashes: index_versions_by_sha256(client.versions_by_hashes(hashes))`.
+    """
+    index: dict[str, Mapping[str, Any]] = {}
+    for version in versions or []:
+        if not isinstance(version, Mapping):
+            continue
+        for file in version.get("files") or []:
+            hashes = file.get("hashes") if isinstance(file, Mapping) else None
+            digest = hashes.get("SHA256") if isinstance(hashes, Mapping) else None
+            if isinstance(digest, str) and is_sha256_hex(digest.lower()):
+                index.setdefault(digest.lower(), version)
+    return index
+
+
 def _embedded_versions(version: Mapping[str, Any]) -> Sequence[Any] | None:
     for holder in (version, version.get("model")):
         if isinstance(holder, Mapping) and isinstance(holder.get("modelVersions"), list) and holder["modelVersions"]:

@@ -284,3 +284,22 @@ def test_match_data_round_trips(tmp_path: Path, clock: Clock) -> None:
     store.forget(sha(1))
     store.save()
     assert MatchStore(path, clock).get(sha(1)) is None
+
+
+def test_index_versions_by_sha256_adapts_the_bulk_answer(clock: Clock) -> None:
+    from model_workbench.library.matching import index_versions_by_sha256
+
+    answer = json.loads(next(SAMPLES.glob("model-versions-by-hash_*.json")).read_text(encoding="utf-8"))
+    other = version(77, 8)
+    other["files"] = [
+        {"hashes": {"SHA256": sha(5).upper()}},
+        {"hashes": {"AutoV2": "ABCDEF0123"}},  # no SHA256 yet (still being scanned on Civitai)
+        {"hashes": None},
+    ]
+    index = index_versions_by_sha256([answer, other, "junk"])
+    file_sha = answer["files"][0]["hashes"]["SHA256"].lower()
+    assert set(index) == {file_sha, sha(5)}
+    assert index[sha(5)] is other
+    matcher = CivitaiMatcher(MatchStore(None, clock), lambda hashes: index_versions_by_sha256([answer, other]))
+    report = matcher.match([file_sha, sha(5), sha(6)])
+    assert set(report.matched) == {file_sha, sha(5)} and report.not_found == [sha(6)]
