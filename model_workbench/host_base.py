@@ -1,0 +1,96 @@
+"""Behaviour shared by every host: folder overrides, a GPU lock, clear "not here" answers.
+
+A concrete host supplies :meth:`BaseHost.default_model_folders` and whatever it can do beyond
+that; everything it cannot do raises :class:`HostFeatureUnavailable` with a message the UI shows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from model_workbench.host import (
+    GenerationRequest,
+    GenerationResult,
+    HostCapabilities,
+    HostFeatureUnavailable,
+    ModelKind,
+    ProgressCallback,
+    StopFlag,
+    WorkbenchSettings,
+)
+
+NEEDS_WEBUI = (
+    "{what} needs Stable Diffusion WebUI with a loaded model. Install Model Workbench as a WebUI "
+    "extension (Extensions → Install from URL) to use it."
+)
+
+
+class BaseHost:
+    """Defaults for the :class:`~model_workbench.host.Host` protocol."""
+
+    def __init__(self) -> None:
+        self._gpu_lock = threading.Lock()
+        self.current_job: str | None = None
+
+    # -- to be provided by subclasses -------------------------------------------------------
+    def capabilities(self) -> HostCapabilities:
+        raise NotImplementedError
+
+    def settings(self) -> WorkbenchSettings:
+        raise NotImplementedError
+
+    def default_model_folders(self) -> dict[ModelKind, list[Path]]:
+        raise NotImplementedError
+
+    def data_dir(self) -> Path:
+        raise NotImplementedError
+
+    # -- shared behaviour --------------------------------------------------------------------
+    def model_folders(self) -> dict[ModelKind, list[Path]]:
+        """The host's folders with the user's overrides put first (they become install targets)."""
+        folders = {kind: list(paths) for kind, paths in self.default_model_folders().items()}
+        for kind_value, folder in self.settings().folder_overrides.items():
+            try:
+                kind = ModelKind(kind_value)
+            except ValueError:
+                continue
+            override = Path(folder).expanduser()
+            rest = [p for p in folders.get(kind, []) if p != override]
+            folders[kind] = [override, *rest]
+        return folders
+
+    def refresh_models(self, kind: ModelKind) -> None:
+        """Nothing to refresh by default: the standalone app lists folders afresh each time."""
+
+    def cached_sha256(self, kind: ModelKind, path: Path) -> str | None:
+        return None
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        progress: ProgressCallback | None = None,
+        stop: StopFlag | None = None,
+    ) -> GenerationResult:
+        raise HostFeatureUnavailable(NEEDS_WEBUI.format(what="Generating preview images"))
+
+    def interrupt(self) -> None:
+        """Nothing runs on a host that cannot generate or train."""
+
+    def trainable_model(self) -> Any:
+        raise HostFeatureUnavailable(NEEDS_WEBUI.format(what="Training a LoRA"))
+
+    def tag_image(self, image: Any, method: str, threshold: float = 0.5) -> list[str]:
+        raise HostFeatureUnavailable(NEEDS_WEBUI.format(what=f"Tagging images with {method}"))
+
+    @contextmanager
+    def gpu_lock(self, job: str) -> Iterator[None]:
+        with self._gpu_lock:
+            self.current_job = job
+            try:
+                yield
+            finally:
+                self.current_job = None

@@ -1,0 +1,124 @@
+"""The user settings, defined once for WebUI's Settings page and the standalone app's settings file.
+
+Pure data: WebUI's adapter turns each :class:`SettingSpec` into a ``shared.OptionInfo`` in the
+"Model Workbench" section; the standalone app reads the same keys from flags, the environment and
+``<data dir>/settings.json``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from model_workbench.host import ModelKind, WorkbenchSettings
+
+SECTION_ID = "model_workbench"
+SECTION_LABEL = "Model Workbench"
+DEFAULT_CIVITAI_URL = "https://civitai.com"
+CIVITAI_URL_ENV = "MODEL_WORKBENCH_CIVITAI_URL"
+# Read as well as the setting, so a key can stay out of WebUI's config.json entirely.
+API_KEY_ENVS = ("MODEL_WORKBENCH_CIVITAI_API_KEY", "CIVITAI_API_KEY")
+
+NSFW_LEVELS = ("None", "PG", "PG-13", "R", "X", "XXX")
+
+# The kinds whose install folder a user may override (WebUI's own flags cover the rest).
+OVERRIDABLE_KINDS = (
+    ModelKind.CHECKPOINT,
+    ModelKind.LORA,
+    ModelKind.LYCORIS,
+    ModelKind.EMBEDDING,
+    ModelKind.HYPERNETWORK,
+    ModelKind.VAE,
+    ModelKind.CONTROLNET,
+    ModelKind.UPSCALER,
+)
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    label: str
+    default: Any
+    widget: str  # "text", "password", "dropdown" or "checkbox"
+    info: str = ""
+    choices: tuple[str, ...] = ()
+
+
+def folder_key(kind: ModelKind) -> str:
+    return f"model_workbench_dir_{kind.value}"
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "model_workbench_civitai_api_key",
+        "Civitai API key",
+        "",
+        "password",
+        "Needed for models that require login. Create one at civitai.com → Account settings → API Keys. "
+        "Sent only to the Civitai host.",
+    ),
+    SettingSpec(
+        "model_workbench_civitai_base_url",
+        "Civitai base URL",
+        "",
+        "text",
+        f"Empty means {DEFAULT_CIVITAI_URL} (or ${CIVITAI_URL_ENV} when set).",
+    ),
+    SettingSpec("model_workbench_proxy", "Proxy for Civitai", "", "text", "For example http://127.0.0.1:7890"),
+    SettingSpec(
+        "model_workbench_nsfw_level",
+        "Highest NSFW level shown",
+        "PG-13",
+        "dropdown",
+        "Previews above this level are hidden and never saved.",
+        NSFW_LEVELS,
+    ),
+    SettingSpec(
+        "model_workbench_use_subfolders",
+        "Install into a subfolder per base model",
+        False,
+        "checkbox",
+        "For example models/Lora/SDXL 1.0/",
+    ),
+) + tuple(
+    SettingSpec(
+        folder_key(kind),
+        f"Install folder for {kind.value} models",
+        "",
+        "text",
+        "Empty means WebUI's own folder for this kind.",
+    )
+    for kind in OVERRIDABLE_KINDS
+)
+
+
+def defaults() -> dict[str, Any]:
+    return {spec.key: spec.default for spec in SETTINGS}
+
+
+def settings_from_values(values: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> WorkbenchSettings:
+    """Build :class:`WorkbenchSettings` from option values, falling back to the environment."""
+    env = os.environ if environ is None else environ
+
+    def text(key: str) -> str:
+        value = values.get(key)
+        return str(value).strip() if value is not None else ""
+
+    api_key = text("model_workbench_civitai_api_key") or next(
+        (env[name].strip() for name in API_KEY_ENVS if env.get(name, "").strip()), ""
+    )
+    base_url = text("model_workbench_civitai_base_url") or env.get(CIVITAI_URL_ENV, "").strip() or DEFAULT_CIVITAI_URL
+    nsfw = text("model_workbench_nsfw_level") or "PG-13"
+    if nsfw not in NSFW_LEVELS:
+        nsfw = "PG-13"
+    overrides = {kind.value: text(folder_key(kind)) for kind in OVERRIDABLE_KINDS if text(folder_key(kind))}
+    return WorkbenchSettings(
+        civitai_api_key=api_key,
+        civitai_base_url=base_url.rstrip("/"),
+        proxy=text("model_workbench_proxy"),
+        nsfw_level=nsfw,
+        folder_overrides=overrides,
+        use_subfolders=bool(values.get("model_workbench_use_subfolders", False)),
+    )

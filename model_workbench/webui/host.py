@@ -1,0 +1,219 @@
+"""WebUI as a :class:`~model_workbench.host.Host`: A1111 v1.10 and Forge, feature-detected.
+
+Everything here touches WebUI's ``modules`` through the narrow set of calls documented in
+``webui-extension-api.md``; the rest of Model Workbench only sees the Host protocol.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+from modules import call_queue, paths, processing, sd_models, shared
+
+from model_workbench.host import (
+    GenerationRequest,
+    GenerationResult,
+    HostCapabilities,
+    HostFeatureUnavailable,
+    ModelKind,
+    ProgressCallback,
+    ProgressUpdate,
+    StopFlag,
+    WorkbenchSettings,
+)
+from model_workbench.host_base import BaseHost
+from model_workbench.settings_schema import settings_from_values
+from model_workbench.webui.flavor import flavor
+from model_workbench.webui.settings import current_values
+
+
+def _opt_dir(name: str) -> Path | None:
+    value = getattr(shared.cmd_opts, name, None)
+    return Path(value) if value else None
+
+
+def _builtin_module(name: str) -> Any | None:
+    """A module of a built-in extension (``networks``), importable by bare name once it loaded."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+class WebuiHost(BaseHost):
+    def __init__(self) -> None:
+        super().__init__()
+        self._flavor = flavor()
+
+    def capabilities(self) -> HostCapabilities:
+        notes: tuple[str, ...] = ()
+        if self._flavor == "forge":
+            notes = ("Training on Forge's backend is not supported; browsing, installing and previews are.",)
+        return HostCapabilities(
+            name="Stable Diffusion WebUI" + (" Forge" if self._flavor == "forge" else ""),
+            flavor=self._flavor,
+            can_generate=True,
+            can_train=False,
+            can_tag=False,
+            can_refresh_models=True,
+            notes=notes,
+        )
+
+    def settings(self) -> WorkbenchSettings:
+        values = current_values()
+        flag_url = getattr(shared.cmd_opts, "model_workbench_civitai_url", None)
+        if flag_url and not values.get("model_workbench_civitai_base_url"):
+            values["model_workbench_civitai_base_url"] = flag_url
+        return settings_from_values(values)
+
+    def default_model_folders(self) -> dict[ModelKind, list[Path]]:
+        models = Path(paths.models_path)
+        checkpoint = [Path(sd_models.model_path)]
+        if _opt_dir("ckpt_dir"):
+            checkpoint.insert(0, _opt_dir("ckpt_dir"))  # type: ignore[arg-type]
+        return {
+            ModelKind.CHECKPOINT: checkpoint,
+            ModelKind.LORA: [_opt_dir("lora_dir") or models / "Lora"],
+            ModelKind.LYCORIS: [_opt_dir("lyco_dir_backcompat") or models / "LyCORIS"],
+            ModelKind.EMBEDDING: [_opt_dir("embeddings_dir") or Path(paths.data_path) / "embeddings"],
+            ModelKind.HYPERNETWORK: [_opt_dir("hypernetwork_dir") or models / "hypernetworks"],
+            ModelKind.VAE: [_opt_dir("vae_dir") or models / "VAE"],
+            ModelKind.CONTROLNET: [models / "ControlNet"],
+            ModelKind.UPSCALER: [models / "ESRGAN"],
+            ModelKind.OTHER: [models / "Other"],
+        }
+
+    def data_dir(self) -> Path:
+        return Path(paths.data_path) / "outputs" / "model-workbench"
+
+    def refresh_models(self, kind: ModelKind) -> None:
+        if kind == ModelKind.CHECKPOINT:
+            shared.refresh_checkpoints()
+        elif kind in (ModelKind.LORA, ModelKind.LYCORIS):
+            networks = _builtin_module("networks")
+            if networks is not None:
+                networks.list_available_networks()
+        elif kind == ModelKind.EMBEDDING:
+            hijack = getattr(importlib.import_module("modules.sd_hijack"), "model_hijack", None)
+            db = getattr(hijack, "embedding_db", None)
+            if db is not None:
+                db.load_textual_inversion_embeddings(force_reload=True)
+        elif kind == ModelKind.HYPERNETWORK:
+            reload = getattr(shared, "reload_hypernetworks", None)
+            if reload is not None:
+                reload()
+        elif kind == ModelKind.VAE:
+            importlib.import_module("modules.sd_vae").refresh_vae_list()
+
+    def cached_sha256(self, kind: ModelKind, path: Path) -> str | None:
+        hashes = importlib.import_module("modules.hashes")
+        title = self._cache_title(kind, path)
+        return hashes.sha256_from_cache(str(path), title) if title else None
+
+    def _cache_title(self, kind: ModelKind, path: Path) -> str | None:
+        """The key WebUI files a model's hash under in its cache."""
+        if kind == ModelKind.CHECKPOINT:
+            for folder in self.default_model_folders()[kind]:
+                try:
+                    return "checkpoint/" + path.relative_to(folder).as_posix()
+                except ValueError:
+                    continue
+            return "checkpoint/" + path.name
+        prefixes = {ModelKind.LORA: "lora", ModelKind.LYCORIS: "lora", ModelKind.EMBEDDING: "textual_inversion",
+                    ModelKind.HYPERNETWORK: "hypernet"}
+        return f"{prefixes[kind]}/{path.stem}" if kind in prefixes else None
+
+    # -- generation ---------------------------------------------------------------------------
+    def _register_extra_networks(self, request: GenerationRequest) -> None:
+        """Make files outside WebUI's LoRA list loadable under their unique names, with no rescan."""
+        networks, network = _builtin_module("networks"), _builtin_module("network")
+        for extra in request.extra_networks:
+            if extra.path is None or networks is None or network is None:
+                continue
+            if extra.name in networks.available_network_aliases:
+                continue
+            entry = network.NetworkOnDisk(extra.name, str(extra.path))
+            networks.available_networks[extra.name] = entry
+            networks.available_network_aliases[extra.name] = entry
+
+    def build_processing(self, request: GenerationRequest) -> Any:
+        """The txt2img processing object for one request: explicit seed, no scripts, nothing saved."""
+        prompt = request.prompt + "".join(f" <{x.kind}:{x.name}:{x.weight:g}>" for x in request.extra_networks)
+        override: dict[str, Any] = {}
+        if request.clip_skip:
+            override["CLIP_stop_at_last_layers"] = request.clip_skip
+        p = processing.StableDiffusionProcessingTxt2Img(
+            sd_model=shared.sd_model,
+            outpath_samples=getattr(shared.opts, "outdir_txt2img_samples", ""),
+            outpath_grids=getattr(shared.opts, "outdir_txt2img_grids", ""),
+            prompt=prompt,
+            negative_prompt=request.negative_prompt,
+            seed=request.seed,
+            sampler_name=request.sampler_name,
+            steps=request.steps,
+            cfg_scale=request.cfg_scale,
+            width=request.width,
+            height=request.height,
+            batch_size=request.batch_size,
+            n_iter=request.n_iter,
+            do_not_save_samples=True,
+            do_not_save_grid=True,
+            override_settings=override,
+            override_settings_restore_afterwards=True,
+        )
+        p.scripts = None  # no AlwaysOn scripts (ControlNet, ADetailer...): the cell stays deterministic
+        return p
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        progress: ProgressCallback | None = None,
+        stop: StopFlag | None = None,
+    ) -> GenerationResult:
+        """Render one request through WebUI's txt2img. Call it inside :meth:`gpu_lock`."""
+        if shared.sd_model is None:
+            raise HostFeatureUnavailable("No checkpoint is loaded in WebUI. Choose one at the top of the page.")
+        if stop is not None and stop.is_set():
+            raise InterruptedError("Stopped before the image was generated.")
+        started = time.perf_counter()
+        self._register_extra_networks(request)
+        p = self.build_processing(request)
+        with closing(p):
+            processed = processing.process_images(p)
+        start = getattr(processed, "index_of_first_image", 0)
+        images = list(processed.images[start:])
+        infotexts = list(getattr(processed, "infotexts", [])[start:]) or [processed.info] * len(images)
+        if progress is not None:
+            progress(ProgressUpdate(1, 1, "done"))
+        return GenerationResult(images=images, infotexts=infotexts, seed=request.seed,
+                                elapsed_s=time.perf_counter() - started)
+
+    def interrupt(self) -> None:
+        shared.state.interrupt()
+
+    def trainable_model(self) -> Any:
+        if self._flavor == "forge":
+            raise HostFeatureUnavailable(
+                "Training is not supported on Forge: its backend keeps the model in a form the trainer "
+                "cannot train. Use AUTOMATIC1111 WebUI 1.10 for training; previews work on both."
+            )
+        raise HostFeatureUnavailable("Training on the loaded checkpoint is not available in this version yet.")
+
+    @contextmanager
+    def gpu_lock(self, job: str) -> Iterator[None]:
+        """WebUI's queue lock (one GPU job at a time) with the job shown in WebUI's progress state."""
+        with call_queue.queue_lock:
+            shared.state.begin(job=job)
+            try:
+                yield
+            finally:
+                shared.state.end()

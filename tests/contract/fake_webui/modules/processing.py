@@ -1,0 +1,104 @@
+"""Mirror of ``modules/processing.py``: the txt2img dataclass fields and process_images' result."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+processed_requests: list = []
+
+
+@dataclass(repr=False)
+class StableDiffusionProcessing:
+    sd_model: object = None
+    outpath_samples: str = None
+    outpath_grids: str = None
+    prompt: str = ""
+    prompt_for_display: str = None
+    negative_prompt: str = ""
+    styles: list = None
+    seed: int = -1
+    subseed: int = -1
+    subseed_strength: float = 0
+    seed_resize_from_h: int = -1
+    seed_resize_from_w: int = -1
+    seed_enable_extras: bool = True
+    sampler_name: str = None
+    scheduler: str = None
+    batch_size: int = 1
+    n_iter: int = 1
+    steps: int = 50
+    cfg_scale: float = 7.0
+    width: int = 512
+    height: int = 512
+    restore_faces: bool = None
+    tiling: bool = None
+    do_not_save_samples: bool = False
+    do_not_save_grid: bool = False
+    extra_generation_params: dict = None
+    overlay_images: list = None
+    eta: float = None
+    do_not_reload_embeddings: bool = False
+    denoising_strength: float = None
+    ddim_discretize: str = None
+    s_min_uncond: float = None
+    s_churn: float = None
+    s_tmax: float = None
+    s_tmin: float = None
+    s_noise: float = None
+    override_settings: dict = None
+    override_settings_restore_afterwards: bool = True
+    sampler_index: int = None
+    refiner_checkpoint: str = None
+    refiner_switch_at: float = None
+    token_merging_ratio = 0
+    token_merging_ratio_hr = 0
+    disable_extra_networks: bool = False
+    firstpass_image: Any = None
+    scripts_value: Any = field(default=None, init=False)
+    script_args_value: list = field(default=None, init=False)
+    scripts_setup_complete: bool = field(default=False, init=False)
+    closed: bool = field(default=False, init=False)
+
+    def __post_init__(self):
+        self.scripts = object()  # WebUI's UI paths set a ScriptRunner; extensions set None
+
+    def close(self):
+        self.closed = True
+
+
+@dataclass(repr=False)
+class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
+    enable_hr: bool = False
+    denoising_strength: float = 0.75
+    firstphase_width: int = 0
+    firstphase_height: int = 0
+    hr_scale: float = 2.0
+    hr_upscaler: str = None
+    hr_second_pass_steps: int = 0
+    hr_resize_x: int = 0
+    hr_resize_y: int = 0
+    hr_checkpoint_name: str = None
+    hr_sampler_name: str = None
+    hr_scheduler: str = None
+    hr_prompt: str = ""
+    hr_negative_prompt: str = ""
+    force_task_id: str = None
+
+
+class Processed:
+    def __init__(self, p, images_list, seed=-1, info="", subseed=None, all_prompts=None, all_negative_prompts=None,
+                 all_seeds=None, all_subseeds=None, index_of_first_image=0, infotexts=None, comments=""):
+        self.images = images_list
+        self.prompt = p.prompt
+        self.seed = seed
+        self.info = info
+        self.infotexts = infotexts or [info] * len(images_list)
+        self.index_of_first_image = index_of_first_image
+
+
+def process_images(p):
+    from PIL import Image
+
+    processed_requests.append(p)
+    images = [Image.new("RGB", (p.width, p.height), (p.seed % 256, 0, 0)) for _ in range(p.batch_size * p.n_iter)]
+    info = f"{p.prompt}\nSteps: {p.steps}, Sampler: {p.sampler_name}, Seed: {p.seed}, Size: {p.width}x{p.height}"
+    return Processed(p, images, seed=p.seed, info=info)

@@ -1,0 +1,77 @@
+"""Loading scripts/model_workbench.py inside a (fake) WebUI registers tabs, settings and routes."""
+
+from __future__ import annotations
+
+import base64
+
+import gradio as gr
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from model_workbench.settings_schema import SECTION_ID, SECTION_LABEL, SETTINGS
+from tests.contract.conftest import load_extension_script
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def test_script_registers_three_callbacks(fake_webui):
+    load_extension_script()
+    callbacks = fake_webui.script_callbacks.callback_map
+    assert len(callbacks["callbacks_ui_tabs"]) == 1
+    assert len(callbacks["callbacks_ui_settings"]) == 1
+    assert len(callbacks["callbacks_app_started"]) == 1
+
+
+def test_ui_tabs_are_civitai_and_train_tools(fake_webui):
+    load_extension_script()
+    tabs = fake_webui.script_callbacks.ui_tabs_callback()
+    assert [(title, elem_id) for _, title, elem_id in tabs] == [
+        ("Civitai", "model_workbench_civitai"),
+        ("Train Tools", "model_workbench_train"),
+    ]
+    assert all(isinstance(blocks, gr.Blocks) for blocks, _, _ in tabs)
+    # Laid-out components are there with their element ids, ready for the browser script.
+    civitai_ids = {getattr(b, "elem_id", None) for b in tabs[0][0].blocks.values()}
+    assert {"mw_civitai_query", "mw_civitai_search_button", "mw_civitai_results", "mw_library_scan"} <= civitai_ids
+    train_ids = {getattr(b, "elem_id", None) for b in tabs[1][0].blocks.values()}
+    assert {"mw_train_start", "mw_train_grid_run", "mw_train_publish"} <= train_ids
+
+
+def test_settings_section_has_every_option(fake_webui):
+    load_extension_script()
+    fake_webui.script_callbacks.ui_settings_callback()
+    labels = fake_webui.shared.opts.data_labels
+    for spec in SETTINGS:
+        info = labels[spec.key]
+        assert info.section == (SECTION_ID, SECTION_LABEL)
+        assert info.default == spec.default
+    key_option = labels["model_workbench_civitai_api_key"]
+    assert key_option.component is gr.Textbox and key_option.component_args == {"type": "password"}
+    assert labels["model_workbench_nsfw_level"].component_args["choices"][0] == "None"
+
+
+def test_routes_answer_without_auth_when_webui_has_none(fake_webui):
+    load_extension_script()
+    app = FastAPI()
+    fake_webui.script_callbacks.app_started_callback(None, app)
+    response = TestClient(app).get("/model-workbench/v1/status")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["flavor"] == "a1111" and body["can_generate"] is True
+
+
+def test_routes_refuse_requests_without_credentials_when_api_auth_is_on(fake_webui):
+    fake_webui.shared.cmd_opts.api_auth = "alice:s3cret,bob:hunter2"
+    load_extension_script()
+    app = FastAPI()
+    fake_webui.script_callbacks.app_started_callback(None, app)
+    client = TestClient(app)
+    assert client.get("/model-workbench/v1/status").status_code == 401
+    assert client.get("/model-workbench/v1/status", headers=_basic("alice", "wrong")).status_code == 401
+    assert client.get("/model-workbench/v1/folders", headers=_basic("mallory", "s3cret")).status_code == 401
+    assert client.get("/model-workbench/v1/status", headers=_basic("alice", "s3cret")).status_code == 200
+    folders = client.get("/model-workbench/v1/folders", headers=_basic("bob", "hunter2"))
+    assert folders.status_code == 200 and "lora" in folders.json()
