@@ -32,7 +32,7 @@ PLAN_NO_PROMPTS = "Enter a prompt to preview with."
 PLAN_DUPLICATE_LORA_NAME = (
     "Two checkpoints would load under the same LoRA name '{name}'. Each checkpoint needs its own file name."
 )
-PLAN_BAD_SIZE = "The image size {width}x{height} is not valid; width and height must be positive."
+PLAN_BAD_SIZE = "The image size {width}x{height} is not valid; width and height must be multiples of 8."
 PLAN_BAD_STEPS = "Sampling steps must be at least 1 (got {steps})."
 PLAN_BAD_BATCH = "The batch grid size must be between 1 and {limit} (got {n})."
 PLAN_NO_VERSIONS = "Pick at least two versions to compare."

@@ -116,7 +116,8 @@ class GenerationSettings:
     height: int = 512
 
     def validate(self) -> None:
-        if self.width <= 0 or self.height <= 0:
+        # WebUI works in latents of 1/8 size; the Host protocol refuses other sizes too.
+        if self.width < 8 or self.height < 8 or self.width % 8 or self.height % 8:
             raise ValueError(messages.PLAN_BAD_SIZE.format(width=self.width, height=self.height))
         if self.steps < 1:
             raise ValueError(messages.PLAN_BAD_STEPS.format(steps=self.steps))

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union
 
 from PIL import Image
 
@@ -22,7 +22,8 @@ RenderOutput = tuple[Union[Image.Image, Sequence[Image.Image]], Union[str, Seque
 RenderCell = Callable[[CellRequest], RenderOutput]
 # progress(done, total, label): before each cell with the cell about to render, and once at the end.
 ProgressCallback = Callable[[int, int, str], None]
-StopSignal = Union[threading.Event, Callable[[], bool], None]
+# A threading.Event, the host's StopFlag (anything with is_set()), or a callable returning True to stop.
+StopSignal = Union[threading.Event, Callable[[], bool], Any, None]
 
 DONE = "done"
 MISSING = "missing"
@@ -82,9 +83,10 @@ class RenderResult:
 
 
 def stop_checker(stop: StopSignal) -> Callable[[], bool]:
+    """A no-argument check from an Event, anything with ``is_set()`` (the host's StopFlag) or a callable."""
     if stop is None:
         return lambda: False
-    if isinstance(stop, threading.Event):
+    if isinstance(stop, threading.Event) or hasattr(stop, "is_set"):
         return stop.is_set
     return stop
 

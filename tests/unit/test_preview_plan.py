@@ -99,6 +99,7 @@ def test_checkpoint_labels_and_names() -> None:
         ({"weights": []}, "at least one LoRA weight"),
         ({"prompts": ["", " "]}, "Enter a prompt"),
         ({"settings": GenerationSettings(width=0)}, "image size"),
+        ({"settings": GenerationSettings(width=500)}, "multiples of 8"),
         ({"settings": GenerationSettings(steps=0)}, "steps"),
         ({"batch_side": 5}, "batch grid size"),
         ({"checkpoints": [CheckpointRef("a", "/a/x.safetensors"), CheckpointRef("b", "/b/x.safetensors")]},
