@@ -33,7 +33,8 @@ MSG_NAME_TOO_LONG = "The {kind} name is too long; use at most {limit} characters
 MSG_NAME_BAD_CHAR = "The {kind} name must not contain {char!r}. Letters (any language), digits, spaces, '-', '_' and '.' are fine."
 MSG_NAME_DOTS = "The {kind} name must not start or end with '.' or be '.' or '..'."
 MSG_NAME_RESERVED = "'{name}' is a reserved name on Windows; choose another {kind} name."
-MSG_NAME_SUFFIX = "A version name must not end with '-state' or a dash and six digits, which checkpoint names use."
+MSG_NAME_SUFFIX = ("A version name must not end with '-state', '-step' and eight digits, or a dash and six "
+                   "digits, which checkpoint names use.")
 MSG_PROJECT_EXISTS = "A project named '{name}' already exists."
 MSG_PROJECT_MISSING = "There is no project named '{name}'."
 MSG_VERSION_EXISTS = "Project '{project}' already has a version named '{name}'."
@@ -72,7 +73,7 @@ _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
 _FORBIDDEN = set('<>:"/\\|?*') | {chr(c) for c in range(32)} | {"\x7f"}
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 _CONCEPT_DIR = re.compile(r"^(\d+)_(.+)$")
-_VERSION_SUFFIX = re.compile(r"(-\d{6}|-state)$")
+_VERSION_SUFFIX = re.compile(r"(-\d{6}|-step\d{8}|-state)$")
 
 
 class ProjectError(ValueError):
@@ -192,13 +193,16 @@ def checkpoint_filename(project: str, version: str, epoch: int) -> str:
 
 
 def _version_files_pattern(project: str, version: str) -> re.Pattern[str]:
-    """Files and folders that belong to one version in ``checkpoints/``: per-epoch and final
-    checkpoints, their sidecars (``.json``, ``.preview.png``...) and kohya's ``-state`` folders."""
-    return re.compile(rf"^{re.escape(project)}_{re.escape(version)}(?:-\d{{6}})?(?:-state)?(?:\..*)?$")
+    """Files and folders that belong to one version in ``checkpoints/``: per-epoch, per-step
+    (``-step00000500``) and final checkpoints, their sidecars (``.json``, ``.preview.png``...) and
+    the ``-state`` folders a resume reads."""
+    return re.compile(rf"^{re.escape(project)}_{re.escape(version)}(?:-\d{{6}}|-step\d{{8}})?(?:-state)?(?:\..*)?$")
 
 
 def _checkpoint_pattern(project: str, version: str) -> re.Pattern[str]:
-    return re.compile(rf"^{re.escape(project)}_{re.escape(version)}(?:-(\d{{6}}))?{re.escape(CHECKPOINT_EXT)}$")
+    return re.compile(
+        rf"^{re.escape(project)}_{re.escape(version)}(?:-(\d{{6}})|-step(\d{{8}}))?{re.escape(CHECKPOINT_EXT)}$"
+    )
 
 
 # --- projects ------------------------------------------------------------------------------
@@ -491,6 +495,7 @@ class CheckpointInfo:
     steps: int | None = None
     loss: float | None = None
     final: bool = False  # kohya's last file has no epoch suffix
+    step_file: bool = False  # saved every N steps (``-step00000500``) rather than at an epoch's end
     metadata: dict[str, str] = field(default_factory=dict)
     error: str = ""
 
@@ -570,7 +575,7 @@ def checkpoint_info(path: str | Path, epoch: int | None = None) -> CheckpointInf
 
 
 def list_checkpoints(root: str | Path, project: str, version: str) -> list[CheckpointInfo]:
-    """The checkpoints of one version, by epoch (the final, unnumbered file last)."""
+    """The checkpoints of one version in training order (by epoch, then step; the final file last)."""
     paths, name = _existing_version(root, project, version)
     if not paths.checkpoints.is_dir():
         return []
@@ -580,10 +585,15 @@ def list_checkpoints(root: str | Path, project: str, version: str) -> list[Check
         match = pattern.match(entry.name)
         if not match or not entry.is_file():
             continue
-        numbered = match.group(1) is not None
-        info = checkpoint_info(entry, int(match.group(1)) if numbered else None)
-        infos.append(CheckpointInfo(**{**info.__dict__, "final": not numbered}))
-    infos.sort(key=lambda i: (i.final, i.epoch if i.epoch is not None else -1, i.path.name))
+        epoch_text, step_text = match.group(1), match.group(2)
+        info = checkpoint_info(entry, int(epoch_text) if epoch_text else None)
+        extra: dict[str, Any] = {"final": epoch_text is None and step_text is None, "step_file": step_text is not None}
+        if step_text is not None:
+            extra["steps"] = int(step_text)  # the name is the step it was saved at
+        infos.append(CheckpointInfo(**{**info.__dict__, **extra}))
+    # Epoch first (a step file carries the epoch it was saved in, as ss_epoch), then step.
+    infos.sort(key=lambda i: (i.final, i.epoch if i.epoch is not None else -1,
+                              i.steps if i.steps is not None else -1, i.path.name))
     return infos
 
 

@@ -76,6 +76,8 @@ def test_version_names_cannot_look_like_checkpoint_suffixes() -> None:
         pj.validate_name("v1-000001", "version")
     with pytest.raises(ProjectError, match="-state"):
         pj.validate_name("v1-state", "version")
+    with pytest.raises(ProjectError, match="eight digits"):
+        pj.validate_name("v1-step00000100", "version")
     assert pj.validate_name("v1-01", "version") == "v1-01"
 
 
@@ -131,6 +133,7 @@ def _project_with_checkpoints(root: Path) -> pj.ProjectPaths:
     (paths.checkpoints / "cat_v1-000002.preview.png").write_bytes(b"png")
     (paths.checkpoints / "cat_v1-000002-state").mkdir()
     write_safetensors(paths.checkpoints / "cat_v1.safetensors", {"ss_epoch": "3", "ss_steps": "150"})
+    write_safetensors(paths.checkpoints / "cat_v1-step00000070.safetensors", {"ss_epoch": "2"})
     write_safetensors(paths.checkpoint("v2", 1), {})
     (paths.checkpoints / "unrelated.safetensors").write_bytes(b"x")
     return paths
@@ -139,12 +142,14 @@ def _project_with_checkpoints(root: Path) -> pj.ProjectPaths:
 def test_list_checkpoints_reads_headers_and_sidecars(tmp_path: Path) -> None:
     _project_with_checkpoints(tmp_path)
     infos = pj.list_checkpoints(tmp_path, "cat", "v1")
-    assert [(i.path.name, i.epoch, i.final) for i in infos] == [
-        ("cat_v1-000001.safetensors", 1, False),
-        ("cat_v1-000002.safetensors", 2, False),
-        ("cat_v1.safetensors", 3, True),  # kohya's last file: epoch from ss_epoch
+    assert [(i.path.name, i.epoch, i.final, i.step_file) for i in infos] == [
+        ("cat_v1-000001.safetensors", 1, False, False),
+        ("cat_v1-step00000070.safetensors", 2, False, True),  # saved at step 70, during epoch 2
+        ("cat_v1-000002.safetensors", 2, False, False),
+        ("cat_v1.safetensors", 3, True, False),  # kohya's last file: epoch from ss_epoch
     ]
-    first, second, last = infos
+    first, step_file, second, last = infos
+    assert step_file.steps == 70
     assert first.steps == 55 and first.loss == 0.125  # the sidecar wins over the header
     assert second.steps == 100 and second.loss is None
     assert last.steps == 150
@@ -152,7 +157,7 @@ def test_list_checkpoints_reads_headers_and_sidecars(tmp_path: Path) -> None:
     assert first.size == first.path.stat().st_size and first.mtime > 0 and first.error == ""
     assert first.name == "cat_v1-000001"
     assert [i.epoch for i in pj.list_checkpoints(tmp_path, "cat", "v2")] == [1]
-    assert [v.checkpoints for v in pj.list_versions(tmp_path, "cat")] == [3, 1]
+    assert [v.checkpoints for v in pj.list_versions(tmp_path, "cat")] == [4, 1]
 
 
 def test_corrupt_checkpoint_is_listed_with_an_error(tmp_path: Path) -> None:
@@ -179,7 +184,7 @@ def test_rename_project_renames_checkpoints_and_config(tmp_path: Path) -> None:
     assert not old.dir.exists() and new.dir == tmp_path / "projects" / "猫"
     names = sorted(p.name for p in new.checkpoints.iterdir())
     assert names == sorted([
-        "猫_v1-000001.safetensors", "猫_v1-000001.json", "猫_v1-000002.safetensors", "猫_v1-000002.preview.png",
+        "猫_v1-step00000070.safetensors", "猫_v1-000001.safetensors", "猫_v1-000001.json", "猫_v1-000002.safetensors", "猫_v1-000002.preview.png",
         "猫_v1-000002-state", "猫_v1.safetensors", "猫_v2-000001.safetensors", "unrelated.safetensors",
     ])
     config = pj.read_version_config(tmp_path, "猫", "v1")
@@ -214,7 +219,7 @@ def test_rename_version(tmp_path: Path) -> None:
             "cat_v2-000001.safetensors"} <= names
     assert not any(n.startswith("cat_v1-") or n == "cat_v1.safetensors" for n in names)
     assert pj.read_version_config(tmp_path, "cat", "v1 long")["output_name"] == "cat_v1 long"
-    assert [i.epoch for i in pj.list_checkpoints(tmp_path, "cat", "v1 long")] == [1, 2, 3]
+    assert [i.epoch for i in pj.list_checkpoints(tmp_path, "cat", "v1 long")] == [1, 2, 2, 3]
     with pytest.raises(ProjectError, match="already has a version"):
         pj.rename_version(tmp_path, "cat", "v1 long", "v2")
 
