@@ -21,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from PIL import Image
+
 from . import png_writer
 from .grid_image import GridImage, GridStyle, PlacedCell, build_grid, compute_layout, draw_frame, paste_cell
 from .manifest import build_manifest, write_json_atomic
@@ -68,7 +70,7 @@ class GridWriter:
         self.fallback = False  # True once a cell did not fit the planned layout
         self._closed = False
 
-    def _setup(self):
+    def _setup(self) -> Image.Image:
         request = self.plan.cells[0].request
         self.layout = compute_layout(self.plan, (request.width, request.height), self._capacity, self.style)
         self._waiting = [set(members) for _, _, members in self.layout.bands]
@@ -124,7 +126,7 @@ class GridWriter:
                 if not waiting:
                     self._compress_segment(canvas, segment)
 
-    def _compress_segment(self, canvas, segment: int) -> None:
+    def _compress_segment(self, canvas: Image.Image, segment: int) -> None:
         top, bottom, _ = self.layout.bands[self._tail_band]
         left, right = self._segments[segment]
         pixels = png_writer.strip_pixels(canvas, top, bottom, left, right)
@@ -138,7 +140,7 @@ class GridWriter:
         with self._lock:
             self._segment_futures[segment] = futures
 
-    def _compress_band(self, canvas, band: int) -> None:
+    def _compress_band(self, canvas: Image.Image, band: int) -> None:
         top, bottom, _ = self.layout.bands[band]
         futures = []
         for start in range(top, bottom, _MAX_STRIP_ROWS):
@@ -156,10 +158,13 @@ class GridWriter:
             self._canvas_thread.submit(lambda: None).result()  # wait for every queued paste
             if self._canvas_future.exception() is not None:
                 self.fallback = True  # the frame could not be drawn ahead: draw it all the plain way
-            for cell_result in result.cells:
-                if cell_result.cell.index not in self._placed and not self.fallback:
-                    # Missing cells become marked blanks; a DONE cell nobody passed to add() is pasted now.
-                    self._place(cell_result)
+            try:
+                for cell_result in result.cells:
+                    if cell_result.cell.index not in self._placed and not self.fallback:
+                        # Missing cells become marked blanks; a DONE cell nobody passed to add() is pasted now.
+                        self._place(cell_result)
+            except Exception:  # the fast path is an optimisation: any surprise there means the plain way
+                self.fallback = True
             strips = self._collect_strips(result)
             if strips is None:
                 return save_grid(build_grid(result, self.style), self.directory, self.basename)
