@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import zlib
 from pathlib import Path
 
@@ -145,3 +146,31 @@ def test_click_maps_back_to_a_cell_and_a_raising_callback_leaves_no_files(tmp_pa
     with pytest.raises(RuntimeError, match="UI went away"):
         render_and_save(plan, ColourRenderer(), tmp_path / "second", progress=broken_progress)
     assert not (tmp_path / "second").exists() or list((tmp_path / "second").iterdir()) == []
+
+
+def _chunks(data: bytes):
+    assert data[:8] == png_writer.PNG_SIGNATURE
+    pos = 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        yield kind, body, crc
+        pos += 12 + length
+
+
+def test_streamed_file_is_strictly_valid(tmp_path: Path) -> None:
+    # Checked without Pillow: every chunk's CRC, text before the image data, and one zlib stream
+    # whose Adler-32 trailer (verified by zlib.decompress) covers exactly height × (1 + 3 × width) bytes.
+    plan = _plan(prompts=("a cat", "a dog"))
+    _, saved = render_and_save(plan, ColourRenderer(), tmp_path)
+    chunks = list(_chunks(saved.png_path.read_bytes()))
+    for kind, body, crc in chunks:
+        assert zlib.crc32(kind + body) & 0xFFFFFFFF == crc
+    kinds = [kind for kind, _, _ in chunks]
+    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND"
+    assert kinds.index(b"tEXt") < kinds.index(b"IDAT")
+    width, height = struct.unpack(">II", chunks[0][1][:8])
+    raw = zlib.decompress(b"".join(body for kind, body, _ in chunks if kind == b"IDAT"))
+    assert len(raw) == height * (1 + 3 * width)
+    assert set(raw[:: 1 + 3 * width]) <= {0, 1, 2}  # every scanline's filter byte: None, Sub or Up
