@@ -239,7 +239,9 @@ def single_checkpoint_preview(
 ) -> GridPlan:
     """The **Preview** button beside one checkpoint: one row, a column per weight, n×n images per cell."""
     return grid_plan(
-        [checkpoint], weights, prompt, settings, seed=seed, batch_side=batch_side, title=title or checkpoint.label
+        # The row already says "epoch 3"; the title names the file, which is what a user publishes.
+        [checkpoint], weights, prompt, settings, seed=seed, batch_side=batch_side,
+        title=title or Path(checkpoint.path).stem,
     )
 
 

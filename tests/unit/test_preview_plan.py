@@ -67,7 +67,8 @@ def test_single_checkpoint_preview_with_batch() -> None:
     ckpt = epoch_checkpoint("/p/cat_v1-000003.safetensors", 3)
     plan = single_checkpoint_preview(ckpt, [0.6, 1.0], "a cat", seed=9, batch_side=2)
     assert plan.shape == (2, 1, 1)
-    assert plan.title == "epoch 3"
+    assert plan.title == "cat_v1-000003"
+    assert plan.y_labels == ["epoch 3"]
     assert all(c.request.batch_size == 2 and c.request.n_iter == 2 for c in plan.cells)
     assert plan.cells[0].request.image_seeds() == [9, 10, 11, 12]
 
