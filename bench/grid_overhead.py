@@ -53,7 +53,8 @@ class FakeSampler:
         base = np.stack([127 + 100 * np.sin(freq[c] * xx + freq[(c + 1) % 3] * yy + phase[c]) for c in range(3)], -1)
         grain = rng.normal(0, 6, size=(h, w, 3))
         pixels = np.clip(base + grain, 0, 255).astype(np.uint8)
-        return Image.fromarray(pixels, "RGB"), format_infotext(request)
+        images = [Image.fromarray(np.roll(pixels, 7 * i, axis=1), "RGB") for i in range(request.image_count)]
+        return images, format_infotext(request)
 
 
 def run(rows: int, cols: int, prompts: int, size: int, cell_ms: float, out_dir: Path, streaming: bool) -> dict:
