@@ -1,0 +1,486 @@
+"""A tiny random latent diffusion model with WebUI's SD1 module names, cheap on a CPU.
+
+It implements ``model_workbench.training.protocol.TrainableModel`` so the trainer runs end to end
+in CI, and it has a deterministic DDIM ``sample()`` so the test suite's host can render preview
+grids with it. Module names follow WebUI's hijacked SD1 model (``shared.sd_model``):
+
+    model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q      (UNet, LDM names)
+    model.diffusion_model.input_blocks.1.1.proj_in                                (1×1 Conv2d)
+    cond_stage_model.wrapped.transformer.text_model.encoder.layers.0.self_attn.q_proj
+    first_stage_model.encoder / .decoder                                          (a fixed linear "VAE")
+
+The "VAE" is a fixed linear map between 8×8 pixel cells and 4 latent channels (mean colour and
+brightness), so the latents mean something: an overfitted LoRA makes samples drift towards the
+training images' colours, and previews visibly change with the LoRA weight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import zlib
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from model_workbench.training.protocol import Conditioning, SizeInfo
+
+CONTEXT_DIM = 32
+MAX_TOKENS = 16
+VOCAB = 997
+BOS, EOS = 1, 2
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread: on a small, shared CPU box the tiny model's convolutions are an
+    order of magnitude faster single-threaded than fighting another process for two cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+# --------------------------------------------------------------------------------------------
+# UNet (LDM layout: input_blocks / middle_block / output_blocks, SpatialTransformer at index 1)
+# --------------------------------------------------------------------------------------------
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class CrossAttention(nn.Module):
+    def __init__(self, dim: int, context_dim: int | None = None, heads: int = 2) -> None:
+        super().__init__()
+        context_dim = context_dim or dim
+        self.heads = heads
+        self.to_q = nn.Linear(dim, dim, bias=False)
+        self.to_k = nn.Linear(context_dim, dim, bias=False)
+        self.to_v = nn.Linear(context_dim, dim, bias=False)
+        self.to_out = nn.Sequential(nn.Linear(dim, dim), nn.Dropout(0.0))
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        context = x if context is None else context
+        b, n, d = x.shape
+        h = self.heads
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(b, t.shape[1], h, d // h).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(split(self.to_q(x)), split(self.to_k(context)), split(self.to_v(context)))
+        return self.to_out(out.transpose(1, 2).reshape(b, n, d))
+
+
+class GEGLU(nn.Module):
+    def __init__(self, dim_in: int, dim_out: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(dim_in, dim_out * 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, gate = self.proj(x).chunk(2, dim=-1)
+        return x * F.gelu(gate)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, mult: int = 2) -> None:
+        super().__init__()
+        self.net = nn.Sequential(GEGLU(dim, dim * mult), nn.Dropout(0.0), nn.Linear(dim * mult, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class BasicTransformerBlock(nn.Module):
+    def __init__(self, dim: int, context_dim: int) -> None:
+        super().__init__()
+        self.attn1 = CrossAttention(dim)
+        self.ff = FeedForward(dim)
+        self.attn2 = CrossAttention(dim, context_dim)
+        self.norm1 = nn.LayerNorm(dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.norm3 = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn1(self.norm1(x))
+        x = x + self.attn2(self.norm2(x), context)
+        return x + self.ff(self.norm3(x))
+
+
+class SpatialTransformer(nn.Module):
+    def __init__(self, channels: int, context_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(8, channels)
+        self.proj_in = nn.Conv2d(channels, channels, 1)
+        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(channels, context_dim)])
+        self.proj_out = nn.Conv2d(channels, channels, 1)
+        self.checkpointing = False
+
+    def _forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        h_ = self.proj_in(self.norm(x))
+        h_ = h_.flatten(2).transpose(1, 2)
+        for block in self.transformer_blocks:
+            h_ = block(h_, context)
+        h_ = h_.transpose(1, 2).reshape(b, c, h, w)
+        return x + self.proj_out(h_)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        if self.checkpointing and torch.is_grad_enabled():
+            return checkpoint(self._forward, x, context, use_reentrant=False)
+        return self._forward(x, context)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, channels: int, emb_dim: int, out_channels: int | None = None) -> None:
+        super().__init__()
+        out_channels = out_channels or channels
+        self.in_layers = nn.Sequential(nn.GroupNorm(8, channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
+        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, out_channels))
+        self.out_layers = nn.Sequential(
+            nn.GroupNorm(8, out_channels), nn.SiLU(), nn.Dropout(0.0), nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        )
+        self.skip_connection = nn.Identity() if out_channels == channels else nn.Conv2d(channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.in_layers(x) + self.emb_layers(emb)[:, :, None, None]
+        return self.skip_connection(x) + self.out_layers(h)
+
+
+class Downsample(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.op = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x)
+
+
+class Upsample(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class TimestepEmbedSequential(nn.Sequential):
+    def forward(self, x: torch.Tensor, emb: torch.Tensor, context: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        for layer in self:
+            if isinstance(layer, ResBlock):
+                x = layer(x, emb)
+            elif isinstance(layer, SpatialTransformer):
+                x = layer(x, context)
+            else:
+                x = layer(x)
+        return x
+
+
+class UNetModel(nn.Module):
+    """input_blocks: conv_in | Res+ST | Down;  middle: Res+ST+Res;  output: Res+Up | Res+ST | Res+ST."""
+
+    def __init__(self, channels: int = 32, context_dim: int = CONTEXT_DIM, latent_channels: int = 4) -> None:
+        super().__init__()
+        c, emb = channels, channels * 2
+        self.model_channels = c
+        self.time_embed = nn.Sequential(nn.Linear(c, emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.input_blocks = nn.ModuleList(
+            [
+                TimestepEmbedSequential(nn.Conv2d(latent_channels, c, 3, padding=1)),
+                TimestepEmbedSequential(ResBlock(c, emb), SpatialTransformer(c, context_dim)),
+                TimestepEmbedSequential(Downsample(c)),
+            ]
+        )
+        self.middle_block = TimestepEmbedSequential(ResBlock(c, emb), SpatialTransformer(c, context_dim), ResBlock(c, emb))
+        self.output_blocks = nn.ModuleList(
+            [
+                TimestepEmbedSequential(ResBlock(2 * c, emb, c), Upsample(c)),
+                TimestepEmbedSequential(ResBlock(2 * c, emb, c), SpatialTransformer(c, context_dim)),
+                TimestepEmbedSequential(ResBlock(2 * c, emb, c), SpatialTransformer(c, context_dim)),
+            ]
+        )
+        self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, latent_channels, 3, padding=1))
+
+    def forward(self, x: torch.Tensor, timesteps: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        emb = self.time_embed(timestep_embedding(timesteps, self.model_channels))
+        hs = []
+        h = x
+        for block in self.input_blocks:
+            h = block(h, emb, context)
+            hs.append(h)
+        h = self.middle_block(h, emb, context)
+        for block in self.output_blocks:
+            h = block(torch.cat([h, hs.pop()], dim=1), emb, context)
+        return self.out(h)
+
+
+class DiffusionWrapper(nn.Module):
+    def __init__(self, unet: UNetModel) -> None:
+        super().__init__()
+        self.diffusion_model = unet
+
+
+# --------------------------------------------------------------------------------------------
+# Text encoder (HF CLIPTextModel layout under cond_stage_model.wrapped.transformer)
+# --------------------------------------------------------------------------------------------
+class CLIPAttention(nn.Module):
+    def __init__(self, dim: int, heads: int = 2) -> None:
+        super().__init__()
+        self.heads = heads
+        self.k_proj = nn.Linear(dim, dim)
+        self.v_proj = nn.Linear(dim, dim)
+        self.q_proj = nn.Linear(dim, dim)
+        self.out_proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(b, n, self.heads, d // self.heads).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x)), is_causal=True)
+        return self.out_proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class CLIPMLP(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, dim * 2)
+        self.fc2 = nn.Linear(dim * 2, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class CLIPEncoderLayer(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.self_attn = CLIPAttention(dim)
+        self.layer_norm1 = nn.LayerNorm(dim)
+        self.mlp = CLIPMLP(dim)
+        self.layer_norm2 = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.self_attn(self.layer_norm1(x))
+        return x + self.mlp(self.layer_norm2(x))
+
+
+class CLIPEncoder(nn.Module):
+    def __init__(self, dim: int, layers: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([CLIPEncoderLayer(dim) for _ in range(layers)])
+        self.checkpointing = False
+
+
+class CLIPEmbeddings(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.token_embedding = nn.Embedding(VOCAB, dim)
+        self.position_embedding = nn.Embedding(MAX_TOKENS, dim)
+
+
+class CLIPTextTransformer(nn.Module):
+    def __init__(self, dim: int, layers: int) -> None:
+        super().__init__()
+        self.embeddings = CLIPEmbeddings(dim)
+        self.encoder = CLIPEncoder(dim, layers)
+        self.final_layer_norm = nn.LayerNorm(dim)
+
+    def forward(self, ids: torch.Tensor, clip_skip: int = 1) -> torch.Tensor:
+        pos = torch.arange(ids.shape[1], device=ids.device)
+        h = self.embeddings.token_embedding(ids) + self.embeddings.position_embedding(pos)[None]
+        hidden = [h]
+        for layer in self.encoder.layers:
+            if self.encoder.checkpointing and torch.is_grad_enabled():
+                h = checkpoint(layer, h, use_reentrant=False)
+            else:
+                h = layer(h)
+            hidden.append(h)
+        # clip skip n: hidden state -n, then the final layer norm (as WebUI and kohya do).
+        clip_skip = max(1, min(clip_skip, len(hidden) - 1))
+        return self.final_layer_norm(hidden[-clip_skip])
+
+
+class CLIPTextModel(nn.Module):
+    def __init__(self, dim: int, layers: int) -> None:
+        super().__init__()
+        self.text_model = CLIPTextTransformer(dim, layers)
+
+
+class WordTokenizer:
+    """Lower-cased words hashed into a small vocabulary; BOS … EOS, padded with EOS."""
+
+    def __call__(self, texts: list[str]) -> torch.Tensor:
+        rows = []
+        for text in texts:
+            words = re.findall(r"[a-z0-9]+", text.lower())[: MAX_TOKENS - 2]
+            ids = [BOS] + [3 + zlib.crc32(w.encode()) % (VOCAB - 3) for w in words] + [EOS]
+            rows.append(ids + [EOS] * (MAX_TOKENS - len(ids)))
+        return torch.tensor(rows, dtype=torch.long)
+
+
+class FrozenCLIPEmbedder(nn.Module):
+    def __init__(self, dim: int, layers: int) -> None:
+        super().__init__()
+        self.transformer = CLIPTextModel(dim, layers)
+        self.tokenizer = WordTokenizer()
+
+
+class CLIPEmbedderWithCustomWords(nn.Module):
+    """Like WebUI's hijack wrapper: the real encoder sits under ``.wrapped``."""
+
+    def __init__(self, dim: int = CONTEXT_DIM, layers: int = 2) -> None:
+        super().__init__()
+        self.wrapped = FrozenCLIPEmbedder(dim, layers)
+
+    def forward(self, texts: list[str], clip_skip: int = 1) -> torch.Tensor:
+        ids = self.wrapped.tokenizer(texts).to(self.wrapped.transformer.text_model.final_layer_norm.weight.device)
+        return self.wrapped.transformer.text_model(ids, clip_skip)
+
+
+# --------------------------------------------------------------------------------------------
+# "VAE": a fixed linear map between 8×8 RGB cells and 4 latent channels
+# --------------------------------------------------------------------------------------------
+class LinearVAE(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        # rows: latent channels from RGB (brightness, two colour differences, a blend)
+        m = torch.tensor([[0.33, 0.33, 0.33], [0.5, -0.5, 0.0], [0.25, 0.25, -0.5], [0.2, -0.1, 0.3]])
+        self.encoder = nn.Conv2d(3, 4, 1, bias=False)
+        self.decoder = nn.Conv2d(4, 3, 1, bias=False)
+        with torch.no_grad():
+            self.encoder.weight.copy_(m[:, :, None, None])
+            self.decoder.weight.copy_(torch.linalg.pinv(m)[:, :, None, None])
+        self.requires_grad_(False)
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.encoder(F.avg_pool2d(pixels, 8))
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.decoder(latents), scale_factor=8.0, mode="bilinear", align_corners=False)
+
+
+def sd_alphas_cumprod(steps: int = 1000) -> torch.Tensor:
+    """SD's schedule: scaled_linear betas from 0.00085 to 0.012."""
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, steps, dtype=torch.float64) ** 2
+    return torch.cumprod(1.0 - betas, 0).float()
+
+
+class TinyLDM(nn.Module):
+    """The ``shared.sd_model`` look-alike: ``model``, ``cond_stage_model``, ``first_stage_model``."""
+
+    def __init__(self, seed: int = 0, channels: int = 32, te_layers: int = 2) -> None:
+        super().__init__()
+        g = torch.random.fork_rng(devices=[])
+        with g:
+            torch.manual_seed(seed)
+            self.model = DiffusionWrapper(UNetModel(channels))
+            self.cond_stage_model = CLIPEmbedderWithCustomWords(CONTEXT_DIM, te_layers)
+            self.first_stage_model = LinearVAE()
+        self.register_buffer("alphas_cumprod", sd_alphas_cumprod())
+        self.scale_factor = 1.0
+
+
+class TinyDiffusionModel:
+    """``TrainableModel`` over :class:`TinyLDM`, plus a DDIM sampler for previews."""
+
+    family = "sd1"
+
+    def __init__(self, seed: int = 0, prediction_type: str = "epsilon", channels: int = 32, te_layers: int = 2) -> None:
+        self.root = TinyLDM(seed, channels, te_layers)
+        self.prediction_type = prediction_type
+        self.gradient_checkpointing = False
+
+    # -- protocol ------------------------------------------------------------------------------
+    @property
+    def alphas_cumprod(self) -> torch.Tensor:
+        return self.root.alphas_cumprod
+
+    @property
+    def device(self) -> torch.device:
+        return self.root.alphas_cumprod.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.root.model.parameters()).dtype
+
+    @property
+    def unet(self) -> UNetModel:
+        return self.root.model.diffusion_model
+
+    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.root.first_stage_model.encode(pixels.to(self.device, torch.float32)) * self.root.scale_factor
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.root.first_stage_model.decode(latents / self.root.scale_factor)
+
+    def encode_captions(self, captions: list[str], clip_skip: int = 1, sizes: list[SizeInfo] | None = None) -> Conditioning:
+        return Conditioning(self.root.cond_stage_model(list(captions), clip_skip))
+
+    def predict(self, noisy_latents: torch.Tensor, timesteps: torch.Tensor, cond: Conditioning) -> torch.Tensor:
+        return self.unet(noisy_latents, timesteps, cond.crossattn)
+
+    def set_gradient_checkpointing(self, enabled: bool) -> None:
+        self.gradient_checkpointing = enabled
+        for module in self.root.modules():
+            if isinstance(module, (SpatialTransformer, CLIPEncoder)):
+                module.checkpointing = enabled
+
+    # -- sampling ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample_latents(
+        self, prompt: str, negative_prompt: str = "", seed: int = 0, steps: int = 8, cfg_scale: float = 5.0,
+        width: int = 64, height: int = 64, clip_skip: int = 1,
+    ) -> torch.Tensor:
+        """Deterministic DDIM (η = 0) with classifier-free guidance."""
+        was_training = self.root.training
+        self.root.eval()
+        try:
+            gen = torch.Generator().manual_seed(int(seed))
+            x = torch.randn((1, 4, max(1, height // 8), max(1, width // 8)), generator=gen).to(self.device)
+            cond = self.encode_captions([negative_prompt, prompt], clip_skip)
+            acp = self.alphas_cumprod.to(self.device).double()
+            n = len(acp)
+            ts = np.linspace(n - 1, 0, max(1, steps)).round().astype(np.int64)
+            for i, t in enumerate(ts):
+                t_tensor = torch.full((2,), int(t), dtype=torch.long, device=self.device)
+                out = self.predict(torch.cat([x, x]), t_tensor, cond).double()
+                uncond, conditioned = out.chunk(2)
+                out = uncond + cfg_scale * (conditioned - uncond)
+                a_t = acp[t]
+                if self.prediction_type == "v":
+                    x0 = a_t.sqrt() * x - (1 - a_t).sqrt() * out
+                    eps = (1 - a_t).sqrt() * x + a_t.sqrt() * out
+                else:
+                    eps = out
+                    x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+                a_prev = acp[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0, dtype=torch.float64)
+                x = (a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps).float()
+            return x
+        finally:
+            self.root.train(was_training)
+
+    def sample(
+        self, prompt: str, negative_prompt: str = "", seed: int = 0, steps: int = 8, cfg_scale: float = 5.0,
+        width: int = 64, height: int = 64, clip_skip: int = 1,
+    ) -> Image.Image:
+        with single_thread():
+            latents = self.sample_latents(prompt, negative_prompt, seed, steps, cfg_scale, width, height, clip_skip)
+        pixels = self.decode_latents(latents)[0].clamp(-1, 1)
+        array = ((pixels.permute(1, 2, 0).cpu().numpy() + 1.0) * 127.5).round().astype(np.uint8)
+        image = Image.fromarray(array, "RGB")
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.BICUBIC)
+        return image
