@@ -281,7 +281,7 @@ def load_lora(path: str | os.PathLike, device: str = "cpu") -> LoadedLora:
     tensors: dict[str, torch.Tensor] = {}
     with safe_open(str(path), framework="pt", device=device) as f:
         metadata = dict(f.metadata() or {})
-        for key in f:
+        for key in f.keys():  # noqa: SIM118 - safe_open is not iterable
             tensors[key] = f.get_tensor(key)
     return LoadedLora(tensors, metadata)
 

@@ -160,6 +160,9 @@ class LoRANetwork(nn.Module):
         self._mha_previous: list[tuple[nn.Module, object]] = []
         self.applied = False
         by_module: dict[int, tuple[nn.Module, list[tuple[Target, LoRAModule]]]] = {}
+        # MultiheadAttention.forward reads out_proj.weight itself and never calls out_proj, so an
+        # out_proj LoRA must be applied by its owner's patched forward, not by a hook.
+        owners = {id(m.out_proj): m for m in root.modules() if isinstance(m, nn.MultiheadAttention)}
         for found in find_targets(root, family):
             part = found.target.part
             if (part == UNET and not train_unet) or (part in TEXT_ENCODER_PARTS and not train_text_encoder):
@@ -170,7 +173,8 @@ class LoRANetwork(nn.Module):
             if ref is not None and ref.device.type != "meta":
                 lora.to(ref.device)
             self.add_module(found.target.kohya_key, lora)
-            entry = by_module.setdefault(id(found.module), (found.module, []))
+            host = owners.get(id(found.module), found.module)
+            entry = by_module.setdefault(id(host), (host, []))
             entry[1].append((found.target, lora))
         self._hosts = list(by_module.values())
 
