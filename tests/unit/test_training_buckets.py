@@ -23,7 +23,7 @@ def test_predefined_buckets_768_are_area_bounded_multiples() -> None:
     resos = make_bucket_resolutions((768, 768), 256, 1024, 64)
     assert (768, 768) in resos
     for w, h in resos:
-        assert w % 64 == 0 and h % 64 == 0 and 256 <= min(w, h) and max(w, h) <= 1024
+        assert w % 64 == 0 and h % 64 == 0 and min(w, h) >= 256 and max(w, h) <= 1024
         assert w * h <= 768 * 768
         assert (h, w) in resos
 
