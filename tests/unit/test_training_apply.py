@@ -10,7 +10,7 @@ from torch import nn
 from model_workbench.training.apply import applied_lora
 from model_workbench.training.network import LoRANetwork
 from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
-from tests.unit.test_training_network import _openclip_root, assert_same, snapshot
+from tests.support.tiny_training import assert_same, openclip_root, snapshot
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +62,7 @@ def test_restores_weights_when_the_body_raises() -> None:
 
 
 def test_openclip_slices_need_all_four_like_webui() -> None:
-    root = _openclip_root(dim=16, blocks=3)
+    root = openclip_root(dim=16, blocks=3)
     before = snapshot(root)
     net = LoRANetwork(root, "sd2", rank=2, alpha=1)
     tensors = randomised(net)

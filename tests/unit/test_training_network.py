@@ -11,31 +11,13 @@ from torch import nn
 
 from model_workbench.training.network import LoRAModule, LoRANetwork
 from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
+from tests.support.tiny_training import assert_same, openclip_root, snapshot
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     with single_thread():
         yield
-
-
-def snapshot(root: nn.Module) -> dict:
-    return {
-        "state": {k: v.clone() for k, v in root.state_dict().items()},
-        "ids": {k: id(p) for k, p in root.named_parameters()},
-        "grad": {k: p.requires_grad for k, p in root.named_parameters()},
-        "modes": {k: m.training for k, m in root.named_modules()},
-        "hooks": sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in root.modules()),
-        "forwards": sum("forward" in m.__dict__ for m in root.modules()),
-    }
-
-
-def assert_same(a: dict, b: dict) -> None:
-    assert a["ids"] == b["ids"] and a["grad"] == b["grad"] and a["modes"] == b["modes"]
-    assert a["hooks"] == b["hooks"] and a["forwards"] == b["forwards"]
-    assert a["state"].keys() == b["state"].keys()
-    for k in a["state"]:
-        assert torch.equal(a["state"][k], b["state"][k]), k
 
 
 def test_kohya_init_scale_and_alpha_default() -> None:
@@ -104,28 +86,9 @@ def test_context_manager_removes_on_exception() -> None:
     assert not net.applied
 
 
-class _OpenCLIPBlock(nn.Module):
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.attn = nn.MultiheadAttention(dim, 2)
-        self.mlp = nn.Sequential()
-        self.mlp.add_module("c_fc", nn.Linear(dim, dim * 2))
-        self.mlp.add_module("c_proj", nn.Linear(dim * 2, dim))
-
-
-def _openclip_root(dim: int = 16, blocks: int = 3) -> nn.Module:
-    root = nn.Module()
-    root.cond_stage_model = nn.Module()
-    root.cond_stage_model.wrapped = nn.Module()
-    root.cond_stage_model.wrapped.model = nn.Module()
-    root.cond_stage_model.wrapped.model.transformer = nn.Module()
-    root.cond_stage_model.wrapped.model.transformer.resblocks = nn.ModuleList([_OpenCLIPBlock(dim) for _ in range(blocks)])
-    return root
-
-
 def test_multihead_attention_gets_qkv_slices_and_out_proj() -> None:
     torch.manual_seed(0)
-    root = _openclip_root()
+    root = openclip_root()
     before = snapshot(root)
     net = LoRANetwork(root, "sd2", rank=2, alpha=1)
     keys = {t.kohya_key for t, _ in net.loras()}

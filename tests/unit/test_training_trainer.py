@@ -4,7 +4,6 @@ valid files and an untouched model, and the options run."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,10 @@ import torch
 
 from model_workbench.training.apply import applied_lora
 from model_workbench.training.checkpoint import file_addnet_hash, load_lora
-from model_workbench.training.config import TrainingConfig
-from model_workbench.training.trainer import Progress, SampleRequest, Trainer
+from model_workbench.training.trainer import Trainer
 from tests.support.tiny_dataset import make_concept_folder
 from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
-from tests.unit.test_training_network import assert_same, snapshot
+from tests.support.tiny_training import assert_same, snapshot, tiny_config
 
 
 @pytest.fixture(autouse=True)
@@ -28,16 +26,6 @@ def _one_thread():
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     return make_concept_folder(tmp_path / "data", n=4)
-
-
-def config(tmp_path: Path, data: Path, **kw) -> TrainingConfig:
-    values = dict(
-        train_data_dir=str(data), output_dir=str(tmp_path / "out"), output_name="tiny", resolution="64",
-        network_dim=8, network_alpha=8, learning_rate=1e-2, max_train_epochs=3, train_batch_size=4, seed=1,
-        save_precision="float",
-    )
-    values.update(kw)
-    return TrainingConfig(**values)
 
 
 def fixed_inputs(model: TinyDiffusionModel, trainer: Trainer):
@@ -60,7 +48,7 @@ def predict(model: TinyDiffusionModel, inputs) -> tuple[torch.Tensor, float]:
 def test_overfits_and_webui_style_apply_reproduces_the_trained_forward(tmp_path: Path, data: Path) -> None:
     model = TinyDiffusionModel()
     before_state = snapshot(model.root)
-    trainer = Trainer(model, config(tmp_path, data, max_train_epochs=30, save_every_n_epochs=None))
+    trainer = Trainer(model, tiny_config(tmp_path, data, max_train_epochs=30, save_every_n_epochs=None))
     inputs = fixed_inputs(model, trainer)
     _, loss_before = predict(model, inputs)
     result = trainer.run()
@@ -87,7 +75,7 @@ def test_overfits_and_webui_style_apply_reproduces_the_trained_forward(tmp_path:
     assert_same(before_state, snapshot(model.root))  # weights restored exactly
 
     # fp16 files (the default) reproduce it too, within fp16 rounding
-    half = config(tmp_path, data, save_precision="fp16", output_name="half", max_train_epochs=1)
+    half = tiny_config(tmp_path, data, save_precision="fp16", output_name="half", max_train_epochs=1)
     Trainer(model, half).run()
     half_file = Path(half.output_dir) / "half-000001.safetensors"
     with applied_lora(model.root, "sd1", str(half_file)):
@@ -101,7 +89,7 @@ def test_overfits_and_webui_style_apply_reproduces_the_trained_forward(tmp_path:
 
 def test_files_metadata_and_hash(tmp_path: Path, data: Path) -> None:
     model = TinyDiffusionModel()
-    cfg = config(tmp_path, data, max_train_epochs=2, caption_dropout_rate=0.1, clip_skip=2, min_snr_gamma=5.0)
+    cfg = tiny_config(tmp_path, data, max_train_epochs=2, caption_dropout_rate=0.1, clip_skip=2, min_snr_gamma=5.0)
     result = Trainer(model, cfg).run()
     assert [p.name for p in result.checkpoints] == ["tiny-000001.safetensors", "tiny-000002.safetensors"]
     loaded = load_lora(result.checkpoints[-1])
@@ -119,122 +107,12 @@ def test_files_metadata_and_hash(tmp_path: Path, data: Path) -> None:
 
 def test_zero_learning_rate_freezes_a_part(tmp_path: Path, data: Path) -> None:
     model = TinyDiffusionModel()
-    unet_only = Trainer(model, config(tmp_path, data, max_train_epochs=1, text_encoder_lr=0, output_name="u")).run()
+    unet_only = Trainer(model, tiny_config(tmp_path, data, max_train_epochs=1, text_encoder_lr=0, output_name="u")).run()
     assert all(k.startswith("lora_unet_") for k in load_lora(unet_only.checkpoints[-1]).module_keys())
-    te_only = Trainer(model, config(tmp_path, data, max_train_epochs=1, unet_lr=0, output_name="t")).run()
+    te_only = Trainer(model, tiny_config(tmp_path, data, max_train_epochs=1, unet_lr=0, output_name="t")).run()
     assert all(k.startswith("lora_te_") for k in load_lora(te_only.checkpoints[-1]).module_keys())
     with pytest.raises(ValueError, match="nothing would be trained"):
-        Trainer(model, config(tmp_path, data, unet_lr=0, text_encoder_lr=0)).run()
-
-
-def test_resume_equals_uninterrupted_run(tmp_path: Path, data: Path) -> None:
-    kw = dict(max_train_epochs=3, train_batch_size=2, lr_scheduler="cosine", shuffle_caption=True, flip_aug=True,
-              network_dropout=0.1)
-    full = Trainer(TinyDiffusionModel(), config(tmp_path / "a", data, **kw)).run()
-    assert full.steps == 6
-
-    calls = {"n": 0}
-
-    def stop_after_three() -> bool:
-        return calls["n"] >= 3
-
-    def count(p: Progress) -> None:
-        calls["n"] = p.step
-
-    cfg_b = config(tmp_path / "b", data, **kw)
-    first = Trainer(TinyDiffusionModel(), cfg_b, on_progress=count, stop=stop_after_three).run()
-    assert first.interrupted and first.steps == 3 and first.epochs_done == 1
-    assert "step 3" in first.message and "tiny-000001" in first.message
-    second = Trainer(TinyDiffusionModel(), cfg_b).run(resume=True)
-    assert second.steps == 6 and not second.interrupted
-    assert [p.name for p in second.checkpoints] == [p.name for p in full.checkpoints]
-    a, b = load_lora(full.checkpoints[-1]).tensors, load_lora(second.checkpoints[-1]).tensors
-    assert a.keys() == b.keys()
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
-    assert second.losses == pytest.approx(full.losses, rel=1e-4)
-
-
-def test_resume_refuses_changed_settings_or_missing_state(tmp_path: Path, data: Path) -> None:
-    with pytest.raises(ValueError, match="no saved training state"):
-        Trainer(TinyDiffusionModel(), config(tmp_path, data)).run(resume=True)
-    Trainer(TinyDiffusionModel(), config(tmp_path, data, max_train_epochs=1)).run()
-    with pytest.raises(ValueError, match="network_dim"):
-        Trainer(TinyDiffusionModel(), config(tmp_path, data, max_train_epochs=1, network_dim=2)).run(resume=True)
-
-
-def test_interrupt_keeps_last_finished_epoch_file_valid(tmp_path: Path, data: Path) -> None:
-    stop = threading.Event()
-
-    def progress(p: Progress) -> None:
-        if p.step == 3:  # epoch 1 = 2 steps; stop during epoch 2
-            stop.set()
-
-    model = TinyDiffusionModel()
-    before = snapshot(model.root)
-    cfg = config(tmp_path, data, max_train_epochs=4, train_batch_size=2)
-    result = Trainer(model, cfg, on_progress=progress, stop=stop).run()
-    assert result.interrupted and result.steps == 3 and result.epochs_done == 1
-    assert [p.name for p in result.checkpoints] == ["tiny-000001.safetensors"]
-    loaded = load_lora(result.checkpoints[0])
-    assert loaded.metadata["ss_epoch"] == "1"
-    assert loaded.metadata["sshs_model_hash"] == file_addnet_hash(result.checkpoints[0])
-    names = sorted(p.name for p in Path(cfg.output_dir).iterdir())
-    assert names == ["tiny-000001.safetensors", "tiny-state"]
-    assert_same(before, snapshot(model.root))
-
-
-def test_exception_mid_step_leaves_model_bit_identical(tmp_path: Path, data: Path) -> None:
-    model = TinyDiffusionModel()
-    model.root.cond_stage_model.requires_grad_(True)  # odd flags must come back as they were
-    model.root.model.train()
-    before = snapshot(model.root)
-    original = model.predict
-    calls = {"n": 0}
-
-    def failing(*args, **kwargs):
-        calls["n"] += 1
-        out = original(*args, **kwargs)
-        if calls["n"] == 3:
-            raise RuntimeError("CUDA out of memory (simulated)")
-        return out
-
-    model.predict = failing  # type: ignore[method-assign]
-    cfg = config(tmp_path, data, max_train_epochs=5, gradient_checkpointing=True)
-    with pytest.raises(RuntimeError, match="simulated"):
-        Trainer(model, cfg).run()
-    assert_same(before, snapshot(model.root))
-    assert not model.gradient_checkpointing
-
-
-def test_callbacks_progress_and_samples(tmp_path: Path, data: Path) -> None:
-    model = TinyDiffusionModel()
-    progress: list[Progress] = []
-    samples: list[tuple[int, int, list[str], bool]] = []
-
-    def on_sample(req: SampleRequest) -> None:
-        image = model.sample(req.prompts[0], seed=req.seed, steps=3)
-        samples.append((req.epoch, req.step, req.prompts, image.size == (64, 64) and not req.network.training))
-
-    cfg = config(tmp_path, data, max_train_epochs=4, train_batch_size=2, sample_every_n_epochs=2,
-                 sample_prompts=["tinycat, square"], lr_scheduler="linear", lr_warmup_steps=2,
-                 save_every_n_epochs=2)
-    result = Trainer(model, cfg, on_progress=progress.append, on_sample=on_sample).run()
-    assert [p.step for p in progress] == list(range(1, 9))
-    assert {p.total_steps for p in progress} == {8} and progress[-1].epoch == 4
-    assert progress[0].lr == pytest.approx(5e-3) and progress[1].lr == pytest.approx(1e-2)
-    assert progress[-1].lr == pytest.approx(0.0) and all(p.it_per_s > 0 for p in progress)
-    assert samples == [(2, 4, ["tinycat, square"], True), (4, 8, ["tinycat, square"], True)]
-    assert [p.name for p in result.checkpoints] == ["tiny-000002.safetensors", "tiny-000004.safetensors"]
-
-
-def test_step_checkpoints_and_max_steps(tmp_path: Path, data: Path) -> None:
-    cfg = config(tmp_path, data, max_train_epochs=None, max_train_steps=5, train_batch_size=2,
-                 save_every_n_epochs=None, save_every_n_steps=2)
-    result = Trainer(TinyDiffusionModel(), cfg).run()
-    assert result.steps == 5
-    assert [p.name for p in result.checkpoints] == [
-        "tiny-step00000002.safetensors", "tiny-step00000004.safetensors", "tiny-000003.safetensors"]
+        Trainer(model, tiny_config(tmp_path, data, unet_lr=0, text_encoder_lr=0)).run()
 
 
 @pytest.mark.parametrize("kw", [
@@ -246,7 +124,7 @@ def test_step_checkpoints_and_max_steps(tmp_path: Path, data: Path) -> None:
 ])
 def test_options_train(tmp_path: Path, kw: dict) -> None:
     data = make_concept_folder(tmp_path / "data", n=4, sizes=[(128, 128), (192, 64), (64, 192), (96, 96)])
-    result = Trainer(TinyDiffusionModel(), config(tmp_path, data, max_train_epochs=2, train_batch_size=2, **kw)).run()
+    result = Trainer(TinyDiffusionModel(), tiny_config(tmp_path, data, max_train_epochs=2, train_batch_size=2, **kw)).run()
     assert result.steps >= 2 and all(torch.isfinite(torch.tensor(result.losses)))
     if "mixed_precision" in kw:
         assert any("needs a GPU" in p for p in result.problems)
@@ -257,11 +135,11 @@ def test_options_train(tmp_path: Path, kw: dict) -> None:
 
 def test_v_prediction_and_gradient_checkpointing_match(tmp_path: Path, data: Path) -> None:
     with pytest.raises(ValueError, match="v_parameterization"):
-        Trainer(TinyDiffusionModel(prediction_type="v"), config(tmp_path, data)).run()
+        Trainer(TinyDiffusionModel(prediction_type="v"), tiny_config(tmp_path, data)).run()
     plain = Trainer(TinyDiffusionModel(prediction_type="v"),
-                    config(tmp_path / "p", data, v_parameterization=True, max_train_epochs=2)).run()
+                    tiny_config(tmp_path / "p", data, v_parameterization=True, max_train_epochs=2)).run()
     ckpt = Trainer(TinyDiffusionModel(prediction_type="v"),
-                   config(tmp_path / "c", data, v_parameterization=True, max_train_epochs=2,
+                   tiny_config(tmp_path / "c", data, v_parameterization=True, max_train_epochs=2,
                           gradient_checkpointing=True)).run()
     assert ckpt.losses == pytest.approx(plain.losses, rel=1e-5)
     meta = load_lora(plain.checkpoints[-1]).metadata
@@ -272,7 +150,7 @@ def test_preview_changes_with_lora_weight(tmp_path: Path, data: Path) -> None:
     import numpy as np
 
     model = TinyDiffusionModel()
-    result = Trainer(model, config(tmp_path, data, max_train_epochs=20, save_every_n_epochs=None)).run()
+    result = Trainer(model, tiny_config(tmp_path, data, max_train_epochs=20, save_every_n_epochs=None)).run()
     images = []
     for weight in (0.0, 0.5, 1.0):
         with applied_lora(model.root, "sd1", str(result.checkpoints[-1]), multiplier=weight):
