@@ -102,6 +102,13 @@ def _stop_fn(stop: threading.Event | Callable[[], bool] | None) -> Callable[[], 
     return stop
 
 
+def _grad_scaler():
+    # torch >= 2.3 has torch.amp.GradScaler("cuda"); WebUI 1.10 ships torch 2.1 (torch.cuda.amp).
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda")
+    return torch.cuda.amp.GradScaler()
+
+
 @contextlib.contextmanager
 def preserved_model_flags(root: nn.Module) -> Iterator[None]:
     """Restore every parameter's requires_grad and every module's training flag on exit."""
@@ -240,7 +247,7 @@ class Trainer:
             optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate)
             scheduler = make_scheduler(optimizer, cfg.lr_scheduler, total_steps, cfg.lr_warmup_steps,
                                        cfg.lr_scheduler_num_cycles, cfg.lr_scheduler_power)
-            scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+            scaler = _grad_scaler() if use_scaler else None
 
             global_step, start_epoch, start_batch = 0, 1, 0
             if state:

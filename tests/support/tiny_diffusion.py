@@ -445,7 +445,7 @@ class TinyDiffusionModel:
         width: int = 64, height: int = 64, clip_skip: int = 1,
     ) -> torch.Tensor:
         """Deterministic DDIM (η = 0) with classifier-free guidance."""
-        was_training = self.root.training
+        modes = [(m, m.training) for m in self.root.modules()]
         self.root.eval()
         try:
             gen = torch.Generator().manual_seed(int(seed))
@@ -470,7 +470,8 @@ class TinyDiffusionModel:
                 x = (a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps).float()
             return x
         finally:
-            self.root.train(was_training)
+            for module, flag in modes:
+                module.training = flag
 
     def sample(
         self, prompt: str, negative_prompt: str = "", seed: int = 0, steps: int = 8, cfg_scale: float = 5.0,
