@@ -466,6 +466,10 @@ class TinyDiffusionModel:
                 else:
                     eps = out
                     x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+                # DDIM's clip_sample: this VAE's latents live in [-1, 1]; clipping the x0 estimate
+                # keeps a barely trained model's samples calm instead of saturated noise.
+                x0 = x0.clamp(-1.0, 1.0)
+                eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
                 a_prev = acp[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0, dtype=torch.float64)
                 x = (a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps).float()
             return x
