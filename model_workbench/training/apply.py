@@ -74,7 +74,7 @@ def applied_lora(
             target.add_(delta.to(device=weight.device, dtype=weight.dtype))
 
     try:
-        mha_groups: dict[int, dict[str | None, tuple]] = {}
+        mha_groups: dict[str, dict[str | None, tuple]] = {}
         for key, delta in deltas.items():
             found = index.get(key)
             if found is None:
@@ -84,7 +84,7 @@ def applied_lora(
             if isinstance(module, nn.MultiheadAttention) or found.webui_name.endswith(".attn.out_proj"):
                 owner = module if isinstance(module, nn.MultiheadAttention) else None
                 name = found.webui_name if owner is not None else found.webui_name[: -len(".out_proj")]
-                mha_groups.setdefault(hash(name), {})[found.target.projection] = (found, delta * scale, name)
+                mha_groups.setdefault(name, {})[found.target.projection] = (found, delta * scale, name)
                 continue
             add(module.weight, delta * scale)
         # OpenCLIP attention: WebUI applies q/k/v/out together, and only when all four exist.

@@ -168,6 +168,10 @@ class TrainingConfig:
             except ValueError:
                 pass
         need(self.resize_mode in ("crop", "pad"), "The resize mode must be crop or pad.")
+        need(
+            not (self.random_crop and self.cache_latents),
+            "Random crop cannot be combined with cached latents (each latent is encoded once); turn one off.",
+        )
         need(self.keep_tokens >= 0, "keep_tokens must not be negative.")
         for name in ("caption_dropout_rate", "caption_tag_dropout_rate"):
             need(0 <= getattr(self, name) < 1, f"{name} must be between 0 and 1 (1 excluded).")

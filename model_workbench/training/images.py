@@ -88,7 +88,7 @@ def load_training_image(
                 image = _to_8bit_rgb(image, name, notes)
                 image.load()
     except Image.DecompressionBombError:
-        notes.append(messages.IMAGE_TOO_LARGE.format(name=name, width=0, height=0, megapixels=0, limit=max_megapixels))
+        notes.append(messages.IMAGE_BOMB.format(name=name))
         return LoadedImage(path, None, notes)
     except UnidentifiedImageError:
         notes.append(messages.IMAGE_NOT_AN_IMAGE.format(name=name))

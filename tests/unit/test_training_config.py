@@ -50,6 +50,7 @@ def test_defaults_are_valid_and_kohya_named() -> None:
     ({"caption_dropout_rate": 1.0}, "caption_dropout_rate"),
     ({"enable_bucket": True, "min_bucket_reso": 300}, "bucket step"),
     ({"output_name": "a/b"}, "output name"),
+    ({"random_crop": True}, "cached latents"),
     ({"unet_lr": 0, "text_encoder_lr": 0}, "nothing would be trained"),
 ])
 def test_validation_messages(changes: dict, fragment: str) -> None:
