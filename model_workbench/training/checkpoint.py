@@ -103,16 +103,15 @@ def base_model_version(family: str, v_parameterization: bool) -> str:
 def build_metadata(config: TrainingConfig, run: RunInfo) -> dict[str, str]:
     """Every ``ss_*`` key sd-scripts' train_network.py writes (legacy dataset mode), as strings."""
     v = run.prediction_type == "v"
-    unet_lr = config.effective_unet_lr()
-    te_lr = config.effective_text_encoder_lr()
     w, h = config.resolution_wh()
     meta: dict[str, Any] = {
         "ss_session_id": run.session_id,
         "ss_training_started_at": run.training_started_at,
         "ss_output_name": config.output_name,
         "ss_learning_rate": config.learning_rate,
-        "ss_text_encoder_lr": te_lr,
-        "ss_unet_lr": unet_lr,
+        # As sd-scripts: the arguments as given ("None" = falls back to ss_learning_rate).
+        "ss_text_encoder_lr": config.text_encoder_lr,
+        "ss_unet_lr": config.unet_lr,
         "ss_num_train_images": run.num_train_images,
         "ss_num_validation_images": 0,
         "ss_num_reg_images": run.num_reg_images,

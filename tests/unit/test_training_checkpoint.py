@@ -52,6 +52,7 @@ def test_metadata_has_every_ss_key_as_strings() -> None:
     assert json.loads(meta["ss_dataset_dirs"]) == {"4_cat": {"n_repeats": 4, "img_count": 2}}
     assert json.loads(meta["ss_tag_frequency"]) == {"4_cat": {"cat": 2}}
     assert meta["ss_sd_model_name"] == "model.safetensors"
+    assert meta["ss_learning_rate"] == "0.0001" and meta["ss_unet_lr"] == "None"  # as given, like sd-scripts
     assert meta["modelspec.architecture"] == "stable-diffusion-v1/lora"
     assert meta["modelspec.implementation"] == "diffusers"
     assert meta["modelspec.prediction_type"] == "epsilon" and meta["modelspec.resolution"] == "512x512"
