@@ -101,11 +101,11 @@ class FeedForward(nn.Module):
 
 
 class BasicTransformerBlock(nn.Module):
-    def __init__(self, dim: int, context_dim: int) -> None:
+    def __init__(self, dim: int, context_dim: int, heads: int = 2, ff_mult: int = 2) -> None:
         super().__init__()
-        self.attn1 = CrossAttention(dim)
-        self.ff = FeedForward(dim)
-        self.attn2 = CrossAttention(dim, context_dim)
+        self.attn1 = CrossAttention(dim, heads=heads)
+        self.ff = FeedForward(dim, ff_mult)
+        self.attn2 = CrossAttention(dim, context_dim, heads)
         self.norm1 = nn.LayerNorm(dim)
         self.norm2 = nn.LayerNorm(dim)
         self.norm3 = nn.LayerNorm(dim)
@@ -117,11 +117,11 @@ class BasicTransformerBlock(nn.Module):
 
 
 class SpatialTransformer(nn.Module):
-    def __init__(self, channels: int, context_dim: int) -> None:
+    def __init__(self, channels: int, context_dim: int, heads: int = 2, ff_mult: int = 2, groups: int = 8) -> None:
         super().__init__()
-        self.norm = nn.GroupNorm(8, channels)
+        self.norm = nn.GroupNorm(groups, channels)
         self.proj_in = nn.Conv2d(channels, channels, 1)
-        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(channels, context_dim)])
+        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(channels, context_dim, heads, ff_mult)])
         self.proj_out = nn.Conv2d(channels, channels, 1)
         self.checkpointing = False
 
@@ -141,13 +141,13 @@ class SpatialTransformer(nn.Module):
 
 
 class ResBlock(nn.Module):
-    def __init__(self, channels: int, emb_dim: int, out_channels: int | None = None) -> None:
+    def __init__(self, channels: int, emb_dim: int, out_channels: int | None = None, groups: int = 8) -> None:
         super().__init__()
         out_channels = out_channels or channels
-        self.in_layers = nn.Sequential(nn.GroupNorm(8, channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
+        self.in_layers = nn.Sequential(nn.GroupNorm(groups, channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, out_channels))
         self.out_layers = nn.Sequential(
-            nn.GroupNorm(8, out_channels), nn.SiLU(), nn.Dropout(0.0), nn.Conv2d(out_channels, out_channels, 3, padding=1)
+            nn.GroupNorm(groups, out_channels), nn.SiLU(), nn.Dropout(0.0), nn.Conv2d(out_channels, out_channels, 3, padding=1)
         )
         self.skip_connection = nn.Identity() if out_channels == channels else nn.Conv2d(channels, out_channels, 1)
 
@@ -224,6 +224,61 @@ class UNetModel(nn.Module):
         return self.out(h)
 
 
+class LDMUNetModel(UNetModel):
+    """The real LDM UNet layout (SD1.x: ``LDMUNetModel.sd15()``), same forward as the tiny one.
+
+    input_blocks: conv_in, then per level ``num_res_blocks`` × [Res(, ST)] and a Downsample
+    (not after the last level); middle [Res, ST, Res]; output_blocks mirror the levels with one
+    extra block each, an Upsample closing every level but the first.
+    """
+
+    def __init__(
+        self, model_channels: int = 32, channel_mult: tuple[int, ...] = (1, 2), num_res_blocks: int = 1,
+        attention_levels: tuple[int, ...] = (0,), heads: int = 2, context_dim: int = CONTEXT_DIM,
+        groups: int = 8, ff_mult: int = 2, time_embed_mult: int = 2, latent_channels: int = 4,
+    ) -> None:
+        nn.Module.__init__(self)  # a different layout from UNetModel.__init__; forward is shared
+        mc, emb = model_channels, model_channels * time_embed_mult
+        self.model_channels = mc
+        self.time_embed = nn.Sequential(nn.Linear(mc, emb), nn.SiLU(), nn.Linear(emb, emb))
+
+        def st(ch: int) -> SpatialTransformer:
+            return SpatialTransformer(ch, context_dim, heads, ff_mult, groups)
+
+        blocks = [TimestepEmbedSequential(nn.Conv2d(latent_channels, mc, 3, padding=1))]
+        skips, ch = [mc], mc
+        for level, mult in enumerate(channel_mult):
+            for _ in range(num_res_blocks):
+                layers: list[nn.Module] = [ResBlock(ch, emb, mult * mc, groups)]
+                ch = mult * mc
+                if level in attention_levels:
+                    layers.append(st(ch))
+                blocks.append(TimestepEmbedSequential(*layers))
+                skips.append(ch)
+            if level != len(channel_mult) - 1:
+                blocks.append(TimestepEmbedSequential(Downsample(ch)))
+                skips.append(ch)
+        self.input_blocks = nn.ModuleList(blocks)
+        self.middle_block = TimestepEmbedSequential(ResBlock(ch, emb, ch, groups), st(ch), ResBlock(ch, emb, ch, groups))
+        outputs = []
+        for level, mult in reversed(list(enumerate(channel_mult))):
+            for i in range(num_res_blocks + 1):
+                layers = [ResBlock(ch + skips.pop(), emb, mc * mult, groups)]
+                ch = mc * mult
+                if level in attention_levels:
+                    layers.append(st(ch))
+                if level and i == num_res_blocks:
+                    layers.append(Upsample(ch))
+                outputs.append(TimestepEmbedSequential(*layers))
+        self.output_blocks = nn.ModuleList(outputs)
+        self.out = nn.Sequential(nn.GroupNorm(groups, ch), nn.SiLU(), nn.Conv2d(ch, latent_channels, 3, padding=1))
+
+    @classmethod
+    def sd15(cls) -> LDMUNetModel:
+        """SD1.5's shapes (860M parameters): use on a GPU or on the meta device."""
+        return cls(320, (1, 2, 4, 4), 2, (0, 1, 2), heads=8, context_dim=768, groups=32, ff_mult=4, time_embed_mult=4)
+
+
 class DiffusionWrapper(nn.Module):
     def __init__(self, unet: UNetModel) -> None:
         super().__init__()
@@ -253,21 +308,21 @@ class CLIPAttention(nn.Module):
 
 
 class CLIPMLP(nn.Module):
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, mult: int = 2) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(dim, dim * 2)
-        self.fc2 = nn.Linear(dim * 2, dim)
+        self.fc1 = nn.Linear(dim, dim * mult)
+        self.fc2 = nn.Linear(dim * mult, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(F.gelu(self.fc1(x)))
 
 
 class CLIPEncoderLayer(nn.Module):
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, heads: int = 2, mlp_mult: int = 2) -> None:
         super().__init__()
-        self.self_attn = CLIPAttention(dim)
+        self.self_attn = CLIPAttention(dim, heads)
         self.layer_norm1 = nn.LayerNorm(dim)
-        self.mlp = CLIPMLP(dim)
+        self.mlp = CLIPMLP(dim, mlp_mult)
         self.layer_norm2 = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -276,24 +331,25 @@ class CLIPEncoderLayer(nn.Module):
 
 
 class CLIPEncoder(nn.Module):
-    def __init__(self, dim: int, layers: int) -> None:
+    def __init__(self, dim: int, layers: int, heads: int = 2, mlp_mult: int = 2) -> None:
         super().__init__()
-        self.layers = nn.ModuleList([CLIPEncoderLayer(dim) for _ in range(layers)])
+        self.layers = nn.ModuleList([CLIPEncoderLayer(dim, heads, mlp_mult) for _ in range(layers)])
         self.checkpointing = False
 
 
 class CLIPEmbeddings(nn.Module):
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, vocab: int = VOCAB, tokens: int = MAX_TOKENS) -> None:
         super().__init__()
-        self.token_embedding = nn.Embedding(VOCAB, dim)
-        self.position_embedding = nn.Embedding(MAX_TOKENS, dim)
+        self.token_embedding = nn.Embedding(vocab, dim)
+        self.position_embedding = nn.Embedding(tokens, dim)
 
 
 class CLIPTextTransformer(nn.Module):
-    def __init__(self, dim: int, layers: int) -> None:
+    def __init__(self, dim: int, layers: int, heads: int = 2, mlp_mult: int = 2, vocab: int = VOCAB,
+                 tokens: int = MAX_TOKENS) -> None:
         super().__init__()
-        self.embeddings = CLIPEmbeddings(dim)
-        self.encoder = CLIPEncoder(dim, layers)
+        self.embeddings = CLIPEmbeddings(dim, vocab, tokens)
+        self.encoder = CLIPEncoder(dim, layers, heads, mlp_mult)
         self.final_layer_norm = nn.LayerNorm(dim)
 
     def forward(self, ids: torch.Tensor, clip_skip: int = 1) -> torch.Tensor:
@@ -312,36 +368,44 @@ class CLIPTextTransformer(nn.Module):
 
 
 class CLIPTextModel(nn.Module):
-    def __init__(self, dim: int, layers: int) -> None:
+    def __init__(self, dim: int, layers: int, **kw: int) -> None:
         super().__init__()
-        self.text_model = CLIPTextTransformer(dim, layers)
+        self.text_model = CLIPTextTransformer(dim, layers, **kw)
 
 
 class WordTokenizer:
     """Lower-cased words hashed into a small vocabulary; BOS … EOS, padded with EOS."""
 
+    def __init__(self, vocab: int = VOCAB, tokens: int = MAX_TOKENS) -> None:
+        self.vocab, self.tokens = vocab, tokens
+
     def __call__(self, texts: list[str]) -> torch.Tensor:
         rows = []
         for text in texts:
-            words = re.findall(r"[a-z0-9]+", text.lower())[: MAX_TOKENS - 2]
-            ids = [BOS] + [3 + zlib.crc32(w.encode()) % (VOCAB - 3) for w in words] + [EOS]
-            rows.append(ids + [EOS] * (MAX_TOKENS - len(ids)))
+            words = re.findall(r"[a-z0-9]+", text.lower())[: self.tokens - 2]
+            ids = [BOS] + [3 + zlib.crc32(w.encode()) % (self.vocab - 3) for w in words] + [EOS]
+            rows.append(ids + [EOS] * (self.tokens - len(ids)))
         return torch.tensor(rows, dtype=torch.long)
 
 
 class FrozenCLIPEmbedder(nn.Module):
-    def __init__(self, dim: int, layers: int) -> None:
+    def __init__(self, dim: int, layers: int, **kw: int) -> None:
         super().__init__()
-        self.transformer = CLIPTextModel(dim, layers)
-        self.tokenizer = WordTokenizer()
+        self.transformer = CLIPTextModel(dim, layers, **kw)
+        self.tokenizer = WordTokenizer(kw.get("vocab", VOCAB), kw.get("tokens", MAX_TOKENS))
 
 
 class CLIPEmbedderWithCustomWords(nn.Module):
     """Like WebUI's hijack wrapper: the real encoder sits under ``.wrapped``."""
 
-    def __init__(self, dim: int = CONTEXT_DIM, layers: int = 2) -> None:
+    def __init__(self, dim: int = CONTEXT_DIM, layers: int = 2, **kw: int) -> None:
         super().__init__()
-        self.wrapped = FrozenCLIPEmbedder(dim, layers)
+        self.wrapped = FrozenCLIPEmbedder(dim, layers, **kw)
+
+    @classmethod
+    def sd15(cls) -> CLIPEmbedderWithCustomWords:
+        """CLIP ViT-L/14's text shapes (123M parameters)."""
+        return cls(768, 12, heads=12, mlp_mult=4, vocab=49408, tokens=77)
 
     def forward(self, texts: list[str], clip_skip: int = 1) -> torch.Tensor:
         ids = self.wrapped.tokenizer(texts).to(self.wrapped.transformer.text_model.final_layer_norm.weight.device)

@@ -146,3 +146,22 @@ def test_network_over_webui_tree_matches_fixture(name: str) -> None:
         assert list(state[f"{key}.lora_down.weight"].shape) == _shape(ref["lora_down_shape"]), key
         assert list(state[f"{key}.lora_up.weight"].shape) == _shape(ref["lora_up_shape"]), key
         assert state[f"{key}.alpha"].shape == ()
+
+
+def test_sd15_shaped_test_model_has_webui_names_and_shapes() -> None:
+    """The test suite's model classes at SD1.5 size (on the meta device) expose exactly the
+    modules, names and weight shapes of WebUI's SD1.5 for every fixture row."""
+    from tests.support.tiny_diffusion import CLIPEmbedderWithCustomWords, DiffusionWrapper, LDMUNetModel
+
+    table = load("sd15")
+    with torch.device("meta"):
+        root = nn.Module()
+        root.model = DiffusionWrapper(LDMUNetModel.sd15())
+        root.cond_stage_model = CLIPEmbedderWithCustomWords.sd15()
+    found = {f.target.kohya_key: f for f in find_targets(root, "sd1")}
+    assert len(found) == table["counts"]["total"]
+    for row in table["modules"]:
+        f = found[row["kohya_key"]]
+        assert f.webui_name == row["webui_module"]
+        assert list(f.module.weight.shape) == row["webui_shape"], row["kohya_key"]
+        assert type(f.module).__name__ == row["webui_kind"]
