@@ -9,6 +9,8 @@ trainer/bare as the last line; goal ≤ 1.05.
 
     python bench/train_step.py          # small: 64 px, batch 4, 50 steps × 5 rounds
     python bench/train_step.py --full   # 128 px, batch 8, wider UNet
+    python bench/train_step.py --sd15   # CUDA only: SD1.5-shaped model, 512 px, batch 1, fp16,
+                                        # it/s and peak VRAM with gradient checkpointing off and on
 """
 
 from __future__ import annotations
@@ -89,10 +91,56 @@ def bare_step_time(data: Path, cfg_kw: dict, channels: int, steps: int, warmup: 
     return per_step(stamps, warmup)
 
 
+def sd15_figures(make_model, size: int, steps: int, gradient_checkpointing: bool, device: str) -> tuple[float, float]:
+    """(it/s, peak memory in GiB) for fp16 LoRA training at ``size`` px, batch 1."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = make_concept_folder(Path(tmp) / "data", n=4, sizes=[(size, size)])
+        model = make_model()
+        stamps: list[float] = []
+
+        def progress(p: Progress) -> None:
+            if device == "cuda":
+                torch.cuda.synchronize()
+            stamps.append(time.perf_counter())
+
+        if device == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        cfg = TrainingConfig(train_data_dir=str(data), output_dir=str(Path(tmp) / "out"), output_name="sd15",
+                             resolution=str(size), train_batch_size=1, network_dim=32, network_alpha=16,
+                             learning_rate=1e-4, max_train_epochs=None, max_train_steps=steps,
+                             mixed_precision="fp16", gradient_checkpointing=gradient_checkpointing,
+                             save_every_n_epochs=None, save_state=False, seed=0)
+        Trainer(model, cfg, on_progress=progress).run()
+        peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
+        return 1.0 / per_step(stamps, min(5, steps - 1)), peak
+
+
+def main_sd15(steps: int = 30) -> None:
+    """SD1.5-shaped random model, 512×512, batch 1, fp16: it/s and peak VRAM, checkpointing off/on."""
+    if not torch.cuda.is_available():
+        print("train_step_sd15: needs a CUDA GPU; none here (goal: measure on the card)")
+        return
+    card = torch.cuda.get_device_name(0)
+    rows = []
+    for gc in (False, True):
+        its, peak = sd15_figures(lambda: TinyDiffusionModel.sd15_shaped("cuda", torch.float16), 512, steps, gc, "cuda")
+        rows.append((gc, its, peak))
+        print(f"{card}: SD1.5-shaped, 512 px, batch 1, fp16, rank 32, gradient checkpointing "
+              f"{'on ' if gc else 'off'}: {its:.2f} it/s, peak VRAM {peak:.2f} GiB")
+    (_, off_its, off_peak), (_, on_its, on_peak) = rows
+    print(f"train_step_sd15: {off_its:.2f} it/s, {off_peak:.2f} GiB (checkpointing off); "
+          f"{on_its:.2f} it/s, {on_peak:.2f} GiB (on) on {card} (goal: measure)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="bigger sizes")
+    parser.add_argument("--sd15", action="store_true", help="SD1.5-shaped model at 512 px on a CUDA GPU")
     args = parser.parse_args()
+    if args.sd15:
+        main_sd15()
+        return
     size, batch, channels, steps, rounds = (128, 8, 64, 30, 4) if args.full else (64, 4, 32, 50, 5)
     warmup = 10
     cfg_kw = dict(resolution=str(size), train_batch_size=batch, network_dim=8, network_alpha=8, learning_rate=1e-3,

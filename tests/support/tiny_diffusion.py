@@ -150,10 +150,16 @@ class ResBlock(nn.Module):
             nn.GroupNorm(groups, out_channels), nn.SiLU(), nn.Dropout(0.0), nn.Conv2d(out_channels, out_channels, 3, padding=1)
         )
         self.skip_connection = nn.Identity() if out_channels == channels else nn.Conv2d(channels, out_channels, 1)
+        self.checkpointing = False
 
-    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.in_layers(x) + self.emb_layers(emb)[:, :, None, None]
         return self.skip_connection(x) + self.out_layers(h)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        if self.checkpointing and torch.is_grad_enabled():
+            return checkpoint(self._forward, x, emb, use_reentrant=False)
+        return self._forward(x, emb)
 
 
 class Downsample(nn.Module):
@@ -212,7 +218,8 @@ class UNetModel(nn.Module):
         self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, latent_channels, 3, padding=1))
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        emb = self.time_embed(timestep_embedding(timesteps, self.model_channels))
+        t_emb = timestep_embedding(timesteps, self.model_channels).to(self.time_embed[0].weight.dtype)
+        emb = self.time_embed(t_emb)
         hs = []
         h = x
         for block in self.input_blocks:
@@ -441,15 +448,22 @@ def sd_alphas_cumprod(steps: int = 1000) -> torch.Tensor:
 
 
 class TinyLDM(nn.Module):
-    """The ``shared.sd_model`` look-alike: ``model``, ``cond_stage_model``, ``first_stage_model``."""
+    """The ``shared.sd_model`` look-alike: ``model``, ``cond_stage_model``, ``first_stage_model``.
 
-    def __init__(self, seed: int = 0, channels: int = 32, te_layers: int = 2) -> None:
+    ``sd15_shapes`` builds the UNet and text encoder at SD1.5's real sizes (for GPU benchmarks).
+    """
+
+    def __init__(self, seed: int = 0, channels: int = 32, te_layers: int = 2, sd15_shapes: bool = False) -> None:
         super().__init__()
         g = torch.random.fork_rng(devices=[])
         with g:
             torch.manual_seed(seed)
-            self.model = DiffusionWrapper(UNetModel(channels))
-            self.cond_stage_model = CLIPEmbedderWithCustomWords(CONTEXT_DIM, te_layers)
+            if sd15_shapes:
+                self.model = DiffusionWrapper(LDMUNetModel.sd15())
+                self.cond_stage_model = CLIPEmbedderWithCustomWords.sd15()
+            else:
+                self.model = DiffusionWrapper(UNetModel(channels))
+                self.cond_stage_model = CLIPEmbedderWithCustomWords(CONTEXT_DIM, te_layers)
             self.first_stage_model = LinearVAE()
         self.register_buffer("alphas_cumprod", sd_alphas_cumprod())
         self.scale_factor = 1.0
@@ -460,10 +474,20 @@ class TinyDiffusionModel:
 
     family = "sd1"
 
-    def __init__(self, seed: int = 0, prediction_type: str = "epsilon", channels: int = 32, te_layers: int = 2) -> None:
-        self.root = TinyLDM(seed, channels, te_layers)
+    def __init__(self, seed: int = 0, prediction_type: str = "epsilon", channels: int = 32, te_layers: int = 2,
+                 sd15_shapes: bool = False) -> None:
+        self.root = TinyLDM(seed, channels, te_layers, sd15_shapes)
         self.prediction_type = prediction_type
         self.gradient_checkpointing = False
+
+    @classmethod
+    def sd15_shaped(cls, device: str = "cuda", dtype: torch.dtype = torch.float16, seed: int = 0) -> TinyDiffusionModel:
+        """A random model with SD1.5's UNet and text-encoder shapes, half precision like WebUI's."""
+        with torch.device(device):  # initialise on the GPU: 1B parameters are slow on a CPU
+            model = cls(seed, sd15_shapes=True)
+        model.root.model.to(dtype=dtype)
+        model.root.cond_stage_model.to(dtype=dtype)
+        return model
 
     # -- protocol ------------------------------------------------------------------------------
     @property
@@ -483,8 +507,9 @@ class TinyDiffusionModel:
         return self.root.model.diffusion_model
 
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        vae_dtype = self.root.first_stage_model.encoder.weight.dtype
         with torch.no_grad():
-            return self.root.first_stage_model.encode(pixels.to(self.device, torch.float32)) * self.root.scale_factor
+            return self.root.first_stage_model.encode(pixels.to(self.device, vae_dtype)) * self.root.scale_factor
 
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -499,7 +524,7 @@ class TinyDiffusionModel:
     def set_gradient_checkpointing(self, enabled: bool) -> None:
         self.gradient_checkpointing = enabled
         for module in self.root.modules():
-            if isinstance(module, (SpatialTransformer, CLIPEncoder)):
+            if isinstance(module, (SpatialTransformer, ResBlock, CLIPEncoder)):
                 module.checkpointing = enabled
 
     # -- sampling ------------------------------------------------------------------------------

@@ -158,8 +158,8 @@ class TinySDXLModel:
         return self.root.model.diffusion_model(noisy_latents, timesteps, cond.crossattn, cond.vector)
 
     def set_gradient_checkpointing(self, enabled: bool) -> None:
-        from tests.support.tiny_diffusion import SpatialTransformer
+        from tests.support.tiny_diffusion import ResBlock, SpatialTransformer
 
         for module in self.root.modules():
-            if isinstance(module, SpatialTransformer):
+            if isinstance(module, (SpatialTransformer, ResBlock)):
                 module.checkpointing = enabled
