@@ -7,7 +7,7 @@ caching and checkpoint saving excluded); the bare loop is timed the same way. Ea
 median step time; the best of the alternating rounds is compared. Prints the ratio
 trainer/bare as the last line; goal ≤ 1.05.
 
-    python bench/train_step.py          # small: 64 px, batch 4, 50 steps × 5 rounds
+    python bench/train_step.py          # small: 64 px, batch 4, 50 steps × 7 rounds
     python bench/train_step.py --full   # 128 px, batch 8, wider UNet
     python bench/train_step.py --sd15   # CUDA only: SD1.5-shaped model, 512 px, batch 1, fp16,
                                         # it/s and peak VRAM with gradient checkpointing off and on
@@ -141,7 +141,7 @@ def main() -> None:
     if args.sd15:
         main_sd15()
         return
-    size, batch, channels, steps, rounds = (128, 8, 64, 30, 4) if args.full else (64, 4, 32, 50, 5)
+    size, batch, channels, steps, rounds = (128, 8, 64, 30, 4) if args.full else (64, 4, 32, 50, 7)
     warmup = 10
     cfg_kw = dict(resolution=str(size), train_batch_size=batch, network_dim=8, network_alpha=8, learning_rate=1e-3,
                   seed=0, output_name="bench")

@@ -102,6 +102,17 @@ def _stop_fn(stop: threading.Event | Callable[[], bool] | None) -> Callable[[], 
     return stop
 
 
+def _reseed(device: torch.device, value: int) -> None:
+    """Seed the default generators the step draws from (noise, timesteps, dropout).
+
+    Cheaper than torch.manual_seed (which also seeds every other backend: ~2 ms a call).
+    """
+    torch.default_generator.manual_seed(value)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        torch.cuda.default_generators[index].manual_seed(value)
+
+
 def _grad_scaler():
     # torch >= 2.3 has torch.amp.GradScaler("cuda"); WebUI 1.10 ships torch 2.1 (torch.cuda.amp).
     if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
@@ -284,6 +295,7 @@ class Trainer:
     def _loop(self, network, optimizer, scheduler, scaler, dataset, latent_cache, acp, autocast_dtype, seed,
               global_step, start_epoch, start_batch, total_steps, total_epochs, train_te, metadata, run, result):
         cfg = self.config
+        device = self.model.device
         params = [p for g in optimizer.param_groups for p in g["params"]]
         window: list[float] = []
         started = time.perf_counter()
@@ -297,7 +309,7 @@ class Trainer:
                 if self.should_stop():
                     self._interrupt(network, optimizer, scheduler, scaler, seed, run, result, global_step, epoch, b)
                     return
-                torch.manual_seed(seed * 1_000_003 + global_step)
+                _reseed(device, seed * 1_000_003 + global_step)
                 rng = random.Random(f"captions:{seed}:{epoch}:{b}")
                 samples = dataset.make_samples(batches[b], epoch, rng)
                 loss = self._step(network, optimizer, scheduler, scaler, dataset, latent_cache, acp,
