@@ -38,18 +38,27 @@ def parse_concept_folder(name: str) -> tuple[int, str] | None:
 
 @dataclass
 class ImageItem:
+    """One usable image. The decoded picture is not kept (a folder of photos would fill memory):
+    only its size; :meth:`load` decodes it again, and the dataset keeps the bucket-sized pixels."""
+
     path: Path
     folder: str
     repeats: int
     caption: str
-    image: Image.Image
+    size: tuple[int, int]  # (width, height) after EXIF rotation
     bucket: BucketChoice | None = None
     pixels: torch.Tensor | None = None  # (3, H, W) in [-1, 1] at bucket size
     crop_top_left: tuple[int, int] = (0, 0)
+    image: Image.Image | None = None  # kept only for random_crop
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.image.size
+    def load(self) -> Image.Image:
+        """The image as RGB, converted exactly as when it was scanned."""
+        if self.image is not None:
+            return self.image
+        loaded = load_training_image(self.path, min_side=1, max_megapixels=float("inf"))
+        if loaded.image is None:
+            raise ValueError(" ".join(loaded.notes) or f"{self.path.name} could not be read again.")
+        return loaded.image
 
 
 @dataclass
@@ -104,7 +113,7 @@ def scan_dataset(
             if caption is None:
                 caption = concept  # sd-scripts: the folder's class tokens
             captions.append(caption)
-            scan.items.append(ImageItem(path, sub.name, repeats, caption, loaded.image))  # type: ignore[arg-type]
+            scan.items.append(ImageItem(path, sub.name, repeats, caption, loaded.image.size))  # type: ignore[union-attr]
             count += 1
         scan.dataset_dirs[sub.name] = {"n_repeats": repeats, "img_count": count}
         scan.tag_frequency[sub.name] = tag_frequency(captions)
@@ -148,8 +157,11 @@ class TrainingDataset:
             item.bucket = self.planner.select_bucket(*item.size)
             errors.append(abs(item.bucket.ar_error))
             self.buckets.setdefault(item.bucket.reso, []).append(i)
-            if not config.random_crop:
-                fitted, item.crop_top_left = fit_to_bucket(item.image, item.bucket, config.resize_mode)
+            image = item.load()
+            if config.random_crop:
+                item.image = image  # cropped afresh at every step
+            else:
+                fitted, item.crop_top_left = fit_to_bucket(image, item.bucket, config.resize_mode)
                 item.pixels = _to_tensor(fitted)
         self.buckets = dict(sorted(self.buckets.items()))
         self.bucket_info = None
@@ -201,6 +213,6 @@ class TrainingDataset:
         if item.pixels is not None:
             pixels = item.pixels
         else:  # random_crop: a new crop every time
-            fitted, item.crop_top_left = fit_to_bucket(item.image, item.bucket, self.config.resize_mode, True, rng)  # type: ignore[arg-type]
+            fitted, item.crop_top_left = fit_to_bucket(item.load(), item.bucket, self.config.resize_mode, True, rng)  # type: ignore[arg-type]
             pixels = _to_tensor(fitted)
         return pixels.flip(-1) if flip else pixels

@@ -39,10 +39,10 @@ def test_every_bad_image_kind_is_reported_by_name(tmp_path: Path) -> None:
     assert "smaller than" in by_name["tiny.png"] and "larger than" in by_name["huge.png"]
     assert "CMYK" in by_name["cmyk.jpg"] and "16-bit" in by_name["sixteen.png"] and "white" in by_name["alpha.png"]
     for item in scan.items:
-        assert item.image.mode == "RGB"
-    alpha = next(i for i in scan.items if i.path.name == "alpha.png").image
+        assert item.image is None and item.load().mode == "RGB" and item.load().size == item.size
+    alpha = next(i for i in scan.items if i.path.name == "alpha.png").load()
     assert alpha.getpixel((2, 32)) == (255, 255, 255)  # transparent half composited onto white
-    sixteen = next(i for i in scan.items if i.path.name == "sixteen.png").image
+    sixteen = next(i for i in scan.items if i.path.name == "sixteen.png").load()
     assert sixteen.getpixel((0, 0))[0] == 0 and sixteen.getpixel((63, 0))[0] == 255
     assert scan.dataset_dirs == {"2_thing": {"n_repeats": 2, "img_count": 4}}
     assert scan.num_train_images == 8
