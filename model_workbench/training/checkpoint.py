@@ -118,7 +118,7 @@ def build_metadata(config: TrainingConfig, run: RunInfo) -> dict[str, str]:
         "ss_num_batches_per_epoch": run.num_batches_per_epoch,
         "ss_num_epochs": run.num_epochs,
         "ss_gradient_checkpointing": bool(config.gradient_checkpointing),
-        "ss_gradient_accumulation_steps": 1,
+        "ss_gradient_accumulation_steps": config.gradient_accumulation_steps,
         "ss_max_train_steps": run.max_train_steps,
         "ss_lr_warmup_steps": run.lr_warmup_steps,
         "ss_lr_scheduler": config.lr_scheduler,
@@ -169,7 +169,7 @@ def build_metadata(config: TrainingConfig, run: RunInfo) -> dict[str, str]:
         "ss_resize_interpolation": None,
         # dataset (legacy <repeats>_<concept> mode)
         "ss_batch_size_per_device": config.train_batch_size,
-        "ss_total_batch_size": config.train_batch_size,
+        "ss_total_batch_size": config.train_batch_size * config.gradient_accumulation_steps,
         "ss_resolution": (w, h),
         "ss_color_aug": False,
         "ss_flip_aug": bool(config.flip_aug),

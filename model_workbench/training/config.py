@@ -44,6 +44,7 @@ class TrainingConfig:
     lr_scheduler_power: float = 1.0
     # length
     train_batch_size: int = 1
+    gradient_accumulation_steps: int = 1
     max_train_epochs: int | None = 10
     max_train_steps: int = 1600  # used only when max_train_epochs is None
     # precision / memory
@@ -141,6 +142,7 @@ class TrainingConfig:
         need(self.lr_scheduler_num_cycles >= 1, "The number of scheduler cycles must be at least 1.")
         need(self.lr_scheduler_power > 0, "The polynomial scheduler power must be positive.")
         need(self.train_batch_size >= 1, "The batch size must be at least 1.")
+        need(self.gradient_accumulation_steps >= 1, "Gradient accumulation steps must be at least 1.")
         need(self.max_train_epochs is None or self.max_train_epochs >= 1, "The number of epochs must be at least 1.")
         need(self.max_train_steps >= 1, "The number of steps must be at least 1.")
         need(self.mixed_precision in ("no", "fp16", "bf16"), "Mixed precision must be no, fp16 or bf16.")
@@ -256,6 +258,7 @@ def kohya_training_toml(config: TrainingConfig, family: str = "sd1") -> str:
     args["unet_lr"] = config.unet_lr if config.unet_lr else None
     args["text_encoder_lr"] = config.text_encoder_lr if config.text_encoder_lr else None
     args["max_grad_norm"] = config.max_grad_norm
+    args["gradient_accumulation_steps"] = config.gradient_accumulation_steps
     args["lr_scheduler"] = config.lr_scheduler
     warm = config.lr_warmup_steps
     args["lr_warmup_steps"] = (int(warm) if float(warm).is_integer() else float(warm)) if warm else None

@@ -52,7 +52,7 @@ STATE_FILE = "state.pt"
 _RESUME_KEYS = (
     "network_dim", "network_alpha", "learning_rate", "unet_lr", "text_encoder_lr", "lr_scheduler",
     "lr_warmup_steps", "lr_scheduler_num_cycles", "lr_scheduler_power", "train_batch_size",
-    "max_train_epochs", "max_train_steps", "seed", "resolution", "enable_bucket",
+    "max_train_epochs", "max_train_steps", "seed", "resolution", "enable_bucket", "gradient_accumulation_steps",
 )
 
 
@@ -209,12 +209,14 @@ class Trainer:
         state = self._load_state() if resume else None
         seed = int(state["seed"]) if state else (cfg.seed if cfg.seed is not None else random.randint(0, 2**31 - 1))
         bpe = dataset.batches_per_epoch()
+        # Steps are optimizer steps: with gradient accumulation, ceil(batches / N) per epoch.
+        steps_per_epoch = math.ceil(bpe / cfg.gradient_accumulation_steps)
         if cfg.max_train_epochs is not None:
             total_epochs = cfg.max_train_epochs
-            total_steps = total_epochs * bpe
+            total_steps = total_epochs * steps_per_epoch
         else:
             total_steps = cfg.max_train_steps
-            total_epochs = math.ceil(total_steps / bpe)
+            total_epochs = math.ceil(total_steps / steps_per_epoch)
         unet_lr, te_lr = cfg.effective_unet_lr(), cfg.effective_text_encoder_lr()
         train_te = te_lr > 0
         autocast_dtype, use_scaler = self._precision(device)
@@ -303,17 +305,24 @@ class Trainer:
         for epoch in range(start_epoch, total_epochs + 1):
             batches = dataset.epoch_batches(epoch, seed)
             first = start_batch if epoch == start_epoch else 0
-            for b in range(first, len(batches)):
+            accumulate = cfg.gradient_accumulation_steps
+            for b in range(first, len(batches), accumulate):
                 if global_step >= total_steps:
                     break
                 if self.should_stop():
                     self._interrupt(network, optimizer, scheduler, scaler, seed, run, result, global_step, epoch, b)
                     return
-                _reseed(device, seed * 1_000_003 + global_step)
-                rng = random.Random(f"captions:{seed}:{epoch}:{b}")
-                samples = dataset.make_samples(batches[b], epoch, rng)
-                loss = self._step(network, optimizer, scheduler, scaler, dataset, latent_cache, acp,
-                                  autocast_dtype, samples, rng, train_te, params)
+                group = range(b, min(b + accumulate, len(batches)))
+                micro_losses = []
+                for micro in group:
+                    # Each batch's randomness depends only on (seed, epoch, batch): resumable.
+                    _reseed(device, hash((seed, epoch, micro)) & 0x7FFF_FFFF_FFFF_FFFF)
+                    rng = random.Random(f"captions:{seed}:{epoch}:{micro}")
+                    samples = dataset.make_samples(batches[micro], epoch, rng)
+                    micro_losses.append(self._forward_backward(
+                        dataset, latent_cache, acp, autocast_dtype, samples, rng, train_te, scaler, 1.0 / len(group)))
+                self._optimizer_step(optimizer, scheduler, scaler, params)
+                loss = sum(micro_losses) / len(micro_losses)
                 global_step += 1
                 steps_this_run += 1
                 result.steps = global_step
@@ -327,7 +336,7 @@ class Trainer:
                                               sum(window) / len(window), lrs[0], lrs, steps_this_run / elapsed))
                 if cfg.save_every_n_steps and global_step % cfg.save_every_n_steps == 0 and global_step < total_steps:
                     self._save(network, optimizer, scheduler, scaler, seed, run, result, metadata,
-                               step_file_name(cfg.output_name, global_step), global_step, epoch, b + 1)
+                               step_file_name(cfg.output_name, global_step), global_step, epoch, group.stop)
                 if cfg.sample_every_n_steps and global_step % cfg.sample_every_n_steps == 0:
                     self._sample(network, epoch, global_step, seed)
             else:
@@ -350,8 +359,9 @@ class Trainer:
                 self._sample(network, epoch, global_step, seed)
             break
 
-    def _step(self, network, optimizer, scheduler, scaler, dataset, latent_cache, acp, autocast_dtype,
-              samples, rng, train_te, params) -> float:
+    def _forward_backward(self, dataset, latent_cache, acp, autocast_dtype, samples, rng, train_te, scaler,
+                          loss_scale: float) -> float:
+        """One micro-batch: loss, backward (gradients accumulate); returns the unscaled loss."""
         cfg = self.config
         model = self.model
         device = model.device
@@ -392,12 +402,17 @@ class Trainer:
             gamma = torch.clamp(snr, max=cfg.min_snr_gamma)
             loss = loss * (gamma / (snr + 1) if model.prediction_type == "v" else gamma / snr)
         loss = loss.mean()
-
+        scaled = loss * loss_scale if loss_scale != 1.0 else loss
         if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
+            scaler.scale(scaled).backward()
         else:
-            loss.backward()
+            scaled.backward()
+        return float(loss.detach())
+
+    def _optimizer_step(self, optimizer, scheduler, scaler, params) -> None:
+        cfg = self.config
+        if scaler is not None:
+            scaler.unscale_(optimizer)
         if cfg.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         if scaler is not None:
@@ -407,7 +422,6 @@ class Trainer:
             optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        return float(loss.detach())
 
     def _sizes(self, dataset: TrainingDataset, samples) -> list[SizeInfo]:
         out = []

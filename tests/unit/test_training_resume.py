@@ -138,3 +138,21 @@ def test_step_checkpoints_and_max_steps(tmp_path: Path, data: Path) -> None:
         "tiny-step00000002.safetensors", "tiny-step00000004.safetensors", "tiny-000003.safetensors"]
 
 
+
+
+def test_gradient_accumulation_counts_optimizer_steps_and_resumes(tmp_path: Path, data: Path) -> None:
+    kw = dict(train_batch_size=1, gradient_accumulation_steps=3, max_train_epochs=2, lr_scheduler="linear")
+    full = Trainer(TinyDiffusionModel(), tiny_config(tmp_path / "a", data, **kw)).run()
+    assert full.steps == 4  # 4 batches an epoch → ceil(4 / 3) = 2 optimizer steps, × 2 epochs
+    meta = load_lora(full.checkpoints[-1]).metadata
+    assert meta["ss_gradient_accumulation_steps"] == "3" and meta["ss_total_batch_size"] == "3"
+    assert meta["ss_num_batches_per_epoch"] == "4" and meta["ss_max_train_steps"] == "4"
+
+    cfg = tiny_config(tmp_path / "b", data, **kw)
+    seen: list[Progress] = []  # stop once the first optimizer step (3 micro-batches) is done
+    first = Trainer(TinyDiffusionModel(), cfg, stop=lambda: bool(seen), on_progress=seen.append).run()
+    assert first.interrupted and first.steps == 1
+    second = Trainer(TinyDiffusionModel(), cfg).run(resume=True)
+    a, b = load_lora(full.checkpoints[-1]).tensors, load_lora(second.checkpoints[-1]).tensors
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
