@@ -51,6 +51,7 @@ def test_defaults_are_valid_and_kohya_named() -> None:
     ({"enable_bucket": True, "min_bucket_reso": 300}, "bucket step"),
     ({"output_name": "a/b"}, "output name"),
     ({"random_crop": True}, "cached latents"),
+    ({"gradient_accumulation_steps": 0}, "accumulation"),
     ({"unet_lr": 0, "text_encoder_lr": 0}, "nothing would be trained"),
 ])
 def test_validation_messages(changes: dict, fragment: str) -> None:
@@ -89,7 +90,7 @@ def test_kohya_toml_export(tmp_path: Path) -> None:
     assert args["lr_warmup_steps"] == 0.1 and args["max_train_epochs"] == 10 and args["seed"] == 42
     assert args["mixed_precision"] == "fp16" and args["gradient_checkpointing"] is True
     assert args["min_snr_gamma"] == 5.0 and args["clip_skip"] == 2 and args["save_model_as"] == "safetensors"
-    assert args["network_args"] == ["rank_dropout=0.1"]
+    assert args["network_args"] == ["rank_dropout=0.1"] and args["gradient_accumulation_steps"] == 1
     assert "v2" not in args and "train_data_dir" not in args
     assert parse(kohya_training_toml(cfg, "sd2"))["v2"] is True
 
