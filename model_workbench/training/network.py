@@ -55,7 +55,7 @@ def find_targets(root: nn.Module, family: str) -> list[FoundTarget]:
     return found
 
 
-def _features(module: nn.Module, projection: str | None) -> tuple[int, int, bool]:
+def _features(module: nn.Module) -> tuple[int, int, bool]:
     """(in, out, is_conv) of the LoRA a target needs."""
     if isinstance(module, nn.MultiheadAttention):
         return module.embed_dim, module.embed_dim, False
@@ -167,7 +167,7 @@ class LoRANetwork(nn.Module):
             part = found.target.part
             if (part == UNET and not train_unet) or (part in TEXT_ENCODER_PARTS and not train_text_encoder):
                 continue
-            fin, fout, conv = _features(found.module, found.target.projection)
+            fin, fout, conv = _features(found.module)
             lora = LoRAModule(fin, fout, rank, alpha, conv, dropout, rank_dropout, module_dropout)
             ref = next(found.module.parameters(), None)
             if ref is not None and ref.device.type != "meta":

@@ -8,7 +8,7 @@ and text-encoder learning rates → scheduler step. Checkpoints are kohya LoRA f
 scaler, position, seed).
 
 Determinism: batch order comes from (seed, epoch) and every step reseeds torch from
-(seed, step) inside a forked RNG, so a resumed run repeats the uninterrupted one and the host
+(seed, epoch, batch) inside a forked RNG, so a resumed run repeats the uninterrupted one and the host
 process's global RNG is left as it was.
 
 Exception safety: whatever happens, the network is removed and every parameter's
