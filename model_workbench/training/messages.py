@@ -1,0 +1,27 @@
+"""User-facing messages of the training package, in one place so the UI can localise them."""
+
+BAD_RESOLUTION = "The resolution {value!r} is not understood; write one number such as 512, or width,height such as 512,768."
+
+# Dataset problems, reported per file (the image is skipped unless the text says it was converted).
+IMAGE_CORRUPT = "{name}: the file is damaged or cut short and was skipped."
+IMAGE_NOT_AN_IMAGE = "{name}: this is not an image file and was skipped."
+IMAGE_TOO_SMALL = "{name}: the image is {width}×{height}, smaller than the {minimum} px minimum, and was skipped."
+IMAGE_TOO_LARGE = "{name}: the image is {width}×{height} ({megapixels:.0f} MP), larger than the {limit} MP limit, and was skipped."
+IMAGE_BOMB = "{name}: the image is too large to open safely and was skipped."
+IMAGE_CMYK = "{name}: the CMYK image was converted to RGB; check its colours."
+IMAGE_16BIT = "{name}: the 16-bit image was converted to 8 bits per channel."
+IMAGE_ALPHA = "{name}: the transparent areas were filled with white."
+CAPTION_UNREADABLE = "{name}: the caption file could not be read as UTF-8 text; the folder's concept name is used instead."
+FOLDER_IGNORED = "{name}: the folder name does not start with a repeat count such as 10_concept, so it was ignored."
+NO_IMAGES = "No usable images were found in {folder}; add <repeats>_<concept> folders with images."
+
+# Training
+NOTHING_TO_TRAIN = "No LoRA modules were created: the model has no trainable targets for the parts you enabled."
+INTERRUPTED = "Training was interrupted after step {step}; the last saved checkpoint is {checkpoint}."
+V_PARAM_MISMATCH = (
+    "The loaded model predicts {model} but v_parameterization is {setting}; "
+    "set v_parameterization to match the model."
+)
+NO_CHECKPOINT_TO_RESUME = "There is no saved training state in {folder} to resume from."
+RESUME_MISMATCH = "The saved training state in {folder} was made with different settings ({what}); start a new run instead."
+FP16_ON_CPU = "Mixed precision {precision} needs a GPU; the CPU trains in fp32."

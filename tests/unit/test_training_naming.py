@@ -1,0 +1,167 @@
+"""WebUI module names → kohya keys, checked against the fixture tables key for key and count for
+count, for SD1.5, SD2 and SDXL: the pure name functions on every row (and every alias), and the
+whole pipeline (target discovery + LoRA network) on a meta-device copy of WebUI's module tree
+rebuilt from the fixture."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from model_workbench.training.naming import kohya_key, targets_for
+from model_workbench.training.network import LoRANetwork, find_targets
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "lora-keys"
+FAMILIES = {"sd15": "sd1", "sd2": "sd2", "sdxl": "sdxl"}
+RANK = 4
+
+
+def load(name: str) -> dict:
+    return json.loads((DATA / f"lora-keys-{name}.json").read_text(encoding="utf-8"))
+
+
+def projection_of(row: dict) -> str | None:
+    if row["webui_kind"] != "MultiheadAttention":
+        return None
+    start = int(re.search(r"\[(\d+):", row["webui_param"]).group(1))
+    return "qkv"[start // row["webui_shape"][0]]
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_every_fixture_row_maps_to_its_kohya_key(name: str) -> None:
+    table = load(name)
+    family = FAMILIES[name]
+    checked = 0
+    for row in table["modules"]:
+        for webui_name in [row["webui_module"], *row["webui_aliases"]]:
+            assert kohya_key(webui_name, family, projection_of(row)) == row["kohya_key"], webui_name
+            checked += 1
+    assert len(table["modules"]) == table["counts"]["total"]
+    assert checked >= table["counts"]["total"]
+
+
+def test_non_targets_are_not_named() -> None:
+    assert targets_for("model.diffusion_model.input_blocks.1.0.in_layers.2", "sd1") == []
+    assert targets_for("model.diffusion_model.input_blocks.1.1.norm", "sd1") == []
+    assert targets_for("cond_stage_model.wrapped.transformer.text_model.embeddings.token_embedding", "sd1") == []
+    # An OpenCLIP attn that is not a MultiheadAttention yields nothing.
+    assert targets_for("cond_stage_model.wrapped.model.transformer.resblocks.0.attn", "sd2") == []
+    with pytest.raises(ValueError):
+        kohya_key("first_stage_model.encoder.conv_in", "sd1")
+    with pytest.raises(ValueError):
+        targets_for("x", "sd3")
+
+
+def test_raw_ldm_text_encoder_name_without_hijack_wrapper() -> None:
+    # Before WebUI's hijack the SD1 text encoder has no ".wrapped".
+    name = "cond_stage_model.transformer.text_model.encoder.layers.3.self_attn.q_proj"
+    assert kohya_key(name, "sd1") == "lora_te_text_model_encoder_layers_3_self_attn_q_proj"
+
+
+# ------------------------------------------------------------------------------------------------
+# The same check end to end: a meta-device module tree with WebUI's names, kinds and shapes.
+# ------------------------------------------------------------------------------------------------
+def _ensure(root: nn.Module, dotted: str) -> nn.Module:
+    module = root
+    for part in dotted.split("."):
+        if not hasattr(module, part):
+            module.add_module(part, nn.Module())
+        module = getattr(module, part)
+    return module
+
+
+def _leaf(kind: str, shape: list[int]) -> nn.Module:
+    if kind == "MultiheadAttention":
+        return nn.MultiheadAttention(shape[1], 1)
+    if kind == "Conv2d":
+        return nn.Conv2d(shape[1], shape[0], tuple(shape[2:]))
+    return nn.Linear(shape[1], shape[0])
+
+
+def build_webui_tree(table: dict, extra_openclip_block: bool = False) -> nn.Module:
+    root = nn.Module()
+    rows = list(table["modules"])
+    if extra_openclip_block:
+        # WebUI's SD2 OpenCLIP has a 24th block that no kohya key reaches (fixture "coverage").
+        last = max(int(re.search(r"resblocks\.(\d+)\.", r["webui_module"] + ".").group(1))
+                   for r in rows if "resblocks" in r["webui_module"])
+        extra = []
+        for r in rows:
+            if f"resblocks.{last}." in r["webui_module"] + ".":
+                copy = dict(r)
+                copy["webui_module"] = (r["webui_module"] + ".").replace(f"resblocks.{last}.", f"resblocks.{last + 1}.")[:-1]
+                extra.append(copy)
+        rows += extra
+    with torch.device("meta"):
+        for row in rows:
+            name = row["webui_module"]
+            if name.endswith(".attn.out_proj"):
+                continue  # created by its MultiheadAttention
+            parent, _, leaf = name.rpartition(".")
+            holder = _ensure(root, parent)
+            if not hasattr(holder, leaf):
+                holder.add_module(leaf, _leaf(row["webui_kind"], row["webui_shape"]))
+    return root
+
+
+def _shape(spec: list) -> list[int]:
+    return [RANK if d == "r" else d for d in spec]
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_network_over_webui_tree_matches_fixture(name: str) -> None:
+    table = load(name)
+    family = FAMILIES[name]
+    root = build_webui_tree(table, extra_openclip_block=(family == "sd2"))
+    found = find_targets(root, family)
+    expected = {row["kohya_key"]: row for row in table["modules"]}
+    keys = [f.target.kohya_key for f in found]
+    assert len(keys) == len(set(keys)) == table["counts"]["total"]
+    assert set(keys) == set(expected)
+    for f in found:  # every key lands on the module WebUI resolves it to
+        assert f.webui_name == expected[f.target.kohya_key]["webui_module"]
+        assert f.target.part == expected[f.target.kohya_key]["part"]
+
+    network = LoRANetwork(root, family, rank=RANK, alpha=1.0)
+    state = network.state_dict()
+    assert len(state) == table["counts"]["tensors_per_file"]
+    counts: dict[str, int] = {}
+    for _t, _lora in network.loras():
+        counts[_t.part] = counts.get(_t.part, 0) + 1
+    assert counts.get("unet", 0) == table["counts"]["unet"]
+    te_total = sum(v for k, v in counts.items() if k != "unet")
+    assert te_total == table["counts"]["text_encoder"]
+
+    linear_variant = {m["kohya_key"]: m for m in table.get("variants", {}).get("diffusers_format_source", {}).get(
+        "modules_that_differ", [])}
+    for key, row in expected.items():
+        # SD2's proj_in/proj_out are Linear in WebUI, so our LoRA is the 2-D variant sd-scripts
+        # writes from a Diffusers-format SD2 (WebUI reads both).
+        ref = linear_variant.get(key, row)
+        assert list(state[f"{key}.lora_down.weight"].shape) == _shape(ref["lora_down_shape"]), key
+        assert list(state[f"{key}.lora_up.weight"].shape) == _shape(ref["lora_up_shape"]), key
+        assert state[f"{key}.alpha"].shape == ()
+
+
+def test_sd15_shaped_test_model_has_webui_names_and_shapes() -> None:
+    """The test suite's model classes at SD1.5 size (on the meta device) expose exactly the
+    modules, names and weight shapes of WebUI's SD1.5 for every fixture row."""
+    from tests.support.tiny_diffusion import CLIPEmbedderWithCustomWords, DiffusionWrapper, LDMUNetModel
+
+    table = load("sd15")
+    with torch.device("meta"):
+        root = nn.Module()
+        root.model = DiffusionWrapper(LDMUNetModel.sd15())
+        root.cond_stage_model = CLIPEmbedderWithCustomWords.sd15()
+    found = {f.target.kohya_key: f for f in find_targets(root, "sd1")}
+    assert len(found) == table["counts"]["total"]
+    for row in table["modules"]:
+        f = found[row["kohya_key"]]
+        assert f.webui_name == row["webui_module"]
+        assert list(f.module.weight.shape) == row["webui_shape"], row["kohya_key"]
+        assert type(f.module).__name__ == row["webui_kind"]
