@@ -208,6 +208,14 @@ class Host(Protocol):
         """Ask the generation or training in progress to stop at the next step."""
         ...
 
+    def interrupted(self) -> bool:
+        """Whether the host's own Interrupt was pressed during the current job."""
+        ...
+
+    def report_progress(self, update: ProgressUpdate) -> None:
+        """Show the progress of the current job (inside :meth:`gpu_lock`) in the host's own progress bar."""
+        ...
+
     def trainable_model(self) -> Any:
         """The loaded checkpoint as a ``model_workbench.training`` trainable model."""
         ...

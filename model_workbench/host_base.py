@@ -19,6 +19,7 @@ from model_workbench.host import (
     HostFeatureUnavailable,
     ModelKind,
     ProgressCallback,
+    ProgressUpdate,
     StopFlag,
     WorkbenchSettings,
 )
@@ -35,6 +36,8 @@ class BaseHost:
     def __init__(self) -> None:
         self._gpu_lock = threading.Lock()
         self.current_job: str | None = None
+        self.last_progress: ProgressUpdate | None = None
+        self._interrupted = False
 
     # -- to be provided by subclasses -------------------------------------------------------
     def capabilities(self) -> HostCapabilities:
@@ -78,7 +81,13 @@ class BaseHost:
         raise HostFeatureUnavailable(NEEDS_WEBUI.format(what="Generating preview images"))
 
     def interrupt(self) -> None:
-        """Nothing runs on a host that cannot generate or train."""
+        self._interrupted = True
+
+    def interrupted(self) -> bool:
+        return self._interrupted
+
+    def report_progress(self, update: ProgressUpdate) -> None:
+        self.last_progress = update
 
     def trainable_model(self) -> Any:
         raise HostFeatureUnavailable(NEEDS_WEBUI.format(what="Training a LoRA"))
@@ -90,6 +99,7 @@ class BaseHost:
     def gpu_lock(self, job: str) -> Iterator[None]:
         with self._gpu_lock:
             self.current_job = job
+            self._interrupted = False
             try:
                 yield
             finally:

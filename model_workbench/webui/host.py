@@ -200,6 +200,16 @@ class WebuiHost(BaseHost):
     def interrupt(self) -> None:
         shared.state.interrupt()
 
+    def interrupted(self) -> bool:
+        return bool(shared.state.interrupted)
+
+    def report_progress(self, update: ProgressUpdate) -> None:
+        """WebUI's progress bar reads job_no/job_count; keep job_count > 0 or it shows nothing."""
+        state = shared.state
+        state.job_count = max(1, int(update.total))
+        state.job_no = int(update.done)
+        state.textinfo = update.text
+
     def trainable_model(self) -> Any:
         if self._flavor == "forge":
             raise HostFeatureUnavailable(

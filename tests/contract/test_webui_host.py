@@ -123,3 +123,15 @@ def test_gpu_lock_is_released_when_the_work_fails(fake_webui, host):
 def test_interrupt_sets_webui_state(fake_webui, host):
     host.interrupt()
     assert fake_webui.shared.state.interrupted
+
+
+def test_progress_goes_to_webui_state_and_interrupt_is_read_back(fake_webui, host):
+    from model_workbench.host import ProgressUpdate
+
+    with host.gpu_lock("model-workbench-train"):
+        host.report_progress(ProgressUpdate(3, 10, "Loss: 0.12"))
+        state = fake_webui.shared.state
+        assert (state.job_no, state.job_count, state.textinfo) == (3, 10, "Loss: 0.12")
+        assert not host.interrupted()
+        host.interrupt()
+        assert host.interrupted()

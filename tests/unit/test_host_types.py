@@ -133,3 +133,13 @@ def test_gpu_lock_serialises_work(host):
     for t in threads:
         t.join()
     assert [kind for kind, _ in order] == ["start", "end", "start", "end"]
+
+
+def test_base_host_interrupt_is_reset_by_the_next_job(host):
+    with host.gpu_lock("a"):
+        host.interrupt()
+        assert host.interrupted()
+    with host.gpu_lock("b"):
+        assert not host.interrupted()
+        host.report_progress(ProgressUpdate(1, 2, "half"))
+    assert host.last_progress.fraction == 0.5
