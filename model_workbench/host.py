@@ -216,8 +216,14 @@ class Host(Protocol):
         """Show the progress of the current job (inside :meth:`gpu_lock`) in the host's own progress bar."""
         ...
 
-    def trainable_model(self) -> Any:
-        """The loaded checkpoint as a ``model_workbench.training`` trainable model."""
+    def trainable_model(self) -> AbstractContextManager[Any]:
+        """The loaded checkpoint as a ``model_workbench.training`` TrainableModel, as a context manager.
+
+        Entered inside :meth:`gpu_lock`. On entry the host clears anything applied to the model (merged
+        LoRA weights); on exit — training finished, interrupted or failed — the host's model is exactly as
+        it was before (same weights, same flags), which the host checks. Raises HostFeatureUnavailable
+        where training cannot run (no WebUI, Forge, --lowvram...), with the reason as its message.
+        """
         ...
 
     def tag_image(self, image: Image, method: str, threshold: float = 0.5) -> list[str]:
