@@ -30,15 +30,22 @@ class Field:
 def form_groups() -> list[tuple[str, list[Field]]]:
     """(accordion title, fields) in display order."""
     return [
-        (t("Network"), [
+        (t("Basics"), [
             Field("network_dim", t("Network rank (network_dim)"), "int"),
             Field("network_alpha", t("Network alpha (network_alpha)"), "float"),
+            Field("learning_rate", t("Learning rate (learning_rate)"), "float"),
+            Field("max_train_epochs", t("Epochs (max_train_epochs)"), "int"),
+            Field("train_batch_size", t("Batch size (train_batch_size)"), "int"),
+            Field("resolution", t("Resolution, W or W,H (resolution)"), "text"),
+            Field("seed", t("Seed, empty for random (seed)"), "opt_int"),
+            Field("mixed_precision", t("Mixed precision (mixed_precision)"), "choice", ("no", "fp16", "bf16")),
+        ]),
+        (t("Network"), [
             Field("network_dropout", t("Neuron dropout (network_dropout)"), "opt_float"),
             Field("rank_dropout", t("Rank dropout (rank_dropout)"), "opt_float"),
             Field("module_dropout", t("Module dropout (module_dropout)"), "opt_float"),
         ]),
         (t("Learning rate"), [
-            Field("learning_rate", t("Learning rate (learning_rate)"), "float"),
             Field("unet_lr", t("UNet learning rate (unet_lr)"), "opt_float"),
             Field("text_encoder_lr", t("Text encoder learning rate (text_encoder_lr)"), "opt_float"),
             Field("lr_scheduler", t("Scheduler (lr_scheduler)"), "choice", tuple(SCHEDULERS)),
@@ -47,16 +54,12 @@ def form_groups() -> list[tuple[str, list[Field]]]:
             Field("lr_scheduler_power", t("Polynomial power (lr_scheduler_power)"), "float"),
             Field("max_grad_norm", t("Gradient clipping (max_grad_norm)"), "float"),
         ]),
-        (t("Epochs and batches"), [
-            Field("max_train_epochs", t("Epochs (max_train_epochs)"), "int"),
-            Field("train_batch_size", t("Batch size (train_batch_size)"), "int"),
+        (t("Steps and saving"), [
             Field("gradient_accumulation_steps", t("Gradient accumulation (gradient_accumulation_steps)"), "int"),
             Field("save_every_n_epochs", t("Save every N epochs (save_every_n_epochs)"), "opt_int"),
-            Field("seed", t("Seed, empty for random (seed)"), "opt_int"),
             Field("save_state", t("Keep state for resume (save_state)"), "bool"),
         ]),
         (t("Precision and memory"), [
-            Field("mixed_precision", t("Mixed precision (mixed_precision)"), "choice", ("no", "fp16", "bf16")),
             Field("save_precision", t("Save precision (save_precision)"), "choice", ("fp16", "bf16", "float")),
             Field("gradient_checkpointing", t("Gradient checkpointing (gradient_checkpointing)"), "bool"),
             Field("cache_latents", t("Cache latents (cache_latents)"), "bool"),
@@ -67,7 +70,6 @@ def form_groups() -> list[tuple[str, list[Field]]]:
             Field("v_parameterization", t("v-prediction model (v_parameterization)"), "bool"),
         ]),
         (t("Images and buckets"), [
-            Field("resolution", t("Resolution, W or W,H (resolution)"), "text"),
             Field("enable_bucket", t("Aspect-ratio buckets (enable_bucket)"), "bool"),
             Field("min_bucket_reso", t("Smallest bucket side (min_bucket_reso)"), "int"),
             Field("max_bucket_reso", t("Largest bucket side (max_bucket_reso)"), "int"),
