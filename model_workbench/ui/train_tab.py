@@ -141,14 +141,15 @@ def _wire_projects(ui: TrainUi) -> None:
     c = ui.c
     root = ui.root
 
-    def selection(project: str | None, version: str | None, note: str = "") -> dict:
+    def selection(project: str | None, version: str | None, note: str | None = None) -> dict:
         names = project_names(root)
         project = project if project in names else (names[0] if names else None)
         versions = version_names(root, project) if project else []
         version = version if version in versions else (versions[0] if versions else None)
         updates = {c["project"]: gr.update(choices=names, value=project),
-                   c["version"]: gr.update(choices=versions, value=version),
-                   c["project_status"]: note}
+                   c["version"]: gr.update(choices=versions, value=version)}
+        if note is not None:  # a selection echoed back by gradio's change event keeps the last message
+            updates[c["project_status"]] = note
         updates.update(ui.refresh(project or "", version or ""))
         return updates
 
