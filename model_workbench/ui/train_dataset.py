@@ -83,9 +83,9 @@ def build_dataset_tab(ui: Any) -> None:
         c["tag_run"] = gr.Button(t("Tag all images"), variant="primary", elem_id="mw_train_tag_run")
     with gr.Row():
         with gr.Column(scale=3):
+            # columns/height/allow_preview: the same keywords in gradio 3.41 and 4.
             c["dataset"] = gr.Gallery(label=t("Images and captions"), columns=6, height=360, allow_preview=False,
-                                      elem_id="mw_train_gallery") if _gallery_has_columns() else \
-                gr.Gallery(label=t("Images and captions"), elem_id="mw_train_gallery")
+                                      elem_id="mw_train_gallery")
         with gr.Column(scale=2):
             c["selected_image"] = gr.Textbox(label=t("Selected image"), interactive=False,
                                              elem_id="mw_train_selected_image")
@@ -257,9 +257,3 @@ def build_dataset_tab(ui: Any) -> None:
     c["tags_remove_run"].click(remove_tags, base + [c["tags_remove"]], edit_outputs)
     c["tags_replace_run"].click(replace_tag, base + [c["tag_old"], c["tag_new"]], edit_outputs)
 
-
-def _gallery_has_columns() -> bool:
-    """gradio 3.41 and 4 both take ``columns``/``height``/``allow_preview`` in the constructor."""
-    import inspect
-
-    return "columns" in inspect.signature(gr.Gallery.__init__).parameters

@@ -34,7 +34,7 @@ def form_groups() -> list[tuple[str, list[Field]]]:
             Field("network_dim", t("Network rank (network_dim)"), "int"),
             Field("network_alpha", t("Network alpha (network_alpha)"), "float"),
             Field("learning_rate", t("Learning rate (learning_rate)"), "float"),
-            Field("max_train_epochs", t("Epochs (max_train_epochs)"), "int"),
+            Field("max_train_epochs", t("Epochs, empty to count steps instead (max_train_epochs)"), "opt_int"),
             Field("train_batch_size", t("Batch size (train_batch_size)"), "int"),
             Field("resolution", t("Resolution, W or W,H (resolution)"), "text"),
             Field("seed", t("Seed, empty for random (seed)"), "opt_int"),
@@ -56,7 +56,9 @@ def form_groups() -> list[tuple[str, list[Field]]]:
         ]),
         (t("Steps and saving"), [
             Field("gradient_accumulation_steps", t("Gradient accumulation (gradient_accumulation_steps)"), "int"),
+            Field("max_train_steps", t("Steps when epochs is empty (max_train_steps)"), "int"),
             Field("save_every_n_epochs", t("Save every N epochs (save_every_n_epochs)"), "opt_int"),
+            Field("save_every_n_steps", t("Also save every N steps (save_every_n_steps)"), "opt_int"),
             Field("save_state", t("Keep state for resume (save_state)"), "bool"),
         ]),
         (t("Precision and memory"), [
@@ -96,6 +98,7 @@ def sample_fields() -> list[Field]:
     return [
         Field("sample_prompts", t("Sample prompts, one per line (sample_prompts)"), "lines"),
         Field("sample_every_n_epochs", t("Sample every N epochs, empty for never (sample_every_n_epochs)"), "opt_int"),
+        Field("sample_every_n_steps", t("Sample every N steps, empty for never (sample_every_n_steps)"), "opt_int"),
     ]
 
 
@@ -157,8 +160,6 @@ def parse_values(fields: list[Field], values: list[Any]) -> dict[str, Any]:
             out[field.name] = [line.strip() for line in str(value or "").splitlines() if line.strip()]
         else:
             out[field.name] = str(value or "").strip()
-    if out.get("max_train_epochs") is not None:
-        out["max_train_epochs"] = max(1, int(out["max_train_epochs"]))
     return out
 
 

@@ -52,6 +52,7 @@ def build_run_tab(ui: Any) -> None:
         c["watch"] = gr.Button(t("Refresh status"), elem_id="mw_train_watch")
     c["progress"] = gr.HTML(H.progress_html(ui.training.status()), elem_id="mw_train_progress")
     c["loss_plot"] = gr.HTML(H.loss_svg(ui.training.losses()), elem_id="mw_train_loss")
+    c["samples"] = gr.Gallery(label=t("Sample images"), elem_id="mw_train_samples", **_gallery_kwargs())
     c["train_log"] = gr.Textbox(label=t("Log"), lines=8, max_lines=8, interactive=False, elem_id="mw_train_log")
 
     def load_form(project: str, version: str) -> dict:
@@ -64,6 +65,20 @@ def build_run_tab(ui: Any) -> None:
         return dict(zip(inputs, values_for(fields, config), strict=True))
 
     ui.on_project(load_form, *inputs)
+
+    def samples(project: str, version: str) -> list[tuple[str, str]]:
+        """The version's sample images, newest epoch first, captioned with their file names."""
+        if not project or not version:
+            return []
+        try:
+            paths = projects.project_paths(root, project)
+            prefix = projects.output_name(paths.name, version) + "-"
+        except projects.ProjectError:
+            return []
+        files = sorted(paths.samples.glob(prefix + "*.png"), reverse=True) if paths.samples.is_dir() else []
+        return [(str(f), f.stem[len(prefix):]) for f in files[:24]]
+
+    ui.on_project(lambda p, v: {c["samples"]: samples(p, v)}, c["samples"])
 
     def apply_preset(name: str, *values: Any) -> dict:
         if not name:
@@ -78,6 +93,8 @@ def build_run_tab(ui: Any) -> None:
         status = ui.training.status()
         out = {c["progress"]: H.progress_html(status), c["loss_plot"]: H.loss_svg(ui.training.losses()),
                c["train_log"]: "\n".join(ui.training.log_lines(200))}
+        if status.get("samples"):
+            out[c["samples"]] = samples(status["project"], status["version"])
         out.update(extra or {})
         return out
 
@@ -116,8 +133,8 @@ def build_run_tab(ui: Any) -> None:
                                             if stopping else t("No training is running."), "notice")}
 
     def wire() -> None:  # after every section exists: a finished training refreshes them all
-        outputs = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"],
-                   *[x for x in ui.refresh_targets if x not in (c["progress"], c["loss_plot"], c["train_log"])]]
+        own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"]]
+        outputs = own + [x for x in ui.refresh_targets if x not in own]
         c["apply_preset"].click(apply_preset, [c["preset"], *inputs], [*inputs, c["form_status"]])
         c["start"].click(start_new, [c["project"], c["version"], *inputs], outputs, **long_job_kwargs())
         c["resume"].click(resume, [c["project"], c["version"], *inputs], outputs, **long_job_kwargs())
@@ -125,3 +142,8 @@ def build_run_tab(ui: Any) -> None:
         c["stop"].click(stop, None, [c["form_status"]], queue=False)
 
     ui.later.append(wire)
+
+
+def _gallery_kwargs() -> dict[str, Any]:
+    """A compact strip of thumbnails (both gradio 3.41 and 4 take these keywords)."""
+    return {"columns": 8, "height": 180, "allow_preview": True}

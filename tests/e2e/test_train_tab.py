@@ -40,8 +40,11 @@ def sub_tab(page, label: str) -> None:
     tab_button(page.locator("#mw_train_tabs"), label).click()
 
 
-def train(page, screenshot=None) -> None:
+def train(page, screenshot=None, sample: str = "") -> None:
     sub_tab(page, "Train")
+    if sample:
+        field(page, "mw_train_cfg_sample_prompts").fill(sample)
+        field(page, "mw_train_cfg_sample_every_n_epochs").fill("1")
     field(page, "mw_train_cfg_resolution").fill("64")
     for elem_id, value in (("network_dim", "4"), ("network_alpha", "4"), ("learning_rate", "0.05"),
                            ("max_train_epochs", "2"), ("train_batch_size", "4")):
@@ -49,6 +52,8 @@ def train(page, screenshot=None) -> None:
     field(page, "mw_train_cfg_seed").fill("3")
     page.locator("#mw_train_start").click()
     expect(page.locator("#mw_train_progress").first).to_contain_text("Finished", timeout=TRAIN_TIMEOUT)
+    if sample:  # one sample image per epoch, shown under the loss plot
+        expect(page.locator("#mw_train_samples img")).to_have_count(2)
     if screenshot:
         screenshot(page, "train-tab-trained")
 
@@ -90,7 +95,7 @@ def test_issue_flow(page, tiny_app, screenshot, tmp_path):
     screenshot(page, "train-tab-dataset")
 
     # Train two epochs.
-    train(page, screenshot)
+    train(page, screenshot, sample="tinycat, square")
     checkpoints = sorted((project_dir / "checkpoints").glob("*.safetensors"))
     assert [p.name for p in checkpoints] == ["tinycat_v1-000001.safetensors", "tinycat_v1-000002.safetensors"]
     expect(page.locator("#mw_train_loss svg polyline").first).to_be_attached()
@@ -168,4 +173,5 @@ def test_issue_flow(page, tiny_app, screenshot, tmp_path):
     assert installed.is_file()
     meta = json.loads(installed.with_suffix(".json").read_text(encoding="utf-8"))
     assert meta["preferred weight"] == 0.8 and meta["activation text"] == "tinycat"
+    assert installed.with_name("tinycat_v2-000002.preview.png").is_file()  # a cell of the comparison
     screenshot(page, "train-tab-publish")
