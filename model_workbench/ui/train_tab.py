@@ -20,7 +20,7 @@ from model_workbench.training import projects
 from model_workbench.training.previews import PreviewService
 from model_workbench.training.session import TrainingService, service_for
 from model_workbench.ui import train_html as H
-from model_workbench.ui.compat import dropdown, on_page_load
+from model_workbench.ui.compat import dropdown
 from model_workbench.ui.context import UiContext
 from model_workbench.ui.i18n import t, tf
 
@@ -63,6 +63,21 @@ class TrainUi:
         for refresher in self.refreshers:
             updates.update(refresher(project or "", version or ""))
         return updates
+
+
+def on_page_load(fn: Callable[..., dict], inputs: list[Any], outputs: list[Any]) -> bool:
+    """Run ``fn`` when the page loads, from inside a tab builder (which has no handle on its Blocks).
+
+    gradio 3.41 and 4 both keep the Blocks being built in ``gradio.context.Context.root_block``, and
+    WebUI copies a tab's events into its page when it renders the tab (the webui tier checks this).
+    """
+    from gradio.context import Context
+
+    root = getattr(Context, "root_block", None)
+    if root is None:
+        return False
+    root.load(fn, inputs, outputs)
+    return True
 
 
 def project_names(root: Path) -> list[str]:
