@@ -85,7 +85,7 @@ def synthesised_models() -> list[dict]:
                  published="2024-02-01T00:00:00.000Z", download=False)], mode="TakenDown")
     glitch_versions = [
         _version(vid, GLITCH_MODEL_ID, f"v{i + 1}", images=[_image(10 + i)], published=f"2025-01-0{i + 1}T00:00:00.000Z",
-                 files=[_file(vid * 10, f"glitch_v{i + 1}.safetensors", hashes={"SHA256": f"{vid:X}" * 10 + "0000"},
+                 files=[_file(vid * 10, f"glitch_v{i + 1}.safetensors", hashes={"SHA256": f"{vid:X}" * 12 + "0000"},
                               version_id=vid)])
         for i, vid in enumerate(GLITCH_VERSION_IDS)]
     glitch = _model(GLITCH_MODEL_ID, "Glitched Versions Model", glitch_versions)
