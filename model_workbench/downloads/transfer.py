@@ -243,6 +243,7 @@ class Transfer:
 
     def _attempt(self) -> DownloadResult:
         self._check_cancel()
+        self._stop_workers.clear()  # set only while a failed segmented attempt winds down
         if self.final is not None and self.state is None:
             self._load_state()
         if self.state is not None and self._part_complete():

@@ -436,7 +436,7 @@ class _Handler(BaseHTTPRequestHandler):
         expires = int(time.time() + faults.signed_url_ttl)
         key = str(f.version_id)
         disposition = quote(f'attachment; filename="{f.name}"')
-        location = (f"{self.fake.storage_url}/storage/{key}/{quote(f.name)}?expires={expires}"
+        location = (f"{self.fake.storage_url}/storage/{key}/{quote(f.name, safe='')}?expires={expires}"
                     f"&sig={_sign(key, expires)}&response-content-disposition={disposition}")
         self.fake.signed_urls_issued += 1
         self.send_body(307, b"", "text/plain", {"Location": location, "Cache-Control": "no-store, max-age=0"})
@@ -495,10 +495,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _disposition(f: FakeFile) -> str | None:
-        if f.cd_style == "plain":
-            return f'attachment; filename="{f.name}"'
-        if f.cd_style == "utf8-raw":
-            # The raw UTF-8 bytes, as Civitai has sent them: http.server encodes headers as latin-1.
+        if f.cd_style in ("plain", "utf8-raw"):
+            # Civitai puts the name in as raw UTF-8 bytes; http.server encodes headers as latin-1, so
+            # this string is those bytes. "plain" differs only for the ASCII names it is meant for.
             return 'attachment; filename="' + f.name.encode("utf-8").decode("latin-1") + '"'
         if f.cd_style == "rfc5987":
             fallback = f.name.encode("ascii", "replace").decode("ascii").replace("?", "_")
@@ -621,7 +620,7 @@ class FakeCivitai:
         with self._lock:
             self._next_id += 1
             version_id = version_id or self._next_id
-            model_id = model_id or version_id + 100000
+            model_id = model_id or version_id + 1_000_000
         path = self.workdir / f"file-{version_id}.bin"
         if data is not None:
             path.write_bytes(data)
