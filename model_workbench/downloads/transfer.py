@@ -35,7 +35,7 @@ from .filenames import filename_from_content_disposition, numbered_name, sanitiz
 from .hashing import OrderedHasher
 from .state import PartState, Segment, part_path, remove_partial, state_path
 
-COALESCE_BYTES = 1 << 20  # write and hash in 1 MiB blocks: fewer syscalls than the 64 KiB network reads
+COALESCE_BYTES = 256 << 10  # write and hash in 256 KiB blocks: fewer syscalls than 64 KiB network reads
 ERROR_BODY_PREFIXES = (b"<!doctype", b"<html", b"<?xml", b'{"error"', b"{\"message\"")
 
 
@@ -389,10 +389,15 @@ class Transfer:
             error = TransientError(DownloadError(msg.STALLED.format(name=self.name), kind="stalled"))
         except httpx.TransportError:
             error = TransientError(self._connection_lost())
-        except BaseException:
+        except BaseException:  # cancelled, an error page or a write error: stop after the queued writes
             writer.close()
             self._save_state(quiet=True)
             raise
+        if error is not None and pending:
+            try:
+                writer.put(pending_at, bytes(pending))  # keep every byte received before the break
+            except BaseException:  # noqa: BLE001 - the write error is returned by close() below
+                pass
         write_error = writer.close()
         self._save_state(quiet=True)
         if write_error is not None:
