@@ -362,29 +362,44 @@ class Transfer:
         the GIL), so a single stream keeps up with curl instead of alternating read/write/hash.
         """
         assert self.part is not None and self.hasher is not None
-        writer = _WriteBehind(lambda offset, data: self._write_chunk(segment, offset, data))
-        pending = bytearray()
+        assert self.state is not None
+        if not self.state.segmented and self.hasher.position == segment.position:
+            # One in-order stream: write and hash on two threads at once (hashlib and os.pwrite
+            # both release the GIL), while this thread keeps reading the socket.
+            writer = _Pipeline([lambda offset, data: self._write_chunk(segment, offset, data, hash_it=False),
+                                self.hasher.feed])
+        else:
+            # Ranges land out of order: hash only after the bytes are on disk (the hasher may read them back).
+            writer = _Pipeline([lambda offset, data: self._write_chunk(segment, offset, data)])
+        pending: list[bytes] = []
+        pending_len = 0
         pending_at = segment.position
         error: TransientError | None = None
+
+        def flush() -> None:
+            nonlocal pending, pending_len, pending_at
+            if pending:
+                writer.put(pending_at, pending[0] if len(pending) == 1 else b"".join(pending))
+                pending_at += pending_len
+                pending, pending_len = [], 0
+
         try:
             for chunk in _body_chunks(response):
                 if self.cancel.is_set() or self._stop_workers.is_set():
                     raise Cancelled()
                 if segment.end is not None:
-                    chunk = chunk[: segment.end - pending_at - len(pending)]
+                    chunk = chunk[: segment.end - pending_at - pending_len]
                     if not chunk:
                         break
                 if pending_at == 0 and not pending and chunk[:16].lstrip().lower().startswith(ERROR_BODY_PREFIXES):
                     raise DownloadError(msg.ERROR_BODY.format(what="an error page", name=self.name,
                                                               hint=msg.ERROR_BODY_HINT), kind="error-body")
-                pending += chunk
-                if len(pending) >= COALESCE_BYTES:
-                    writer.put(pending_at, bytes(pending))
-                    pending_at += len(pending)
-                    pending = bytearray()
+                pending.append(chunk)
+                pending_len += len(chunk)
+                if pending_len >= COALESCE_BYTES:
+                    flush()
                 self._emit("downloading")
-            if pending:
-                writer.put(pending_at, bytes(pending))
+            flush()
         except httpx.TimeoutException:
             error = TransientError(DownloadError(msg.STALLED.format(name=self.name), kind="stalled"))
         except httpx.TransportError:
@@ -395,7 +410,7 @@ class Transfer:
             raise
         if error is not None and pending:
             try:
-                writer.put(pending_at, bytes(pending))  # keep every byte received before the break
+                flush()  # keep every byte received before the break
             except BaseException:  # noqa: BLE001 - the write error is returned by close() below
                 pass
         write_error = writer.close()
@@ -408,7 +423,7 @@ class Transfer:
         if segment.end is not None and segment.position < segment.end:
             raise TransientError(self._connection_lost())
 
-    def _write_chunk(self, segment: Segment, offset: int, data: bytes) -> None:
+    def _write_chunk(self, segment: Segment, offset: int, data: bytes, hash_it: bool = True) -> None:
         assert self.part is not None and self.hasher is not None
         try:
             self.part.write_at(offset, data)
@@ -417,7 +432,8 @@ class Transfer:
             raise DownloadError(msg.WRITE_FAILED.format(name=self.name, folder=self.final.parent if self.final else "",
                                                         reason=exc.strerror or str(exc)),
                                 kind="write", retryable=True, part_kept=True) from None
-        self.hasher.feed(offset, data)
+        if hash_it:
+            self.hasher.feed(offset, data)
         with self._lock:
             segment.done += len(data)
             self._since_save += len(data)
@@ -609,36 +625,40 @@ class Transfer:
         self.progress_cb(Progress(phase, done, total, speed, eta))
 
 
-class _WriteBehind:
-    """A thread that performs ``write(offset, data)`` for queued blocks; the first error stops it."""
+class _Pipeline:
+    """One thread per stage; each stage gets every ``(offset, data)`` block in order. The first error stops all."""
 
-    def __init__(self, write: Callable[[int, bytes], None], depth: int = 8) -> None:
-        self._write = write
-        self._queue: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=depth)
+    def __init__(self, stages: list[Callable[[int, bytes], None]], depth: int = 8) -> None:
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True, name="mw-write")
-        self._thread.start()
+        self._queues: list[queue.Queue[tuple[int, bytes] | None]] = [queue.Queue(maxsize=depth) for _ in stages]
+        self._threads = [threading.Thread(target=self._run, args=(stage, q), daemon=True, name="mw-write")
+                         for stage, q in zip(stages, self._queues, strict=True)]
+        for t in self._threads:
+            t.start()
 
-    def _run(self) -> None:
+    def _run(self, stage: Callable[[int, bytes], None], q: queue.Queue) -> None:
         while True:
-            item = self._queue.get()
+            item = q.get()
             if item is None:
                 return
             if self.error is None:
                 try:
-                    self._write(*item)
+                    stage(*item)
                 except BaseException as exc:  # noqa: BLE001 - handed back to the reading thread
                     self.error = exc
 
     def put(self, offset: int, data: bytes) -> None:
         if self.error is not None:
             raise self.error
-        self._queue.put((offset, data))
+        for q in self._queues:
+            q.put((offset, data))
 
     def close(self) -> BaseException | None:
-        """Wait until every queued block is written; return the write error, if any."""
-        self._queue.put(None)
-        self._thread.join()
+        """Wait until every queued block went through every stage; return the first error, if any."""
+        for q in self._queues:
+            q.put(None)
+        for t in self._threads:
+            t.join()
         return self.error
 
 
@@ -665,7 +685,35 @@ class _StreamContext:
             pass
 
 
+READ_BYTES = 1 << 20
+
+
+def _enlarge_reads(response: httpx.Response, size: int = READ_BYTES) -> bool:
+    """Let this response's connection read 1 MiB per ``recv`` instead of httpcore's 64 KiB.
+
+    With 64 KiB reads the per-read Python overhead halves a loopback stream's throughput. httpcore has
+    no public knob, so we set ``READ_NUM_BYTES`` on this one connection object (an instance attribute:
+    other connections and other httpx users are unaffected). Best effort: private names may change,
+    and then we simply keep the default size.
+    """
+    obj: Any = response.stream
+    for _ in range(8):
+        if hasattr(type(obj), "READ_NUM_BYTES"):
+            try:
+                if getattr(obj, "READ_NUM_BYTES", size) < size:
+                    obj.READ_NUM_BYTES = size
+                return True
+            except (AttributeError, TypeError):
+                return False
+        obj = next((getattr(obj, name) for name in ("_stream", "_httpcore_stream", "_connection")
+                    if hasattr(obj, name)), None)
+        if obj is None:
+            return False
+    return False
+
+
 def _body_chunks(response: httpx.Response) -> Iterator[bytes]:
+    _enlarge_reads(response)
     encoding = response.headers.get("Content-Encoding", "identity").lower()
     # iter_raw skips httpx's decoder layer; only safe when the body is not content-encoded.
     return response.iter_raw() if encoding in ("", "identity") else response.iter_bytes()

@@ -772,3 +772,29 @@ class FakeCivitai:
                 Image.new("RGB", (64, 96), tuple(digest[:3])).save(buf, "JPEG")
                 self._jpegs[path] = buf.getvalue()
             return self._jpegs[path]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the server in its own process (benchmarks): prints one JSON line, serves until stdin closes.
+
+    ``python -m tests.support.fake_civitai --file-size 67108864 [--throttle-bps N] [--api-key K]``
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--file-size", type=int, action="append", default=[], help="register a generated file")
+    parser.add_argument("--throttle-bps", type=int, default=None, help="per-connection storage throttle")
+    parser.add_argument("--api-key", default="test-key")
+    args = parser.parse_args(argv)
+    with FakeCivitai(api_key=args.api_key) as srv:
+        srv.faults.throttle_bps = args.throttle_bps
+        files = [srv.add_file(size=n, name=f"bench-{i}.safetensors") for i, n in enumerate(args.file_size)]
+        print(json.dumps({"url": srv.url, "storage_url": srv.storage_url, "files": [
+            {"version_id": f.version_id, "name": f.name, "size": f.size, "sha256": f.sha256,
+             "download_url": f.download_url} for f in files]}), flush=True)
+        sys.stdin.read()  # the parent closes our stdin (or dies) to stop us
+
+
+if __name__ == "__main__":
+    main()
