@@ -27,7 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="1 GiB instead of 64 MiB")
     parser.add_argument("--size-mib", type=int, default=None)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     size = (args.size_mib or (1024 if args.full else 64)) * MIB
     if shutil.which("curl") is None:

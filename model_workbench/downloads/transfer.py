@@ -30,6 +30,7 @@ from model_workbench.civitai.errors import CivitaiError, RateLimitedError, Unava
 from model_workbench.civitai.responses import looks_like_html
 
 from . import messages as msg
+from .direct_body import direct_body
 from .errors import Cancelled, DownloadError, RestartFromZero, TransientError
 from .filenames import filename_from_content_disposition, numbered_name, sanitize_filename
 from .hashing import OrderedHasher
@@ -384,7 +385,7 @@ class Transfer:
                 pending, pending_len = [], 0
 
         try:
-            for chunk in _body_chunks(response):
+            for chunk in _body_chunks(response, self.options.read_timeout):
                 if self.cancel.is_set() or self._stop_workers.is_set():
                     raise Cancelled()
                 if segment.end is not None:
@@ -686,6 +687,7 @@ class _StreamContext:
 
 
 READ_BYTES = 1 << 20
+USE_DIRECT_BODY = True  # tests switch it off to cover the plain httpx path too
 
 
 def _enlarge_reads(response: httpx.Response, size: int = READ_BYTES) -> bool:
@@ -712,7 +714,11 @@ def _enlarge_reads(response: httpx.Response, size: int = READ_BYTES) -> bool:
     return False
 
 
-def _body_chunks(response: httpx.Response) -> Iterator[bytes]:
+def _body_chunks(response: httpx.Response, read_timeout: float | None = None) -> Iterator[bytes]:
+    if USE_DIRECT_BODY:
+        direct = direct_body(response, READ_BYTES, read_timeout)
+        if direct is not None:
+            return direct
     _enlarge_reads(response)
     encoding = response.headers.get("Content-Encoding", "identity").lower()
     # iter_raw skips httpx's decoder layer; only safe when the body is not content-encoded.

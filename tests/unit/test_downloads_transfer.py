@@ -380,3 +380,54 @@ def test_stale_part_of_another_file_is_discarded(server, client, tmp_path):
     part_path(final).write_bytes(b"garbage")
     result = Transfer(client, request_for(f, tmp_path), options()).run()
     assert result.sha256 == f.sha256 and only_installed(tmp_path) == [f.name]
+
+
+# -- the body reader: direct socket reads and the plain httpx fallback give the same results ------------
+def test_direct_body_reader_is_used_and_matches(server, client):
+    import httpx
+
+    from model_workbench.downloads.direct_body import direct_body
+
+    f = server.add_file(data=payload(3 * MIB + 17, seed=21))
+    url = client.resolve_download(f.download_url).url
+    with client.http.stream("GET", url) as response:
+        body = direct_body(response, MIB, 5.0)
+        assert body is not None
+        assert b"".join(body) == f.path.read_bytes()
+    server.faults.drop_after = MIB
+    with client.http.stream("GET", url) as response, pytest.raises(httpx.RemoteProtocolError):
+        for _ in direct_body(response, MIB, 5.0):
+            pass
+
+
+def test_direct_body_declines_unknown_length(server, client):
+    from model_workbench.downloads.direct_body import direct_body
+
+    f = server.add_file(data=b"x" * 1000)
+    server.faults.no_content_length = True
+    with client.http.stream("GET", client.resolve_download(f.download_url).url) as response:
+        assert direct_body(response, MIB, 5.0) is None
+
+
+@pytest.mark.parametrize("fault", ["none", "drop", "corrupt", "hang", "html"])
+def test_plain_httpx_body_path(server, client, tmp_path, monkeypatch, fault):
+    from model_workbench.downloads import transfer
+
+    monkeypatch.setattr(transfer, "USE_DIRECT_BODY", False)
+    f = server.add_file(data=payload(2 * MIB, seed=22))
+    if fault == "drop":
+        server.faults.drop_after, server.faults.drop_times = MIB // 2, 1
+    elif fault == "corrupt":
+        server.faults.corrupt_at = 99
+    elif fault == "hang":
+        server.faults.hang_storage = True
+    elif fault == "html":
+        server.faults.storage_html = True
+    run = Transfer(client, request_for(f, tmp_path), options(read_timeout=0.3, max_attempts=2))
+    if fault in ("none", "drop"):
+        assert run.run().sha256 == f.sha256
+        return
+    with pytest.raises(DownloadError) as info:
+        run.run()
+    assert info.value.kind == {"corrupt": "hash", "hang": "stalled", "html": "error-body"}[fault]
+    assert not (tmp_path / f.name).exists()
