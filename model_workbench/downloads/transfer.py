@@ -181,6 +181,7 @@ class Transfer:
         self._since_save = 0
         self._lock = threading.Lock()
         self._stop_workers = threading.Event()
+        self._emit_lock = threading.Lock()
 
     # -- public ---------------------------------------------------------------------------------
     @property
@@ -314,15 +315,18 @@ class Transfer:
             self.hasher.mark_written(0, segment.done)  # re-hash what is on disk once, then continue
         with self._open(url, segment.done, None) as response:
             if response.status_code == 200 and segment.done > 0:
-                # The server ignored our Range: start over cleanly from this very response.
+                # The server ignored our Range: start over cleanly from this very response (checked
+                # first, so that an error page never costs us the bytes we already have).
+                self._check_response(response, expect_range_from=None)
                 self.part.truncate(0)  # type: ignore[union-attr]
                 segment.done = 0
                 self.hasher = OrderedHasher(self._read_at)
-                self._check_response(response, expect_range_from=None)
                 total = _content_length(response)
                 self.state.total = segment.end = total
             else:
-                self._check_response(response, expect_range_from=segment.done)
+                self._check_response(response, expect_range_from=segment.done or None)
+                if self.state.total is None:
+                    self.state.total = segment.end = _content_length(response)
             self._save_state()
             self._stream(response, segment)
 
@@ -618,6 +622,15 @@ class Transfer:
         now = time.monotonic()
         if not force and now - self._last_emit < self.options.progress_interval:
             return
+        # Segment threads all report: one event at a time, and none at all while another is being sent.
+        if not self._emit_lock.acquire(blocking=force):
+            return
+        try:
+            self._emit_locked(phase, now)
+        finally:
+            self._emit_lock.release()
+
+    def _emit_locked(self, phase: str, now: float) -> None:
         self._last_emit = now
         done = sum(s.done for s in self.state.segments) if self.state else 0
         total = self.state.total if self.state else None

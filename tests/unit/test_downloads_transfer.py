@@ -431,3 +431,16 @@ def test_plain_httpx_body_path(server, client, tmp_path, monkeypatch, fault):
         run.run()
     assert info.value.kind == {"corrupt": "hash", "hang": "stalled", "html": "error-body"}[fault]
     assert not (tmp_path / f.name).exists()
+
+
+def test_error_page_on_resume_keeps_the_bytes_we_have(server, client, tmp_path):
+    f = server.add_file(data=payload(3 * MIB, seed=23))
+    paused_part(server, client, f, tmp_path, MIB)
+    before = part_path(tmp_path / f.name).read_bytes()
+    server.faults.storage_html = True
+    with pytest.raises(DownloadError) as info:
+        Transfer(client, request_for(f, tmp_path), options()).run()
+    assert info.value.kind == "error-body" and info.value.part_kept
+    assert part_path(tmp_path / f.name).read_bytes() == before and not (tmp_path / f.name).exists()
+    server.faults.reset()
+    assert Transfer(client, request_for(f, tmp_path), options()).run().sha256 == f.sha256
