@@ -9,10 +9,13 @@ Usage::
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -43,7 +46,7 @@ class CivitaiClient:
                  proxy: str | None = None, timeout: float = 30.0, max_retries: int = 4,
                  backoff_base: float = 1.0, backoff_cap: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep, enums_ttl: float = 24 * 3600,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 enums_cache_file: str | Path | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.base_url = normalize_base_url(base_url)
         self.max_retries = max_retries
         self.backoff_base = backoff_base
@@ -52,6 +55,7 @@ class CivitaiClient:
         self._clock = clock
         self._enums_ttl = enums_ttl
         self._enums: tuple[float, Enums] | None = None
+        self._enums_file = Path(enums_cache_file) if enums_cache_file else None
         self._lock = threading.Lock()
         self.http, self._auth = make_http_client(self.base_url, api_key, proxy=proxy, timeout=timeout)
 
@@ -183,19 +187,50 @@ class CivitaiClient:
         return found
 
     def get_enums(self, refresh: bool = False) -> Enums:
-        """``/api/v1/enums`` cached for a day; the built-in list when Civitai cannot be reached."""
+        """``/api/v1/enums``, cached for a day (in memory and, if given, in ``enums_cache_file``).
+
+        When Civitai cannot be reached: the last saved copy (any age), else the built-in list.
+        """
         with self._lock:
             if self._enums and not refresh and self._clock() - self._enums[0] < self._enums_ttl:
                 return self._enums[1]
+        saved = self._read_enums_file()
+        if saved is not None and not refresh and time.time() - saved[0] < self._enums_ttl:
+            with self._lock:
+                self._enums = (self._clock(), saved[1])
+            return saved[1]
         try:
-            enums = Enums.from_json(self.get_json("/api/v1/enums"))
+            raw = self.get_json("/api/v1/enums")
+            enums = Enums.from_json(raw)
             if not enums.model_types or not enums.base_models:
                 raise e.BadResponseError(m.NOT_JSON)
         except e.CivitaiError:
-            return fallback_enums()
+            return saved[1] if saved is not None else fallback_enums()
         with self._lock:
             self._enums = (self._clock(), enums)
+        self._write_enums_file(raw)
         return enums
+
+    def _read_enums_file(self) -> tuple[float, Enums] | None:
+        if self._enums_file is None:
+            return None
+        try:
+            stored = json.loads(self._enums_file.read_text(encoding="utf-8"))
+            enums = Enums.from_json(stored["enums"])
+            return (float(stored["fetched_at"]), enums) if enums.model_types and enums.base_models else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _write_enums_file(self, raw: Any) -> None:
+        if self._enums_file is None:
+            return
+        try:
+            self._enums_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._enums_file.with_name(self._enums_file.name + ".tmp")
+            tmp.write_text(json.dumps({"fetched_at": time.time(), "enums": raw}), encoding="utf-8")
+            os.replace(tmp, self._enums_file)
+        except OSError:
+            pass  # a cache that cannot be written is only a slower start next time
 
     def get_images(self, version_id: int, *, limit: int = 20, nsfw: bool = True, cursor: str | None = None) -> Page:
         """Example images of a version with their generation parameters (``withMeta=true`` is needed since 2026)."""

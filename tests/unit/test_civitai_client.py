@@ -350,3 +350,20 @@ def test_non_json_body(server, client, monkeypatch):
     # the /login page answers 200 HTML: a client that lands there reports an outage, not garbage
     with pytest.raises(UnavailableError):
         client.get_json("/login")
+
+
+def test_enums_disk_cache(server, tmp_path, sleeps):
+    cache = tmp_path / "cache" / "enums.json"
+    with CivitaiClient(server.url, sleep=sleeps.append, max_retries=0, enums_cache_file=cache) as c:
+        assert c.get_enums().from_server and cache.exists()
+    server.requests.clear()
+    with CivitaiClient(server.url, sleep=sleeps.append, max_retries=0, enums_cache_file=cache) as c:
+        assert "Flux.1 D" in c.get_enums().base_models  # fresh on disk: no request
+    assert api_requests(server, "/api/v1/enums") == []
+    server.faults.outage_times = -1
+    with CivitaiClient(server.url, sleep=sleeps.append, max_retries=0, enums_cache_file=cache) as c:
+        stale = c.get_enums(refresh=True)  # Civitai down: the saved copy beats the built-in list
+    assert stale.from_server and "Flux.1 D" in stale.base_models
+    cache.write_text("garbage")
+    with CivitaiClient(server.url, sleep=sleeps.append, max_retries=0, enums_cache_file=cache) as c:
+        assert not c.get_enums().from_server
