@@ -25,7 +25,7 @@ from . import errors as e
 from . import messages as m
 from .config import DEFAULT_BASE_URL, normalize_base_url
 from .enums import fallback_enums
-from .http import make_http_client, origin_of
+from .http import _SecretKey, make_http_client, origin_of
 from .responses import RETRYABLE_STATUSES, error_for_response, parse_json_body, retry_after_seconds
 from .search import SearchQuery
 from .types import Enums, Model, ModelVersion, Page, parse_image_page, parse_model_page
@@ -71,6 +71,10 @@ class CivitaiClient:
 
     def __repr__(self) -> str:
         return f"CivitaiClient(base_url={self.base_url!r}, key={self._auth.key!r})"
+
+    def set_api_key(self, api_key: str | None) -> None:
+        """Use a new key from the next request on (the settings page changed it)."""
+        self._auth.key = _SecretKey(api_key)
 
     @property
     def has_api_key(self) -> bool:

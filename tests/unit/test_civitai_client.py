@@ -367,3 +367,14 @@ def test_enums_disk_cache(server, tmp_path, sleeps):
     cache.write_text("garbage")
     with CivitaiClient(server.url, sleep=sleeps.append, max_retries=0, enums_cache_file=cache) as c:
         assert not c.get_enums().from_server
+
+
+def test_api_key_can_change_at_runtime(server):
+    f = server.add_file(data=b"k")
+    with CivitaiClient(server.url, max_retries=0) as c:
+        with pytest.raises(AuthRequiredError):
+            c.resolve_download(f.download_url)
+        c.set_api_key(KEY)
+        assert c.has_api_key and c.resolve_download(f.download_url).redirected
+        c.set_api_key("")
+        assert not c.has_api_key
