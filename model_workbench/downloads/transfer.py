@@ -14,12 +14,11 @@ The rules (see issue 3 and docs/civitai.md):
 from __future__ import annotations
 
 import os
-import queue
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,13 @@ from model_workbench.civitai.errors import CivitaiError, RateLimitedError, Unava
 from model_workbench.civitai.responses import looks_like_html
 
 from . import messages as msg
-from .direct_body import direct_body
 from .errors import Cancelled, DownloadError, RestartFromZero, TransientError
 from .filenames import filename_from_content_disposition, numbered_name, sanitize_filename
 from .hashing import OrderedHasher
+from .part_file import PartFile
+from .pipeline import Pipeline
 from .state import PartState, Segment, part_path, remove_partial, state_path
+from .streaming import StreamContext, body_chunks, content_length, raw_header
 
 COALESCE_BYTES = 256 << 10  # write and hash in 256 KiB blocks: fewer syscalls than 64 KiB network reads
 ERROR_BODY_PREFIXES = (b"<!doctype", b"<html", b"<?xml", b'{"error"', b"{\"message\"")
@@ -84,43 +85,6 @@ class DownloadResult:
     sha256: str
     size: int
     reused: bool = False
-
-
-class PartFile:
-    """Positional reads/writes on the .part file (several segment threads share one descriptor)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
-        self._lock = threading.Lock()  # only for platforms without pwrite/pread (Windows)
-
-    def write_at(self, offset: int, data: bytes | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            if hasattr(os, "pwrite"):
-                n = os.pwrite(self.fd, view, offset)
-            else:
-                with self._lock:
-                    os.lseek(self.fd, offset, os.SEEK_SET)
-                    n = os.write(self.fd, view)
-            view = view[n:]
-            offset += n
-
-    def read_at(self, offset: int, size: int) -> bytes:
-        if hasattr(os, "pread"):
-            return os.pread(self.fd, size, offset)
-        with self._lock:
-            os.lseek(self.fd, offset, os.SEEK_SET)
-            return os.read(self.fd, size)
-
-    def size(self) -> int:
-        return os.fstat(self.fd).st_size
-
-    def truncate(self, size: int = 0) -> None:
-        os.ftruncate(self.fd, size)
-
-    def close(self) -> None:
-        os.close(self.fd)
 
 
 def file_sha256(path: Path, cancel: threading.Event | None = None) -> str:
@@ -271,7 +235,7 @@ class Transfer:
         with self._open(url, 0, None) as response:
             self._check_response(response, expect_range_from=None)
             if self.final is None:
-                cd_name = filename_from_content_disposition(_raw_header(response, b"content-disposition"))
+                cd_name = filename_from_content_disposition(raw_header(response, b"content-disposition"))
                 reused = self._choose_final(sanitize_filename(cd_name or "", self._fallback_name()))
                 if reused:
                     return reused
@@ -283,7 +247,7 @@ class Transfer:
                     else:
                         self._resume_single(url)
                     return self._finish()
-            total = _content_length(response)
+            total = content_length(response)
             assert self.final is not None
             self.state = PartState(url=self.request.url, name=self.final.name, sha256=self.request.sha256,
                                    total=total, version_id=self.request.version_id, file_id=self.request.file_id,
@@ -321,12 +285,12 @@ class Transfer:
                 self.part.truncate(0)  # type: ignore[union-attr]
                 segment.done = 0
                 self.hasher = OrderedHasher(self._read_at)
-                total = _content_length(response)
+                total = content_length(response)
                 self.state.total = segment.end = total
             else:
                 self._check_response(response, expect_range_from=segment.done or None)
                 if self.state.total is None:
-                    self.state.total = segment.end = _content_length(response)
+                    self.state.total = segment.end = content_length(response)
             self._save_state()
             self._stream(response, segment)
 
@@ -336,7 +300,7 @@ class Transfer:
         if start > 0 or end is not None:
             headers["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
-        return _StreamContext(self.client.http, url, headers, timeout, self.name)
+        return StreamContext(self.client.http, url, headers, timeout, self.name)
 
     def _check_response(self, response: httpx.Response, expect_range_from: int | None) -> None:
         status = response.status_code
@@ -371,11 +335,11 @@ class Transfer:
         if not self.state.segmented and self.hasher.position == segment.position:
             # One in-order stream: write and hash on two threads at once (hashlib and os.pwrite
             # both release the GIL), while this thread keeps reading the socket.
-            writer = _Pipeline([lambda offset, data: self._write_chunk(segment, offset, data, hash_it=False),
+            writer = Pipeline([lambda offset, data: self._write_chunk(segment, offset, data, hash_it=False),
                                 self.hasher.feed])
         else:
             # Ranges land out of order: hash only after the bytes are on disk (the hasher may read them back).
-            writer = _Pipeline([lambda offset, data: self._write_chunk(segment, offset, data)])
+            writer = Pipeline([lambda offset, data: self._write_chunk(segment, offset, data)])
         pending: list[bytes] = []
         pending_len = 0
         pending_at = segment.position
@@ -389,7 +353,7 @@ class Transfer:
                 pending, pending_len = [], 0
 
         try:
-            for chunk in _body_chunks(response, self.options.read_timeout):
+            for chunk in body_chunks(response, self.options.read_timeout):
                 if self.cancel.is_set() or self._stop_workers.is_set():
                     raise Cancelled()
                 if segment.end is not None:
@@ -637,121 +601,6 @@ class Transfer:
         speed = self._meter.speed(now, done)
         eta = (total - done) / speed if total is not None and speed > 0 else None
         self.progress_cb(Progress(phase, done, total, speed, eta))
-
-
-class _Pipeline:
-    """One thread per stage; each stage gets every ``(offset, data)`` block in order. The first error stops all."""
-
-    def __init__(self, stages: list[Callable[[int, bytes], None]], depth: int = 8) -> None:
-        self.error: BaseException | None = None
-        self._queues: list[queue.Queue[tuple[int, bytes] | None]] = [queue.Queue(maxsize=depth) for _ in stages]
-        self._threads = [threading.Thread(target=self._run, args=(stage, q), daemon=True, name="mw-write")
-                         for stage, q in zip(stages, self._queues, strict=True)]
-        for t in self._threads:
-            t.start()
-
-    def _run(self, stage: Callable[[int, bytes], None], q: queue.Queue) -> None:
-        while True:
-            item = q.get()
-            if item is None:
-                return
-            if self.error is None:
-                try:
-                    stage(*item)
-                except BaseException as exc:  # noqa: BLE001 - handed back to the reading thread
-                    self.error = exc
-
-    def put(self, offset: int, data: bytes) -> None:
-        if self.error is not None:
-            raise self.error
-        for q in self._queues:
-            q.put((offset, data))
-
-    def close(self) -> BaseException | None:
-        """Wait until every queued block went through every stage; return the first error, if any."""
-        for q in self._queues:
-            q.put(None)
-        for t in self._threads:
-            t.join()
-        return self.error
-
-
-class _StreamContext:
-    """``client.stream`` with transport errors at open time turned into transient download errors."""
-
-    def __init__(self, http: httpx.Client, url: str, headers: dict, timeout: httpx.Timeout, name: str) -> None:
-        self._cm = http.stream("GET", url, headers=headers, timeout=timeout)
-        self.name = name
-
-    def __enter__(self) -> httpx.Response:
-        try:
-            return self._cm.__enter__()
-        except httpx.TimeoutException:
-            raise TransientError(DownloadError(msg.STALLED.format(name=self.name), kind="stalled")) from None
-        except httpx.TransportError:
-            raise TransientError(DownloadError(msg.CONNECTION_LOST.format(name=self.name, done="0 bytes", total="?"),
-                                               kind="connection")) from None
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self._cm.__exit__(*exc)
-        except httpx.TransportError:
-            pass
-
-
-READ_BYTES = 1 << 20
-USE_DIRECT_BODY = True  # tests switch it off to cover the plain httpx path too
-
-
-def _enlarge_reads(response: httpx.Response, size: int = READ_BYTES) -> bool:
-    """Let this response's connection read 1 MiB per ``recv`` instead of httpcore's 64 KiB.
-
-    With 64 KiB reads the per-read Python overhead halves a loopback stream's throughput. httpcore has
-    no public knob, so we set ``READ_NUM_BYTES`` on this one connection object (an instance attribute:
-    other connections and other httpx users are unaffected). Best effort: private names may change,
-    and then we simply keep the default size.
-    """
-    obj: Any = response.stream
-    for _ in range(8):
-        if hasattr(type(obj), "READ_NUM_BYTES"):
-            try:
-                if getattr(obj, "READ_NUM_BYTES", size) < size:
-                    obj.READ_NUM_BYTES = size
-                return True
-            except (AttributeError, TypeError):
-                return False
-        obj = next((getattr(obj, name) for name in ("_stream", "_httpcore_stream", "_connection")
-                    if hasattr(obj, name)), None)
-        if obj is None:
-            return False
-    return False
-
-
-def _body_chunks(response: httpx.Response, read_timeout: float | None = None) -> Iterator[bytes]:
-    if USE_DIRECT_BODY:
-        direct = direct_body(response, READ_BYTES, read_timeout)
-        if direct is not None:
-            return direct
-    _enlarge_reads(response)
-    encoding = response.headers.get("Content-Encoding", "identity").lower()
-    # iter_raw skips httpx's decoder layer; only safe when the body is not content-encoded.
-    return response.iter_raw() if encoding in ("", "identity") else response.iter_bytes()
-
-
-def _content_length(response: httpx.Response) -> int | None:
-    if response.status_code == 206:
-        match = re.match(r"bytes\s+\d+-\d+/(\d+)", response.headers.get("Content-Range", ""))
-        if match:
-            return int(match.group(1))
-    value = response.headers.get("Content-Length")
-    return int(value) if value and value.isdigit() else None
-
-
-def _raw_header(response: httpx.Response, name: bytes) -> bytes | None:
-    for key, value in response.headers.raw:
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _split(total: int, connections: int, min_bytes: int) -> list[Segment]:

@@ -13,8 +13,8 @@ import pytest
 from model_workbench.civitai import CivitaiClient
 from model_workbench.downloads import DownloadError, DownloadOptions, DownloadRequest, Transfer
 from model_workbench.downloads.errors import Cancelled
+from model_workbench.downloads.part_file import PartFile
 from model_workbench.downloads.state import PartState, Segment, part_path, state_path
-from model_workbench.downloads.transfer import PartFile
 from tests.support.fake_civitai import FakeCivitai
 
 KEY = "test-key"
@@ -411,9 +411,9 @@ def test_direct_body_declines_unknown_length(server, client):
 
 @pytest.mark.parametrize("fault", ["none", "drop", "corrupt", "hang", "html"])
 def test_plain_httpx_body_path(server, client, tmp_path, monkeypatch, fault):
-    from model_workbench.downloads import transfer
+    from model_workbench.downloads import streaming
 
-    monkeypatch.setattr(transfer, "USE_DIRECT_BODY", False)
+    monkeypatch.setattr(streaming, "USE_DIRECT_BODY", False)
     f = server.add_file(data=payload(2 * MIB, seed=22))
     if fault == "drop":
         server.faults.drop_after, server.faults.drop_times = MIB // 2, 1
