@@ -37,6 +37,7 @@ from .pipeline import Pipeline
 from .state import PartState, Segment, part_path, remove_partial, state_path
 from .streaming import StreamContext, body_chunks, content_length, raw_header
 
+PARALLEL_HASH = True  # hash on its own thread when the stream is in order
 COALESCE_BYTES = 256 << 10  # write and hash in 256 KiB blocks: fewer syscalls than 64 KiB network reads
 ERROR_BODY_PREFIXES = (b"<!doctype", b"<html", b"<?xml", b'{"error"', b"{\"message\"")
 
@@ -332,7 +333,7 @@ class Transfer:
         """
         assert self.part is not None and self.hasher is not None
         assert self.state is not None
-        if not self.state.segmented and self.hasher.position == segment.position:
+        if PARALLEL_HASH and not self.state.segmented and self.hasher.position == segment.position:
             # One in-order stream: write and hash on two threads at once (hashlib and os.pwrite
             # both release the GIL), while this thread keeps reading the socket.
             writer = Pipeline([lambda offset, data: self._write_chunk(segment, offset, data, hash_it=False),

@@ -305,7 +305,7 @@ def test_disk_full_keeps_part_and_says_so(server, client, tmp_path):
 # -- resume after a restart ----------------------------------------------------------------------
 def paused_part(server, client, f, dest: Path, at_least: int) -> None:
     """Start a throttled download and cancel it once ``at_least`` bytes are on disk (the part stays)."""
-    server.faults.throttle_bps = 8 * MIB
+    server.faults.throttle_bps = 4 * MIB  # slow enough that plenty is left to cancel
     transfer = Transfer(client, request_for(f, dest), options(progress_interval=0.0))
 
     def progress(p):
@@ -331,7 +331,7 @@ def test_resume_after_restart_rehashes_part_and_continues(server, client, tmp_pa
 
 
 def test_resume_when_server_ignores_range_starts_over_cleanly(server, client, tmp_path):
-    f = server.add_file(data=payload(2 * MIB, seed=16))
+    f = server.add_file(data=payload(4 * MIB, seed=16))
     paused_part(server, client, f, tmp_path, MIB // 2)
     server.faults.ignore_range = True
     result = Transfer(client, request_for(f, tmp_path), options()).run()
