@@ -11,6 +11,7 @@ expected, ``direct_body`` returns None and the caller uses ``response.iter_raw()
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -69,7 +70,9 @@ def _read(stream: Any, buffered: bytes, length: int, read_size: int, timeout: fl
         yield buffered
     left = length - len(buffered)
     sock = getattr(stream, "_sock", None)
-    if callable(getattr(sock, "recv_into", None)) and callable(getattr(sock, "settimeout", None)):
+    # Only httpcore's plain SyncStream wraps the socket that carries the (decrypted) body; a TLS-in-TLS
+    # stream (HTTPS proxy) keeps the *outer* socket in ``_sock``, whose bytes are still encrypted.
+    if type(stream).__name__ == "SyncStream" and isinstance(sock, socket.socket):
         # A plain or TLS socket: fill whole blocks in place (no per-read allocation, no joining later).
         yield from _read_into(sock, left, read_size, timeout, request)
         return
