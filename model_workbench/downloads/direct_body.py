@@ -11,14 +11,10 @@ expected, ``direct_body`` returns None and the caller uses ``response.iter_raw()
 
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
-
-HAND_OVER_AFTER = 0.1  # seconds a partly filled block may wait for more bytes
 
 
 def _connection_of(response: httpx.Response) -> Any:
@@ -69,13 +65,6 @@ def _read(stream: Any, buffered: bytes, length: int, read_size: int, timeout: fl
     if buffered:
         yield buffered
     left = length - len(buffered)
-    sock = getattr(stream, "_sock", None)
-    # Only httpcore's plain SyncStream wraps the socket that carries the (decrypted) body; a TLS-in-TLS
-    # stream (HTTPS proxy) keeps the *outer* socket in ``_sock``, whose bytes are still encrypted.
-    if type(stream).__name__ == "SyncStream" and isinstance(sock, socket.socket):
-        # A plain or TLS socket: fill whole blocks in place (no per-read allocation, no joining later).
-        yield from _read_into(sock, left, read_size, timeout, request)
-        return
     while left > 0:
         try:
             data = stream.read(min(read_size, left), timeout)
@@ -89,34 +78,3 @@ def _read(stream: Any, buffered: bytes, length: int, read_size: int, timeout: fl
         left -= len(data)
         yield data
 
-
-def _read_into(sock: Any, left: int, block_size: int, timeout: float | None,
-               request: httpx.Request) -> Iterator[bytearray]:
-    sock.settimeout(timeout)
-    while left > 0:
-        block = bytearray(min(block_size, left))
-        view = memoryview(block)
-        got = 0
-        error: httpx.TransportError | None = None
-        started = time.monotonic()
-        try:
-            while got < len(block):
-                n = sock.recv_into(view[got:])
-                if n == 0:
-                    error = httpx.RemoteProtocolError(
-                        "peer closed connection without sending complete message body", request=request)
-                    break
-                got += n
-                if time.monotonic() - started > HAND_OVER_AFTER:
-                    break  # a slow link: pass on what we have, so progress and cancel stay responsive
-        except TimeoutError:  # socket.timeout is TimeoutError since Python 3.10
-            error = httpx.ReadTimeout("read timed out", request=request)
-        except OSError as exc:
-            error = httpx.ReadError(str(exc) or "read failed", request=request)
-        view.release()
-        if got:
-            del block[got:]  # shrinking in place: no copy
-            left -= got
-            yield block  # the bytes received before an error are still good: the caller keeps them
-        if error is not None:
-            raise error

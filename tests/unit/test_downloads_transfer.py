@@ -445,29 +445,3 @@ def test_error_page_on_resume_keeps_the_bytes_we_have(server, client, tmp_path):
     server.faults.reset()
     assert Transfer(client, request_for(f, tmp_path), options()).run().sha256 == f.sha256
 
-
-def test_direct_body_never_reads_a_tunnel_socket(server, client, monkeypatch):
-    """An HTTPS-proxy (TLS-in-TLS) stream keeps the encrypted outer socket in ``_sock``: use its read()."""
-    from model_workbench.downloads import direct_body as db
-
-    f = server.add_file(data=payload(MIB + 3, seed=24))
-    used = []
-    real_read_into = db._read_into
-    monkeypatch.setattr(db, "_read_into", lambda *a: used.append("sock") or real_read_into(*a))
-    with client.http.stream("GET", client.resolve_download(f.download_url).url) as response:
-        conn = db._connection_of(response)
-        stream = conn._network_stream
-
-        class TLSinTLSStream:  # same shape as httpcore's, different class
-            _sock = stream._sock
-
-            def read(self, n, timeout=None):
-                used.append("read")
-                return stream.read(n, timeout)
-
-            def close(self):
-                stream.close()
-
-        conn._network_stream = TLSinTLSStream()
-        assert b"".join(db.direct_body(response, MIB, 5.0)) == f.path.read_bytes()
-    assert "sock" not in used and "read" in used
