@@ -25,7 +25,13 @@ from model_workbench.civitai.types import Model, ModelImage, ModelVersion
 # What WebUI's find_preview() looks for (png/jpg/jpeg/webp/gif, as <name>.<ext> and <name>.preview.<ext>).
 PREVIEW_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif")
 
-FetchFn = Callable[[str], "tuple[bytes, str]"]  # url → (bytes, content type); CivitaiClient.fetch_bytes fits
+FetchFn = Callable[[str], "tuple[bytes, str]"]
+
+# User-facing sentences (kept together for the UI's localisation).
+PREVIEW_FETCH_FAILED = "Could not download the preview image: {reason}"
+NO_ALLOWED_IMAGE = ("No preview image was written: Civitai has no still image within the allowed content level "
+                    "for this version.")
+NO_READABLE_IMAGE = "No preview image was written: none of the example images could be read."  # url → (bytes, content type); CivitaiClient.fetch_bytes fits
 
 
 @dataclass
@@ -168,15 +174,14 @@ def write_preview(model_path: Path, images: Iterable[ModelImage], fetch: FetchFn
         except ValueError:
             continue
         except Exception as exc:  # noqa: BLE001 - a preview is optional; the reason is reported
-            report.problems.append(f"Could not download the preview image: {exc}")
+            report.problems.append(PREVIEW_FETCH_FAILED.format(reason=exc))
             return report
         _create_exclusive(target, png, report)
         return report
     if not candidates:
-        report.problems.append("No preview image was written: Civitai has no still image within the allowed "
-                               "content level for this version.")
+        report.problems.append(NO_ALLOWED_IMAGE)
     else:
-        report.problems.append("No preview image was written: none of the example images could be read.")
+        report.problems.append(NO_READABLE_IMAGE)
     return report
 
 
