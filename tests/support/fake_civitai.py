@@ -36,6 +36,11 @@ Routes (API origin; every URL in a JSON answer is rewritten to the server's own 
   ``"rfc5987"``, ``None``), ``Content-Length``, ``Accept-Ranges: bytes``, ``Range`` → 206 / 416.
 - ``GET /img/...``: a generated JPEG (or an mp4 body for video URLs).
 
+From another process (a server started with ``python -m tests.support.fake_civitai``):
+``POST /__fake__/faults`` with a JSON object of fault switches (``{"reset": true}`` clears them; the
+answer is the current set) and ``POST /__fake__/files`` with ``add_file`` keyword arguments (JSON
+values; ``data`` is not accepted, use ``size``) answering the file's ids, name, size, sha256 and URL.
+
 Fault switches (``srv.faults``, all off by default): ``throttle_bps`` (per connection), ``drop_after`` bytes
 (``drop_times`` limits how many responses are cut), ``ignore_range``, ``corrupt_at`` (flip the byte at that
 offset), ``hang_storage`` / ``hang_api`` (accept, never answer), ``outage_times`` (HTML 503 for that many API

@@ -115,6 +115,8 @@ class FakeHandler(BaseHTTPRequestHandler):
             return self.send_body(404, b"<Error><Code>NoSuchKey</Code></Error>", "application/xml")
         if path.startswith("/img/"):
             return self._image(path)
+        if path.startswith("/__fake__/"):
+            return self._control(path, body)
         if path == "/login":
             return self.send_body(200, LOGIN_PAGE, "text/html; charset=utf-8")
         faults = self.fake.faults
@@ -142,6 +144,32 @@ class FakeHandler(BaseHTTPRequestHandler):
             if match:
                 return handler(query=query, body=body, **match.groupdict())
         self.error(404, "Not found")
+
+    # -- test control (for a server in another process: e2e tests, benchmarks) ------------------
+    def _control(self, path: str, body: bytes) -> None:
+        try:
+            payload = json.loads(body.decode("utf-8") or "{}") if self.command == "POST" else {}
+        except ValueError:
+            return self.error(400, "Invalid JSON body")
+        if path == "/__fake__/faults":
+            faults = self.fake.faults
+            if payload.get("reset"):
+                faults.reset()
+            unknown = [k for k in payload if k != "reset" and not hasattr(faults, k)]
+            if unknown:
+                return self.error(400, f"Unknown faults: {unknown}")
+            for key, value in payload.items():
+                if key != "reset":
+                    setattr(faults, key, value)
+            return self.send_json(200, dict(vars(faults)))
+        if path == "/__fake__/files" and self.command == "POST":
+            try:
+                f = self.fake.add_file(**payload)
+            except TypeError as exc:
+                return self.error(400, str(exc))
+            return self.send_json(200, {"version_id": f.version_id, "model_id": f.model_id, "name": f.name,
+                                        "size": f.size, "sha256": f.sha256, "download_url": f.download_url})
+        return self.error(404, "Not found")
 
     # -- API routes -----------------------------------------------------------------------------
     def _models(self, query: dict, body: bytes) -> None:

@@ -171,3 +171,15 @@ def test_by_hash_post_limits(server):
 def test_tags_and_enums(server):
     assert httpx.get(f"{server.url}/api/v1/tags").json()["items"]
     assert "ModelType" in httpx.get(f"{server.url}/api/v1/enums").json()
+
+
+def test_control_routes_for_another_process(server):
+    r = httpx.post(f"{server.url}/__fake__/files", json={"size": 2048, "name": "remote.safetensors",
+                                                         "model_type": "Checkpoint", "cd_style": "rfc5987"})
+    info = r.json()
+    assert r.status_code == 200 and info["size"] == 2048 and server.files[info["version_id"]].cd_style == "rfc5987"
+    faults = httpx.post(f"{server.url}/__fake__/faults", json={"throttle_bps": 1000, "ignore_range": True}).json()
+    assert faults["throttle_bps"] == 1000 and server.faults.ignore_range
+    assert httpx.post(f"{server.url}/__fake__/faults", json={"reset": True}).json()["throttle_bps"] is None
+    assert httpx.post(f"{server.url}/__fake__/faults", json={"nonsense": 1}).status_code == 400
+    assert httpx.post(f"{server.url}/__fake__/files", json={"bogus": 1}).status_code == 400
