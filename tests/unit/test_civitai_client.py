@@ -24,22 +24,7 @@ from model_workbench.civitai import (
 from model_workbench.civitai import messages as m
 from model_workbench.civitai.http import _proxy_kwargs
 from tests.support import fake_civitai_data as data
-from tests.support.fake_civitai import FakeCivitai
-
-KEY = "test-key"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeCivitai(api_key=KEY) as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def clean(server):
-    server.faults.reset()
-    server.requests.clear()
-    yield
+from tests.support.civitai_fixtures import KEY
 
 
 @pytest.fixture

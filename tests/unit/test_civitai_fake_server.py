@@ -8,22 +8,7 @@ import httpx
 import pytest
 
 from tests.support import fake_civitai_data as data
-from tests.support.fake_civitai import FakeCivitai
-
-KEY = "test-key"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeCivitai(api_key=KEY) as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def clean(server):
-    server.faults.reset()
-    yield
-    server.faults.reset()
+from tests.support.civitai_fixtures import KEY
 
 
 def signed_url(server, f) -> str:

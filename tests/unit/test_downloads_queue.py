@@ -5,34 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
-from model_workbench.civitai import CivitaiClient
 from model_workbench.downloads import DownloadOptions, DownloadQueue, DownloadRequest, JobStatus
 from model_workbench.downloads.state import part_path, state_path
-from tests.support.fake_civitai import FakeCivitai
 
-KEY = "test-key"
 MIB = 1 << 20
-
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeCivitai(api_key=KEY) as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def clean(server):
-    server.faults.reset()
-    yield
-    server.faults.reset()
-
-
-@pytest.fixture
-def client(server):
-    with CivitaiClient(server.url, api_key=KEY, sleep=lambda s: None, max_retries=1) as c:
-        yield c
 
 
 def opts(**kw) -> DownloadOptions:

@@ -15,30 +15,9 @@ from model_workbench.downloads import DownloadError, DownloadOptions, DownloadRe
 from model_workbench.downloads.errors import Cancelled
 from model_workbench.downloads.part_file import PartFile
 from model_workbench.downloads.state import PartState, Segment, part_path, state_path
-from tests.support.fake_civitai import FakeCivitai
+from tests.support.civitai_fixtures import KEY
 
-KEY = "test-key"
 MIB = 1 << 20
-
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeCivitai(api_key=KEY) as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def clean(server):
-    server.faults.reset()
-    server.requests.clear()
-    yield
-    server.faults.reset()
-
-
-@pytest.fixture
-def client(server):
-    with CivitaiClient(server.url, api_key=KEY, sleep=lambda s: None, max_retries=1) as c:
-        yield c
 
 
 def options(**kw) -> DownloadOptions:
