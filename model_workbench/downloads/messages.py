@@ -1,0 +1,45 @@
+"""Every user-facing sentence of the download engine, in one place so the UI can localise them."""
+
+HASH_MISMATCH = (
+    "The downloaded file {name} does not match Civitai's SHA256 checksum (it was damaged in transit), so it was "
+    "deleted and not installed. Press Retry to download it again."
+)
+SIZE_MISMATCH = (
+    "The downloaded file {name} is {got} bytes but the server announced {expected}, so it was not installed. "
+    "Press Retry to download it again."
+)
+ERROR_BODY = (
+    "Civitai's file server sent {what} instead of the model file {name}, so nothing was installed. {hint}"
+)
+ERROR_BODY_HINT = "If the model needs an account, check your API key in the settings; otherwise try again later."
+CONNECTION_LOST = (
+    "The connection broke while downloading {name} ({done} of {total} received). The partial file is kept: "
+    "press Retry to resume."
+)
+STALLED = (
+    "The download of {name} stalled: the file server stopped sending data. The partial file is kept: press Retry to "
+    "resume."
+)
+STORAGE_STATUS = "Civitai's file server refused the download of {name} (HTTP {status}). Press Retry to try again."
+WRITE_FAILED = (
+    "Could not write {name} to {folder}: {reason}. Free some disk space or check the folder's permissions, then "
+    "press Retry: the partial file is kept."
+)
+EXISTS_DIFFERENT = (
+    "A different file named {name} already exists in {folder}; it was not overwritten. Rename or remove it, or "
+    "choose another subfolder, then press Retry."
+)
+EXISTS_UNVERIFIED = (
+    "A file named {name} already exists in {folder} and Civitai gave no checksum to compare it with; it was not "
+    "overwritten. Rename or remove it to download again."
+)
+REUSED = "{name} is already installed with the same SHA256; the existing file is used."
+CANCELLED = "Download cancelled."
+PAUSED = "Download paused. The partial file is kept: press Retry to resume."
+COMPLETED = "Installed {name}."
+QUEUED = "Waiting for a free download slot."
+RESOLVING = "Asking Civitai for the file."
+DOWNLOADING = "Downloading."
+VERIFYING = "Verifying the checksum."
+SIDECARS_FAILED = "Installed {name}, but writing its preview or info files failed: {reason}."
+UNEXPECTED = "The download of {name} failed unexpectedly: {reason}."

@@ -1,0 +1,33 @@
+"""Fixtures shared by the unit tests: the fake Civitai server and a client for it.
+
+``server`` is one fake server per test module (started only by modules that ask for it), with its
+faults and request log reset around every test; ``client`` talks to it with instant retries.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from model_workbench.civitai import CivitaiClient
+from tests.support.civitai_fixtures import KEY
+from tests.support.fake_civitai import FakeCivitai
+
+
+@pytest.fixture(scope="module")
+def _fake_civitai_instance():
+    with FakeCivitai(api_key=KEY) as srv:
+        yield srv
+
+
+@pytest.fixture
+def server(_fake_civitai_instance):
+    _fake_civitai_instance.faults.reset()
+    _fake_civitai_instance.requests.clear()
+    yield _fake_civitai_instance
+    _fake_civitai_instance.faults.reset()
+
+
+@pytest.fixture
+def client(server):
+    with CivitaiClient(server.url, api_key=KEY, sleep=lambda s: None, max_retries=1) as c:
+        yield c
