@@ -62,6 +62,18 @@ def _optional_module(name: str) -> Any | None:
         return None
 
 
+def _forget_cached_conditioning() -> None:
+    """Drop txt2img's cached prompt conditioning (kept across generations by ``persistent_cond_cache``).
+
+    Its key does not include the text encoder's weights, so a sample rendered during training (text
+    encoder LoRA hooked in) would otherwise be reused by the user's next generation of that prompt."""
+    for cls, names in ((processing.StableDiffusionProcessing, ("cached_c", "cached_uc")),
+                       (processing.StableDiffusionProcessingTxt2Img, ("cached_hr_c", "cached_hr_uc"))):
+        for name in names:
+            if hasattr(cls, name):
+                setattr(cls, name, [None, None])
+
+
 class WebuiHost(BaseHost):
     def __init__(self) -> None:
         super().__init__()
@@ -252,16 +264,19 @@ class WebuiHost(BaseHost):
             model = shared.sd_model
             sd_models.reload_model_weights(model, info=getattr(model, "sd_checkpoint_info", None), forced_reload=True)
 
-        with guarded_model(lambda: shared.sd_model, _builtin_module("networks"),
-                           getattr(shared, "loaded_hypernetworks", None), shared.opts, reload=reload):
-            yield WebuiTrainableModel(shared.sd_model, shared.opts, devices)
+        try:
+            with guarded_model(lambda: shared.sd_model, _builtin_module("networks"),
+                               getattr(shared, "loaded_hypernetworks", None), shared.opts, reload=reload):
+                yield WebuiTrainableModel(shared.sd_model, shared.opts, devices)
+        finally:
+            _forget_cached_conditioning()
 
     def tag_image(self, image: Any, method: str, threshold: float = 0.5) -> list[str]:
         """Tags from WebUI's DeepBooru or BLIP; the running job's progress is left as it was."""
         found = {name: _optional_module(f"modules.{name}") for name in ("deepbooru", "images", "devices")}
         return tag_with_webui(shared, found, image, method, threshold)
 
-    def check_lora(self, path: Path) -> dict[str, Any]:
+    def lora_check(self, path: Path) -> dict[str, Any]:
         """Load a LoRA file with WebUI's Lora code against the loaded model; report matched keys."""
         return check_lora_file(Path(path), _builtin_module("networks"), _builtin_module("network"), sd_models,
                           shared.sd_model)

@@ -48,7 +48,7 @@ def lora_check_endpoint(host: Any) -> Any:
 
     def lora_check(path: str) -> dict[str, Any]:
         try:
-            return host.check_lora(Path(path))
+            return host.lora_check(Path(path))
         except FileNotFoundError as error:
             raise HTTPException(status_code=404, detail=str(error)) from error
         except HostFeatureUnavailable as error:
@@ -59,7 +59,7 @@ def lora_check_endpoint(host: Any) -> Any:
 
 def register_routes(app: FastAPI, host: Host) -> None:
     # Ours first: the shared router may answer this path with 501 for hosts that cannot check.
-    if hasattr(host, "check_lora"):
+    if hasattr(host, "lora_check"):
         app.add_api_route(f"{PREFIX}/lora-check", lora_check_endpoint(host), methods=["GET"],
                           dependencies=auth_dependencies())
     app.include_router(build_router(host, dependencies=auth_dependencies()))

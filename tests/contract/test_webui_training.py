@@ -172,6 +172,8 @@ def test_nothing_is_left_changed_after_training(webui, host, tmp_path, ending):
         if ending == "failed":
             raise RuntimeError("boom")
 
+    # A sample rendered during training leaves its conditioning (text encoder LoRA included) cached.
+    webui.processing.StableDiffusionProcessing.cached_c = [("a prompt",), "conditioning with the LoRA"]
     stop = threading.Event()
     if ending == "interrupted":
         stop.set()
@@ -189,6 +191,7 @@ def test_nothing_is_left_changed_after_training(webui, host, tmp_path, ending):
     assert webui.shared.loaded_hypernetworks == ["a hypernetwork"]  # ...and back afterwards
     assert webui.shared.opts.CLIP_stop_at_last_layers == 2
     assert webui.networks.loaded_networks == []
+    assert webui.processing.StableDiffusionProcessing.cached_c == [None, None]
     assert_same(before, snapshot(model_root))
     assert webui.sd_models.reloads == []  # nothing needed repairing
 
