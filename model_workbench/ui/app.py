@@ -63,5 +63,11 @@ def launch(host: Host, server_name: str = "127.0.0.1", server_port: int = 7870, 
            open_browser: bool = False) -> None:
     demo = build_standalone_blocks(host, lang=lang)
     demo.queue()
-    demo.launch(server_name=server_name, server_port=server_port, inbrowser=open_browser,
-                show_api=False, prevent_thread_lock=False)
+    app, _, _ = demo.launch(server_name=server_name, server_port=server_port, inbrowser=open_browser,
+                            show_api=False, prevent_thread_lock=True)
+    # The HTTP API on the same server, as WebUI mounts it after its own launch (routes added to a
+    # running Starlette app are seen by the next request).
+    from model_workbench.routes import build_router
+
+    app.include_router(build_router(host))
+    demo.block_thread()

@@ -1,0 +1,343 @@
+"""One LoRA training at a time, in a background thread, over a Host.
+
+The Train tab and the HTTP API share one :class:`TrainingService` per host (:func:`service_for`), so
+a training started from either is seen, followed and stopped from both. The service:
+
+- reads the version's ``config.json`` (kohya argument names) into :class:`TrainingConfig`, applies
+  overrides, and points data and output at the project (``dataset/``, ``checkpoints/``,
+  ``<project>_<version>-<epoch:06d>.safetensors``), writing the effective config back so the version
+  records what was trained and a resume uses the same settings;
+- trains under ``host.gpu_lock`` on ``host.trainable_model()``, which the host restores on exit;
+- reports progress to the host's progress bar and keeps a status snapshot, a log and the loss
+  history in memory (the log also goes to the project's ``train.log``);
+- stops at the next step when asked (its own flag or the host's Interrupt) and keeps the finished
+  epochs and the resume state;
+- renders sample images every N epochs through ``host.generate`` while the LoRA is applied.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..host import GenerationRequest, Host, HostFeatureUnavailable, ProgressUpdate, StopFlag
+from . import projects
+from .config import TrainingConfig
+from .dataset import TrainingDataset, scan_dataset
+from .trainer import Progress, SampleRequest, Trainer
+
+TRAIN_JOB = "model-workbench-train"
+IDLE, RUNNING, FINISHED, INTERRUPTED, FAILED = "idle", "running", "finished", "interrupted", "failed"
+LOG_LIMIT = 2000  # lines kept in memory; train.log keeps everything
+LOSS_LIMIT = 5000  # points kept for the plot (thinned when exceeded)
+
+# Keys the service owns: a user's override of them would write outside the project.
+_PROJECT_KEYS = ("train_data_dir", "output_dir", "output_name")
+
+MSG_BUSY = "A training is already running ({project} / {version}); stop it or wait for it to finish."
+MSG_NOT_RUNNING = "No training is running."
+MSG_UNKNOWN_KEYS = "Unknown training settings: {keys}. Use kohya sd-scripts' argument names."
+MSG_NO_RESUME = ("There is no saved state to resume {project} / {version} from; start a new training instead.")
+MSG_STARTED = "Training {project} / {version} started: {epochs} epochs on {images} images."
+MSG_FINISHED = "Training finished: {count} checkpoints saved in {folder}."
+MSG_FAILED = "Training failed: {error}"
+MSG_SAMPLE_FAILED = "Sample images for epoch {epoch} could not be rendered: {error}"
+
+
+class TrainingBusy(RuntimeError):
+    """A training is already running; the message names it."""
+
+
+@dataclass
+class SampleSettings:
+    """How sample images are rendered during training (the prompts come from the config)."""
+
+    negative_prompt: str = ""
+    steps: int = 20
+    sampler_name: str = "Euler a"
+    cfg_scale: float = 7.0
+    width: int = 0  # 0: the training resolution
+    height: int = 0
+
+
+@dataclass
+class TrainingStatus:
+    state: str = IDLE
+    project: str = ""
+    version: str = ""
+    step: int = 0
+    total_steps: int = 0
+    epoch: int = 0
+    total_epochs: int = 0
+    loss: float | None = None
+    average_loss: float | None = None
+    lr: float | None = None
+    it_per_s: float | None = None
+    message: str = ""
+    checkpoints: list[str] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``GET /train/status`` shape (plus a few extra fields the tab uses)."""
+        return {
+            "state": self.state, "project": self.project, "version": self.version, "step": self.step,
+            "total_steps": self.total_steps, "epoch": self.epoch, "total_epochs": self.total_epochs,
+            "loss": self.loss, "average_loss": self.average_loss, "lr": self.lr, "it_per_s": self.it_per_s,
+            "message": self.message, "checkpoints": list(self.checkpoints), "samples": list(self.samples),
+            "started_at": self.started_at, "finished_at": self.finished_at,
+        }
+
+
+def build_config(root: str | Path, project: str, version: str, overrides: dict[str, Any] | None = None) -> TrainingConfig:
+    """The version's stored config plus ``overrides``, aimed at the project's folders; validated.
+
+    Raises ``ValueError`` (unknown keys, invalid values) or ``ProjectError`` with a sentence to show.
+    """
+    paths = projects.project_paths(root, project)
+    stored = projects.read_version_config(root, project, version)
+    overrides = dict(overrides or {})
+    known = {f for f in TrainingConfig.__dataclass_fields__}
+    unknown = sorted(k for k in overrides if k not in known)
+    if unknown:
+        raise ValueError(MSG_UNKNOWN_KEYS.format(keys=", ".join(unknown)))
+    data = {**{k: v for k, v in stored.items() if k in known}, **overrides}
+    for key in _PROJECT_KEYS:
+        data.pop(key, None)
+    try:
+        config = TrainingConfig(**data)
+    except TypeError as exc:  # a wrong type in the JSON (a list where a number goes...)
+        raise ValueError(str(exc)) from None
+    config.train_data_dir = str(paths.dataset)
+    config.output_dir = str(paths.checkpoints)
+    config.output_name = projects.output_name(paths.name, version)
+    config.validate()
+    return config
+
+
+class TrainingService:
+    """Runs one training at a time on a host and keeps what the UI and the API show about it."""
+
+    def __init__(self, host: Host, root: str | Path | None = None,
+                 sample_settings: SampleSettings | None = None) -> None:
+        self.host = host
+        self._root = Path(root) if root is not None else None
+        self.sample_settings = sample_settings or SampleSettings()
+        self._lock = threading.Lock()
+        self._status = TrainingStatus()
+        self._log: list[str] = []
+        self._losses: list[tuple[int, float, float]] = []  # (step, loss, running average)
+        self._stop = StopFlag()
+        self._thread: threading.Thread | None = None
+        self._log_file: Path | None = None
+        self._epoch_losses: dict[int, list[float]] = {}
+
+    @property
+    def root(self) -> Path:
+        return self._root if self._root is not None else self.host.data_dir()
+
+    # -- queries ------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return self._status.as_dict()
+
+    def is_running(self) -> bool:
+        with self._lock:
+            return self._status.state == RUNNING
+
+    def log_lines(self, last: int = 200) -> list[str]:
+        with self._lock:
+            return self._log[-last:]
+
+    def losses(self) -> list[tuple[int, float, float]]:
+        with self._lock:
+            return list(self._losses)
+
+    def can_resume(self, project: str, version: str) -> bool:
+        try:
+            paths = projects.project_paths(self.root, project)
+            name = projects.output_name(paths.name, version)
+        except projects.ProjectError:
+            return False
+        return (paths.checkpoints / f"{name}-state" / "state.pt").is_file()
+
+    # -- control ------------------------------------------------------------------------------
+    def start(self, project: str, version: str, overrides: dict[str, Any] | None = None,
+              resume: bool = False) -> dict[str, Any]:
+        """Validate and start a training in the background; returns the status snapshot.
+
+        Raises :class:`TrainingBusy`, ``ProjectError`` or ``ValueError`` before anything starts. A
+        version that does not exist yet is created with the given settings.
+        """
+        with self._lock:
+            if self._status.state == RUNNING:
+                raise TrainingBusy(MSG_BUSY.format(project=self._status.project, version=self._status.version))
+            paths = projects.project_paths(self.root, project)
+            if not paths.dir.is_dir():
+                raise projects.ProjectError(projects.MSG_PROJECT_MISSING.format(name=paths.name))
+            version = projects.validate_name(version, "version")
+            if not paths.version_dir(version).is_dir():
+                projects.create_version(self.root, paths.name, version, {})
+            config = build_config(self.root, paths.name, version, overrides)
+            if resume and not self.can_resume(paths.name, version):
+                raise ValueError(MSG_NO_RESUME.format(project=paths.name, version=version))
+            saved = {k: v for k, v in config.to_dict().items() if k not in _PROJECT_KEYS}
+            projects.write_version_config(self.root, paths.name, version, saved)
+            self._stop.clear()
+            self._status = TrainingStatus(state=RUNNING, project=paths.name, version=version,
+                                          total_epochs=config.max_train_epochs or 0, started_at=time.time(),
+                                          message="Starting…")
+            self._log = []
+            self._losses = []
+            self._epoch_losses = {}
+            self._log_file = paths.train_log
+            self._thread = threading.Thread(target=self._run, args=(paths, version, config, resume),
+                                            name="model-workbench-train", daemon=True)
+            self._thread.start()
+            return self._status.as_dict()
+
+    def stop(self) -> bool:
+        """Ask the running training to stop after the current step; False when none runs."""
+        with self._lock:
+            running = self._status.state == RUNNING
+            if running:
+                self._status.message = "Stopping after the current step…"
+        if running:
+            self._stop.set()
+        return running
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the background thread; True when it has ended."""
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    # -- the run ------------------------------------------------------------------------------
+    def _log_line(self, text: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}"
+        with self._lock:
+            self._log.append(line)
+            del self._log[:-LOG_LIMIT]
+            log_file = self._log_file
+        if log_file is not None:
+            try:
+                with open(log_file, "a", encoding="utf-8") as fh:
+                    fh.write(line + "\n")
+            except OSError:
+                pass  # a full disk must not end the training; the in-memory log still has it
+
+    def _should_stop(self) -> bool:
+        try:
+            host_stop = bool(self.host.interrupted())
+        except Exception:
+            host_stop = False
+        return self._stop.is_set() or host_stop
+
+    def _on_progress(self, p: Progress) -> None:
+        with self._lock:
+            s = self._status
+            s.step, s.total_steps, s.epoch, s.total_epochs = p.step, p.total_steps, p.epoch, p.total_epochs
+            s.loss, s.average_loss, s.lr, s.it_per_s = p.loss, p.average_loss, p.lr, p.it_per_s
+            s.message = f"Epoch {p.epoch}/{p.total_epochs}, step {p.step}/{p.total_steps}, loss {p.average_loss:.4f}"
+            self._losses.append((p.step, p.loss, p.average_loss))
+            if len(self._losses) > LOSS_LIMIT:
+                self._losses = self._losses[::2]
+            self._epoch_losses.setdefault(p.epoch, []).append(p.loss)
+            text = s.message
+        self.host.report_progress(ProgressUpdate(p.step, p.total_steps, text))
+
+    def _on_checkpoint(self, path: Path, epoch: int, step: int) -> None:
+        with self._lock:
+            losses = self._epoch_losses.get(epoch) or []
+            if str(path) not in self._status.checkpoints:
+                self._status.checkpoints.append(str(path))
+        loss = sum(losses) / len(losses) if losses else None
+        # Beside the file (<file>.json): what projects.checkpoint_info shows in the checkpoint table.
+        sidecar = path.with_name(path.name + ".json")
+        try:
+            sidecar.write_text(json.dumps({"epoch": epoch, "steps": step, "loss": loss}), encoding="utf-8")
+        except OSError:
+            pass
+        self._log_line(f"Saved {path.name} (epoch {epoch}, step {step}"
+                       + (f", mean loss {loss:.4f})" if loss is not None else ")"))
+
+    def _on_sample(self, paths: projects.ProjectPaths, config: TrainingConfig) -> Callable[[SampleRequest], None]:
+        def sample(request: SampleRequest) -> None:
+            settings = self.sample_settings
+            width, height = config.resolution_wh()
+            for i, prompt in enumerate(request.prompts):
+                try:
+                    result = self.host.generate(GenerationRequest(
+                        prompt=prompt, negative_prompt=settings.negative_prompt, seed=request.seed % (2**32),
+                        steps=settings.steps, sampler_name=settings.sampler_name, cfg_scale=settings.cfg_scale,
+                        width=settings.width or width, height=settings.height or height))
+                except Exception as exc:  # a sample must never end the training
+                    self._log_line(MSG_SAMPLE_FAILED.format(epoch=request.epoch, error=exc))
+                    return
+                paths.samples.mkdir(parents=True, exist_ok=True)
+                for j, image in enumerate(result.images):
+                    target = paths.samples / f"{config.output_name}-{request.epoch:06d}-{i:02d}{'' if j == 0 else f'-{j}'}.png"
+                    image.save(target)
+                    with self._lock:
+                        self._status.samples.append(str(target))
+                    self._log_line(f"Sample for epoch {request.epoch}: {target.name}")
+        return sample
+
+    def _finish(self, state: str, message: str) -> None:
+        with self._lock:
+            self._status.state = state
+            self._status.message = message
+            self._status.finished_at = time.time()
+        self._log_line(message)
+
+    def _run(self, paths: projects.ProjectPaths, version: str, config: TrainingConfig, resume: bool) -> None:
+        try:
+            with self.host.gpu_lock(TRAIN_JOB):
+                scan = scan_dataset(config.train_data_dir, config.caption_extension)
+                for problem in scan.problems:
+                    self._log_line(problem)
+                dataset = TrainingDataset(scan, config)  # ValueError when there are no usable images
+                with self.host.trainable_model() as model:
+                    trainer = Trainer(model, config, dataset=dataset, on_progress=self._on_progress,
+                                      on_sample=self._on_sample(paths, config) if config.sample_prompts else None,
+                                      on_checkpoint=self._on_checkpoint, stop=self._should_stop)
+                    self._log_line(MSG_STARTED.format(project=paths.name, version=version,
+                                                      epochs=config.max_train_epochs or "?",
+                                                      images=scan.num_train_images))
+                    result = trainer.run(resume=resume)
+            with self._lock:
+                self._status.checkpoints = [str(p) for p in result.checkpoints]
+            if result.interrupted:
+                self._finish(INTERRUPTED, result.message)
+            else:
+                self._finish(FINISHED, MSG_FINISHED.format(count=len(result.checkpoints), folder=paths.checkpoints))
+        except (HostFeatureUnavailable, ValueError, projects.ProjectError) as exc:
+            self._finish(FAILED, MSG_FAILED.format(error=exc))
+        except Exception as exc:  # the user sees a sentence; the log keeps the traceback
+            self._log_line(traceback.format_exc())
+            self._finish(FAILED, MSG_FAILED.format(error=f"{type(exc).__name__}: {exc}"))
+
+
+# One service per host, shared by the tab and the HTTP API.
+_services: weakref.WeakKeyDictionary[Any, TrainingService] = weakref.WeakKeyDictionary()
+_services_lock = threading.Lock()
+
+
+def service_for(host: Host) -> TrainingService:
+    """The host's training service (created on first use)."""
+    with _services_lock:
+        service = _services.get(host)
+        if service is None:
+            service = TrainingService(host)
+            _services[host] = service
+        return service

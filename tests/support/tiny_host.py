@@ -1,0 +1,126 @@
+"""The test suite's tiny torch host: trains and samples ``TinyDiffusionModel`` on the CPU.
+
+A ``StandaloneHost`` (model folders from flags, settings file) that can also train, generate and
+tag, so every part of the Train tab runs end to end without WebUI:
+
+- ``trainable_model()`` yields the host's one tiny model and puts its weights back on exit;
+- ``generate()`` samples it with each LoRA of the request merged at its weight (``applied_lora``,
+  the way WebUI's Lora extension merges them), and writes WebUI-style infotexts;
+- ``tag_image()`` names the image's dominant colours (deterministic "deepbooru"), or a sentence ("blip").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from model_workbench.host import (
+    GenerationRequest,
+    GenerationResult,
+    HostCapabilities,
+    ModelKind,
+    ProgressCallback,
+    ProgressUpdate,
+    StopFlag,
+)
+from model_workbench.preview.requests import CellRequest, LoraRef, format_infotext
+from model_workbench.standalone import StandaloneConfig, StandaloneHost
+from model_workbench.training.apply import applied_lora
+from tests.support.tiny_diffusion import TinyDiffusionModel
+
+COLOUR_NAMES = {
+    "red": (230, 40, 40), "green": (40, 200, 60), "blue": (40, 60, 230), "yellow": (240, 220, 40),
+    "magenta": (200, 40, 200), "cyan": (40, 200, 200), "white": (250, 250, 250), "black": (10, 10, 10),
+    "grey": (128, 128, 128), "orange": (240, 140, 30),
+}
+
+
+def colour_tags(image: Image.Image, limit: int = 3) -> list[tuple[str, float]]:
+    """The image's nearest named colours with the share of pixels each covers."""
+    array = np.asarray(image.convert("RGB").resize((32, 32)), dtype=np.float32).reshape(-1, 3)
+    names = list(COLOUR_NAMES)
+    palette = np.array([COLOUR_NAMES[n] for n in names], dtype=np.float32)
+    nearest = ((array[:, None, :] - palette[None]) ** 2).sum(-1).argmin(1)
+    counts = np.bincount(nearest, minlength=len(names)) / len(nearest)
+    order = np.argsort(-counts)[:limit]
+    return [(names[i], float(counts[i])) for i in order if counts[i] > 0]
+
+
+class TinyHost(StandaloneHost):
+    """Trains, samples and tags a tiny random diffusion model on the CPU."""
+
+    def __init__(self, config: StandaloneConfig, seed: int = 0, step_delay: float = 0.0) -> None:
+        super().__init__(config)
+        self.model = TinyDiffusionModel(seed=seed)
+        self.refreshed: list[ModelKind] = []
+        self.generated: list[GenerationRequest] = []
+        self.step_delay = step_delay  # lets tests stop a training in the middle
+        self._model_lock = threading.Lock()
+
+    def capabilities(self) -> HostCapabilities:
+        return HostCapabilities(name="Tiny test host", flavor="test", can_generate=True, can_train=True,
+                                can_tag=True, can_refresh_models=True)
+
+    def refresh_models(self, kind: ModelKind) -> None:
+        self.refreshed.append(kind)
+
+    def report_progress(self, update: ProgressUpdate) -> None:
+        super().report_progress(update)
+        if self.step_delay:
+            time.sleep(self.step_delay)
+
+    @contextlib.contextmanager
+    def trainable_model(self) -> Iterator[TinyDiffusionModel]:
+        saved = {k: v.clone() for k, v in self.model.root.state_dict().items()}
+        try:
+            yield self.model
+        finally:
+            self.model.root.load_state_dict(saved)
+
+    def generate(self, request: GenerationRequest, progress: ProgressCallback | None = None,
+                 stop: StopFlag | None = None) -> GenerationResult:
+        if stop is not None and stop.is_set():
+            raise InterruptedError("Stopped before the image was generated.")
+        started = time.perf_counter()
+        self.generated.append(request)
+        images, infotexts = [], []
+        with self._model_lock, contextlib.ExitStack() as stack:
+            for extra in request.extra_networks:
+                if extra.path is not None:
+                    stack.enter_context(applied_lora(self.model.root, self.model.family, str(extra.path), extra.weight))
+            for i in range(request.batch_size * request.n_iter):
+                seed = request.seed + i
+                images.append(self.model.sample(request.prompt, request.negative_prompt, seed, request.steps,
+                                                request.cfg_scale, request.width, request.height))
+                lora = request.extra_networks[0] if request.extra_networks else None
+                cell = CellRequest(prompt=request.prompt, negative_prompt=request.negative_prompt, seed=seed,
+                                   steps=request.steps, sampler_name=request.sampler_name,
+                                   cfg_scale=request.cfg_scale, width=request.width, height=request.height,
+                                   lora=LoraRef(lora.name, lora.weight, str(lora.path)) if lora else None)
+                infotexts.append(format_infotext(cell))
+        if progress is not None:
+            progress(ProgressUpdate(1, 1, "done"))
+        return GenerationResult(images=images, infotexts=infotexts, seed=request.seed,
+                                elapsed_s=time.perf_counter() - started)
+
+    def tag_image(self, image: Any, method: str, threshold: float = 0.5) -> list[str]:
+        tags = colour_tags(image)
+        if method == "blip":
+            return [f"a square picture in {tags[0][0]}" + (f" and {tags[1][0]}" if len(tags) > 1 else "")]
+        share = max(0.0, min(1.0, float(threshold))) * 0.5  # threshold 0.5 keeps colours over 25 % of the image
+        return [f"{name} background" if i == 0 else name for i, (name, part) in enumerate(tags) if part >= share]
+
+
+def tiny_host(root: Path, **kwargs: Any) -> TinyHost:
+    """A tiny host with its models under ``root/models`` and its data under ``root/data``."""
+    (root / "models" / "Lora").mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    return TinyHost(StandaloneConfig(models_dir=root / "models", data_dir=root / "data"), **kwargs)
