@@ -152,3 +152,26 @@ def test_publish_puts_the_file_in_the_lora_folder_where_webui_lists_it(trained):
     httpx.post(url + "/sdapi/v1/refresh-loras", timeout=60)
     names = {entry["name"] for entry in httpx.get(url + "/sdapi/v1/loras", timeout=60).json()}
     assert body["name"] in names
+
+
+def test_training_after_a_lora_generation_starts_from_the_clean_weights(trained):
+    """A generation with a LoRA leaves its delta merged in WebUI's layers; the next training must undo
+    that first. Proof: training v2 with v1's settings after such a generation gives v1's tensors, and the
+    plain txt2img is still the one from before any training."""
+    from safetensors.torch import load_file
+
+    url, status = trained["url"], trained["status"]
+    merged = httpx.post(url + API + "/preview", timeout=600, json={
+        "project": PROJECT, "version": "v1", "checkpoints": [status["checkpoints"][-1]], "weights": "1",
+        "prompt": "tinysquare", "seed": 5, "steps": 2, "width": 64, "height": 64, "cfg_scale": 5,
+        "sampler_name": "Euler"})
+    assert merged.status_code == 200, merged.text
+    started = httpx.post(url + API + "/train", json={"project": PROJECT, "version": "v2", "config": CONFIG}, timeout=30)
+    assert started.status_code == 202, started.text
+    again = wait_for_training(url)
+    assert again["state"] == "finished", again
+    first, second = load_file(status["checkpoints"][-1]), load_file(again["checkpoints"][-1])
+    assert first.keys() == second.keys()
+    for key in first:
+        assert np.allclose(first[key].numpy(), second[key].numpy(), rtol=1e-5, atol=1e-7), key
+    assert np.array_equal(txt2img_pixels(url), trained["before"])
