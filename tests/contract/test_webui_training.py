@@ -264,3 +264,44 @@ def test_forge_says_training_is_unsupported_without_crashing(webui, monkeypatch)
     assert caps.flavor == "forge" and not caps.can_train and "Forge" in caps.notes[0]
     with pytest.raises(HostFeatureUnavailable, match="not supported on Forge"), forge.trainable_model():
         pass
+
+
+# -- SDXL ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def sdxl(webui):
+    webui.sd_model = importlib.import_module("fake_sd_model").FakeSDXLModel(seed=5)
+    webui.shared.sd_model = webui.sd_model
+    return webui
+
+
+def test_sdxl_fields_and_per_sample_size_conditioning(sdxl, host):
+    from model_workbench.training.protocol import SizeInfo
+
+    sizes = [SizeInfo((64, 64), (0, 0), (64, 64)), SizeInfo((128, 96), (16, 0), (64, 64))]
+    with host.gpu_lock("train"), host.trainable_model() as model:
+        assert model.family == "sdxl" and model.alphas_cumprod is sdxl.sd_model.alphas_cumprod
+        assert [type(e).__name__ for e in model.text_encoders] == ["FakeSDXLCLIPEmbedder", "FakeSDXLOpenCLIPEmbedder2"]
+        cond = model.encode_captions(["same caption", "same caption"], 1, sizes)
+        assert cond.crossattn.shape == (2, 16, 32) and cond.vector.shape == (2, 64)
+        assert torch.equal(cond.crossattn[0], cond.crossattn[1])
+        assert not torch.equal(cond.vector[0], cond.vector[1])  # each sample's own size embedding
+        latents = model.encode_images(torch.zeros(1, 3, 64, 64))
+        assert latents.shape == (1, 4, 8, 8)
+        assert model.predict(torch.randn(2, 4, 8, 8), torch.tensor([1, 500]), cond).shape == (2, 4, 8, 8)
+    assert [e.is_trainable for e in sdxl.sd_model.conditioner.embedders] == [False] * 5
+
+
+def test_sdxl_text_encoder_loras_get_gradients_and_the_model_is_unchanged(sdxl, host, tmp_path):
+    from safetensors.torch import load_file
+
+    before = snapshot(sdxl.sd_model)
+    data = make_concept_folder(tmp_path / "data", n=4)
+    config = tiny_config(tmp_path, data, max_train_epochs=1, text_encoder_lr=1e-2)
+    with host.gpu_lock("train"), host.trainable_model() as model:
+        result = Trainer(model, config).run()
+    tensors = load_file(str(result.checkpoints[-1]))
+    for prefix in ("lora_te1_", "lora_te2_", "lora_unet_"):
+        ups = [v for k, v in tensors.items() if k.startswith(prefix) and k.endswith("lora_up.weight")]
+        assert ups and any(v.abs().sum() > 0 for v in ups), prefix  # lora_up starts at zero: it learned
+    assert_same(before, snapshot(sdxl.sd_model))
+    assert sdxl.sd_models.reloads == []
