@@ -25,6 +25,7 @@ from torch import nn
 
 from model_workbench.webui import messages
 from model_workbench.webui.fingerprint import TensorPrint, differences, fingerprint, model_tensors
+from model_workbench.webui.trainable import set_option
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def guarded_model(
         yield before
     finally:
         if saved_clip_skip is not None:
-            opts.CLIP_stop_at_last_layers = saved_clip_skip
+            set_option(opts, "CLIP_stop_at_last_layers", saved_clip_skip)
         before.restore_flags()
         if hypernetworks is not None and saved_hypernetworks is not None:
             hypernetworks[:] = saved_hypernetworks

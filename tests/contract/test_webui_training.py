@@ -305,3 +305,15 @@ def test_sdxl_text_encoder_loras_get_gradients_and_the_model_is_unchanged(sdxl, 
         assert ups and any(v.abs().sum() > 0 for v in ups), prefix  # lora_up starts at zero: it learned
     assert_same(before, snapshot(sdxl.sd_model))
     assert sdxl.sd_models.reloads == []
+
+
+def test_sd2_v_model_is_recognised(webui, host):
+    webui.sd_model.is_sd1, webui.sd_model.is_sd2, webui.sd_model.parameterization = False, True, "v"
+    with host.gpu_lock("train"), host.trainable_model() as model:
+        assert model.family == "sd2" and model.prediction_type == "v"
+
+
+def test_a_model_of_another_family_is_refused(webui, host):
+    webui.sd_model.is_sd1, webui.sd_model.is_sd3 = False, True
+    with pytest.raises(HostFeatureUnavailable, match="not SD 1.x, SD 2.x or SDXL"), host.trainable_model():
+        pass
