@@ -4,10 +4,11 @@ Every element of every parameter and buffer takes part: the tensor's bits are re
 (float16 → int16, float32 → int32 ...) and summed with a distinct odd weight per position,
 modulo 2**64 (torch's int64 arithmetic wraps). Changing any single element changes the sum for
 sure (an odd weight is invertible mod 2**64); several changes cancel out only by an astronomically
-unlikely coincidence. A plain element sum is kept beside it, so a report can tell "same bits" from
-"same values". The work is one multiply-add pass per tensor on the tensor's own device, in chunks
-so the temporary int64 buffers stay small (SD1.5: about a second on a GPU); no copy of the weights
-is kept, which is what makes this affordable for a multi-gigabyte checkpoint.
+unlikely coincidence. The work is one multiply-add pass per tensor on the tensor's own device, in chunks
+so the temporary int64 buffers stay small; no copy of the weights is kept, which is what makes this
+affordable for a multi-gigabyte checkpoint. Measured on the shared 2-core CPU box: about 40 ns per
+element (SD1.5's 1.07 B parameters: roughly 45 s, twice per training); on a GPU it is one pass at memory
+speed (not measured: no GPU was available).
 """
 
 from __future__ import annotations
@@ -28,7 +29,22 @@ class TensorPrint:
     dtype: str
     device: str
     bits: int  # weighted sum of the bit patterns, mod 2**64
-    total: float  # the plain sum of the values (for the report)
+
+
+_weights_cache: dict[str, torch.Tensor] = {}
+
+
+def _base_weights(device: torch.device) -> torch.Tensor:
+    """Odd weights for positions 0..CHUNK-1 (kept per device: 32 MiB, reused by every chunk)."""
+    key = str(device)
+    if key not in _weights_cache:
+        _weights_cache[key] = torch.arange(CHUNK, dtype=torch.int64, device=device) * (2 * _MULTIPLIER) + 1
+    return _weights_cache[key]
+
+
+def _as_int64(value: int) -> int:
+    """``value`` mod 2**64 as a signed 64-bit number (what an int64 tensor can take)."""
+    return (value + 2**63) % 2**64 - 2**63
 
 
 def tensor_print(tensor: torch.Tensor) -> TensorPrint:
@@ -40,15 +56,13 @@ def tensor_print(tensor: torch.Tensor) -> TensorPrint:
         flat = t.reshape(-1)
         int_dtype = _INT_FOR_SIZE[flat.element_size()]
         words = flat.view(int_dtype) if flat.dtype != int_dtype else flat
+        base = _base_weights(flat.device)
         acc = torch.zeros((), dtype=torch.int64, device=flat.device)
-        total = torch.zeros((), dtype=torch.float64, device=flat.device)
         for start in range(0, words.numel(), CHUNK):
             part = words[start:start + CHUNK].to(torch.int64)
-            positions = torch.arange(start, start + part.numel(), dtype=torch.int64, device=flat.device)
-            weights = positions * _MULTIPLIER * 2 + 1  # odd, different for every position
-            acc += (part * weights).sum()
-            total += flat[start:start + CHUNK].double().sum()
-        return TensorPrint(tuple(t.shape), str(tensor.dtype), str(tensor.device), int(acc), float(total))
+            # weight(start + i) = base[i] + 2·M·start: one shared weight table and a per-chunk shift.
+            acc += (part * base[:part.numel()]).sum() + part.sum() * _as_int64(2 * _MULTIPLIER * start)
+        return TensorPrint(tuple(t.shape), str(tensor.dtype), str(tensor.device), int(acc))
 
 
 def model_tensors(root: nn.Module, extra: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:

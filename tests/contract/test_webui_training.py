@@ -317,3 +317,17 @@ def test_a_model_of_another_family_is_refused(webui, host):
     webui.sd_model.is_sd1, webui.sd_model.is_sd3 = False, True
     with pytest.raises(HostFeatureUnavailable, match="not SD 1.x, SD 2.x or SDXL"), host.trainable_model():
         pass
+
+
+def test_fingerprint_chunks_add_up_to_the_whole_weighted_sum(monkeypatch):
+    from model_workbench.webui import fingerprint as fp
+
+    values = torch.tensor([3.5, -1.25, 0.0, -0.0, 7.0, 1e-8, -2.0, 65504.0, 0.5, 11.0, -3.0], dtype=torch.float16)
+    bits = [int(b) for b in values.view(torch.int16)]
+    expected = sum(b * (i * 2 * fp._MULTIPLIER + 1) for i, b in enumerate(bits))
+    expected = (expected + 2**63) % 2**64 - 2**63
+    assert fp.tensor_print(values).bits == expected  # one chunk
+    monkeypatch.setattr(fp, "CHUNK", 4)
+    monkeypatch.setattr(fp, "_weights_cache", {})
+    assert fp.tensor_print(values).bits == expected  # three chunks, same sum
+    assert fp.tensor_print(values.reshape(1, 11)).shape == (1, 11)
