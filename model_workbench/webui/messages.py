@@ -35,6 +35,10 @@ MODEL_RELOADED = (
     "was reloaded from its file and now matches again."
 )
 TAG_METHOD = "Unknown tagging method {method!r}; use 'deepbooru' or 'blip'."
+TAG_FAILED = (
+    "WebUI's {what} could not tag the image ({error}). WebUI downloads its model on first use; "
+    "check the console and the internet connection, or put the model file in {folder}."
+)
 TAG_UNAVAILABLE = "WebUI's {what} is not available in this WebUI, so images cannot be tagged with it."
 LORA_NO_FILE = "There is no LoRA file at {path}."
 LORA_NO_LOADER = "WebUI's built-in Lora extension is not loaded, so the file cannot be checked."

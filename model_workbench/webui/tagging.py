@@ -72,17 +72,30 @@ def blip_tags(interrogator: Any, image: Any) -> list[str]:
     return [caption] if caption else []
 
 
+def _run_tagger(shared: Any, modules: dict[str, Any], image: Any, method: str, threshold: float) -> list[str]:
+    if method == "deepbooru":
+        if modules.get("deepbooru") is None:
+            raise HostFeatureUnavailable(messages.TAG_UNAVAILABLE.format(what="DeepBooru"))
+        return deepbooru_tags(modules["deepbooru"], modules["images"], modules["devices"], shared.opts, image, threshold)
+    interrogator = getattr(shared, "interrogator", None)
+    if interrogator is None:
+        raise HostFeatureUnavailable(messages.TAG_UNAVAILABLE.format(what="BLIP interrogator"))
+    return blip_tags(interrogator, image)
+
+
+TAGGERS = {"deepbooru": ("DeepBooru", "models/torch_deepdanbooru"), "blip": ("BLIP", "models/BLIP")}
+
+
 def tag_image(shared: Any, modules: dict[str, Any], image: Any, method: str, threshold: float) -> list[str]:
     """``modules`` holds WebUI's ``deepbooru``, ``images`` and ``devices`` (None where missing)."""
+    if method not in TAGGERS:
+        raise ValueError(messages.TAG_METHOD.format(method=method))
     with preserved_state(shared.state):
-        if method == "deepbooru":
-            if modules.get("deepbooru") is None:
-                raise HostFeatureUnavailable(messages.TAG_UNAVAILABLE.format(what="DeepBooru"))
-            return deepbooru_tags(modules["deepbooru"], modules["images"], modules["devices"], shared.opts, image,
-                                  threshold)
-        if method == "blip":
-            interrogator = getattr(shared, "interrogator", None)
-            if interrogator is None:
-                raise HostFeatureUnavailable(messages.TAG_UNAVAILABLE.format(what="BLIP interrogator"))
-            return blip_tags(interrogator, image)
-    raise ValueError(messages.TAG_METHOD.format(method=method))
+        try:
+            return _run_tagger(shared, modules, image, method, threshold)
+        except HostFeatureUnavailable:
+            raise
+        except Exception as error:  # a missing download, out of memory...: say what failed, keep the cause
+            what, folder = TAGGERS[method]
+            raise HostFeatureUnavailable(messages.TAG_FAILED.format(
+                what=what, error=f"{type(error).__name__}: {error}", folder=folder)) from error

@@ -141,3 +141,15 @@ def test_lora_check_is_behind_api_auth(webui, host, tmp_path):
     assert client.get(url, params={"path": str(path)}).status_code == 401
     assert client.get(url, params={"path": str(path)}, auth=("me", "wrong")).status_code == 401
     assert client.get(url, params={"path": str(path)}, auth=("me", "secret")).status_code == 200
+
+
+def test_a_tagger_that_cannot_load_its_model_says_what_to_do(webui, host, monkeypatch):
+    def offline():
+        raise OSError("no internet")
+
+    monkeypatch.setattr(webui.deepbooru.model, "load", offline)
+    state = webui.shared.state
+    expected = running_job(state)
+    with pytest.raises(HostFeatureUnavailable, match="DeepBooru could not tag.*no internet.*torch_deepdanbooru"):
+        host.tag_image(red_image(), "deepbooru", 0.5)
+    assert_job_kept(state, expected)
