@@ -52,5 +52,18 @@
         return Promise.resolve();
     }
 
-    window.modelWorkbench = {app: app, sendToPrompt: sendToPrompt, copyText: copyText};
+    // The Train tab's checkpoint table: a row's Preview button hands its file to gradio through a
+    // hidden textbox and clicks a hidden button, so the preview runs as an ordinary gradio event.
+    function trainPreview(path) {
+        var box = app().querySelector("#mw_train_preview_path textarea, #mw_train_preview_path input");
+        var button = app().querySelector("#mw_train_preview_hidden");
+        if (!box || !button) {
+            return false;
+        }
+        setTextareaValue(box, path);
+        setTimeout(function () { button.click(); }, 50);
+        return true;
+    }
+
+    window.modelWorkbench = {app: app, sendToPrompt: sendToPrompt, copyText: copyText, trainPreview: trainPreview};
 })();

@@ -69,3 +69,18 @@ def dropdown(choices: list[str], value: Any = None, **kwargs: Any) -> gr.Dropdow
     if not kwargs.get("multiselect"):
         kwargs["allow_custom_value"] = True
     return gr.Dropdown(choices=choices, value=value, **kwargs)
+
+
+def on_page_load(fn: Any, inputs: list[Any], outputs: list[Any], **kwargs: Any) -> bool:
+    """Run ``fn`` when the page loads, from inside a tab builder (which has no handle on its Blocks).
+
+    Both gradio 3.41 and 4 keep the Blocks being built in ``gradio.context.Context.root_block``;
+    WebUI copies a tab's events into its page when it renders the tab. Returns False outside a Blocks.
+    """
+    from gradio.context import Context
+
+    root = getattr(Context, "root_block", None)
+    if root is None:
+        return False
+    root.load(fn, inputs, outputs, **kwargs)
+    return True

@@ -34,7 +34,7 @@ from model_workbench.host import (
 from model_workbench.preview.requests import CellRequest, LoraRef, format_infotext
 from model_workbench.standalone import StandaloneConfig, StandaloneHost
 from model_workbench.training.apply import applied_lora
-from tests.support.tiny_diffusion import TinyDiffusionModel
+from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
 
 COLOUR_NAMES = {
     "red": (230, 40, 40), "green": (40, 200, 60), "blue": (40, 60, 230), "yellow": (240, 220, 40),
@@ -81,7 +81,8 @@ class TinyHost(StandaloneHost):
     def trainable_model(self) -> Iterator[TinyDiffusionModel]:
         saved = {k: v.clone() for k, v in self.model.root.state_dict().items()}
         try:
-            yield self.model
+            with single_thread():  # entered in the training thread: the tiny model is fastest on one
+                yield self.model
         finally:
             self.model.root.load_state_dict(saved)
 

@@ -1,0 +1,149 @@
+"""The Train sub-tab: presets, the parameter form, sample settings, Start / Stop / Resume, progress,
+the live loss plot and the log. Training runs in the host's shared service; the handlers follow it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gradio as gr
+
+from model_workbench.training import projects
+from model_workbench.training.presets import preset_names, preset_values
+from model_workbench.training.session import TrainingBusy
+from model_workbench.ui import train_html as H
+from model_workbench.ui.compat import dropdown, long_job_kwargs
+from model_workbench.ui.i18n import t, tf
+from model_workbench.ui.train_form import (
+    all_fields,
+    component_for,
+    default_values,
+    form_groups,
+    parse_values,
+    sample_fields,
+    values_for,
+)
+
+POLL_S = 1.0
+
+
+def build_run_tab(ui: Any) -> None:
+    c = ui.c
+    root = ui.root
+    defaults = default_values()
+    with gr.Row():
+        c["preset"] = dropdown(preset_names(), value=None, label=t("Preset"), elem_id="mw_train_preset")
+        c["apply_preset"] = gr.Button(t("Apply preset"), elem_id="mw_train_apply_preset")
+        c["form_status"] = gr.HTML(elem_id="mw_train_form_status")
+    fields = all_fields()
+    inputs = []
+    for title, group in form_groups():
+        with gr.Accordion(title, open=title == form_groups()[0][0]), gr.Row():
+            for field in group:
+                inputs.append(component_for(field, defaults.get(field.name)))
+    with gr.Row():
+        for field in sample_fields():
+            inputs.append(component_for(field, defaults.get(field.name)))
+    c["form"] = inputs
+    with gr.Row():
+        c["start"] = gr.Button(t("Start training"), variant="primary", elem_id="mw_train_start")
+        c["stop"] = gr.Button(t("Stop"), variant="stop", elem_id="mw_train_stop")
+        c["resume"] = gr.Button(t("Resume"), elem_id="mw_train_resume")
+        c["watch"] = gr.Button(t("Refresh status"), elem_id="mw_train_watch")
+    c["progress"] = gr.HTML(H.progress_html(ui.training.status()), elem_id="mw_train_progress")
+    c["loss_plot"] = gr.HTML(H.loss_svg(ui.training.losses()), elem_id="mw_train_loss")
+    c["samples"] = gr.Gallery(label=t("Sample images"), elem_id="mw_train_samples", **_gallery_kwargs())
+    c["train_log"] = gr.Textbox(label=t("Log"), lines=8, max_lines=8, interactive=False, elem_id="mw_train_log")
+
+    def load_form(project: str, version: str) -> dict:
+        config: dict = {}
+        if project and version:
+            try:
+                config = projects.read_version_config(root, project, version)
+            except projects.ProjectError:
+                config = {}
+        return dict(zip(inputs, values_for(fields, config), strict=True))
+
+    ui.on_project(load_form, *inputs)
+
+    def samples(project: str, version: str) -> list[tuple[str, str]]:
+        """The version's sample images, newest epoch first, captioned with their file names."""
+        if not project or not version:
+            return []
+        try:
+            paths = projects.project_paths(root, project)
+            prefix = projects.output_name(paths.name, version) + "-"
+        except projects.ProjectError:
+            return []
+        files = sorted(paths.samples.glob(prefix + "*.png"), reverse=True) if paths.samples.is_dir() else []
+        return [(str(f), f.stem[len(prefix):]) for f in files[:24]]
+
+    ui.on_project(lambda p, v: {c["samples"]: samples(p, v)}, c["samples"])
+
+    def apply_preset(name: str, *values: Any) -> dict:
+        if not name:
+            return {c["form_status"]: H.error(t("Choose a preset first."))}
+        current = {f.name: v for f, v in zip(fields, values, strict=True)}
+        preset = preset_values(name)
+        updated = [values_for([f], preset)[0] if f.name in preset else current[f.name] for f in fields]
+        return {**dict(zip(inputs, updated, strict=True)),
+                c["form_status"]: H.message(tf("Preset {name} applied; adjust anything, then start.", name=name))}
+
+    def view(extra: dict | None = None) -> dict:
+        status = ui.training.status()
+        out = {c["progress"]: H.progress_html(status), c["loss_plot"]: H.loss_svg(ui.training.losses()),
+               c["train_log"]: "\n".join(ui.training.log_lines(200))}
+        if status.get("samples"):
+            out[c["samples"]] = samples(status["project"], status["version"])
+        out.update(extra or {})
+        return out
+
+    def follow(project: str, version: str):
+        """Yield the view every second while the training runs, then refresh the project's views."""
+        while ui.training.is_running():
+            yield view()
+            time.sleep(POLL_S)
+        status = ui.training.status()
+        yield view(ui.refresh(status.get("project") or project, status.get("version") or version)
+                   if status.get("project") == project else None)
+
+    def start(project: str, version: str, resume: bool, values: tuple) -> Any:
+        if not project or not version:
+            yield view({c["form_status"]: H.error(t("Create or choose a project and a version first."))})
+            return
+        try:
+            overrides = parse_values(fields, list(values))
+            ui.training.start(project, version, overrides, resume=resume)
+        except (TrainingBusy, projects.ProjectError, ValueError) as exc:
+            yield view({c["form_status"]: H.error(str(exc))})
+            return
+        yield view({c["form_status"]: H.message(
+            t("Training resumed.") if resume else t("Training started. Checkpoints appear on the Checkpoints tab."))})
+        yield from follow(project, version)
+
+    def start_new(project: str, version: str, *values: Any):
+        yield from start(project, version, False, values)
+
+    def resume(project: str, version: str, *values: Any):
+        yield from start(project, version, True, values)
+
+    def stop() -> dict:
+        stopping = ui.training.stop()
+        return {c["form_status"]: H.message(t("Stopping after the current step; finished epochs are kept.")
+                                            if stopping else t("No training is running."), "notice")}
+
+    def wire() -> None:  # after every section exists: a finished training refreshes them all
+        own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"]]
+        outputs = own + [x for x in ui.refresh_targets if x not in own]
+        c["apply_preset"].click(apply_preset, [c["preset"], *inputs], [*inputs, c["form_status"]])
+        c["start"].click(start_new, [c["project"], c["version"], *inputs], outputs, **long_job_kwargs())
+        c["resume"].click(resume, [c["project"], c["version"], *inputs], outputs, **long_job_kwargs())
+        c["watch"].click(follow, [c["project"], c["version"]], outputs, **long_job_kwargs())
+        c["stop"].click(stop, None, [c["form_status"]], queue=False)
+
+    ui.later.append(wire)
+
+
+def _gallery_kwargs() -> dict[str, Any]:
+    """A compact strip of thumbnails (both gradio 3.41 and 4 take these keywords)."""
+    return {"columns": 8, "height": 180, "allow_preview": True}

@@ -1,0 +1,177 @@
+"""The issue's flow in a real browser over the tiny torch host: create a project, upload four images,
+tag them, train two epochs, preview one checkpoint, preview all (a 2 × 3 labelled grid with its
+manifest), compare two versions and publish one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.app_server import AppServer
+from tests.support.tiny_dataset import COLOURS, square_image
+
+TRAIN_TIMEOUT = 150_000
+RENDER_TIMEOUT = 90_000
+
+
+@pytest.fixture(scope="module")
+def tiny_app(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train-tab")
+    (root / "models" / "Lora").mkdir(parents=True)
+    with AppServer(["--models-dir", str(root / "models"), "--data-dir", str(root / "data")],
+                   log_path=root / "server.log", module="tests.support.serve_tiny") as url:
+        yield url, root
+
+
+def field(page, elem_id: str):
+    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+
+
+def tab_button(scope, label: str):
+    """A tab's button: role "tab" in gradio 4, a plain button in the tab bar in gradio 3.41."""
+    by_role = scope.get_by_role("tab", name=label, exact=True)
+    return by_role if by_role.count() else scope.locator(".tab-nav button").get_by_text(label, exact=True).first
+
+
+def sub_tab(page, label: str) -> None:
+    tab_button(page.locator("#mw_train_tabs"), label).click()
+
+
+def train(page, screenshot=None, sample: str = "") -> None:
+    sub_tab(page, "Train")
+    if sample:
+        field(page, "mw_train_cfg_sample_prompts").fill(sample)
+        field(page, "mw_train_cfg_sample_every_n_epochs").fill("1")
+    field(page, "mw_train_cfg_resolution").fill("64")
+    for elem_id, value in (("network_dim", "4"), ("network_alpha", "4"), ("learning_rate", "0.05"),
+                           ("max_train_epochs", "2"), ("train_batch_size", "4")):
+        field(page, f"mw_train_cfg_{elem_id}").fill(value)
+    field(page, "mw_train_cfg_seed").fill("3")
+    page.locator("#mw_train_start").click()
+    expect(page.locator("#mw_train_progress").first).to_contain_text("Finished", timeout=TRAIN_TIMEOUT)
+    if sample:  # one sample image per epoch, shown under the loss plot
+        expect(page.locator("#mw_train_samples img")).to_have_count(2)
+    if screenshot:
+        screenshot(page, "train-tab-trained")
+
+
+def test_issue_flow(page, tiny_app, screenshot, tmp_path):
+    url, root = tiny_app
+    images = []
+    for i in range(4):
+        path = tmp_path / f"photo{i}.png"
+        square_image(COLOURS[i]).save(path)
+        images.append(str(path))
+
+    page.goto(url)
+    expect(page.locator("#tabs, #mw_tabs").first).to_be_visible(timeout=30_000)
+    tab_button(page, "Train Tools").click()
+    expect(page.locator("#mw_train_notice").first).not_to_contain_text("need Stable Diffusion WebUI")
+
+    # Create a project: it comes with version v1.
+    field(page, "mw_train_new_project").fill("tinycat")
+    page.locator("#mw_train_create_project").click()
+    expect(page.locator("#mw_train_project_status").first).to_contain_text("Project tinycat created")
+    project_dir = root / "data" / "projects" / "tinycat"
+    assert (project_dir / "versions" / "v1" / "config.json").is_file()
+
+    # Upload four images into a concept folder with 2 repeats.
+    field(page, "mw_train_concept_name").fill("tinycat")
+    field(page, "mw_train_repeats").fill("2")
+    page.locator("#mw_train_upload input[type=file]").set_input_files(images)
+    expect(page.locator("#mw_train_dataset_status").first).to_contain_text("4 images added to tinycat",
+                                                                            timeout=30_000)
+    assert len(list((project_dir / "dataset" / "2_tinycat").glob("*.png"))) == 4
+
+    # Tag them (the tiny host's "DeepBooru" names the colours).
+    page.locator("#mw_train_tag_run").click()
+    expect(page.locator("#mw_train_dataset_status").first).to_contain_text("4 images tagged", timeout=30_000)
+    expect(page.locator("#mw_train_tag_table").first).to_contain_text("red background")
+    captions = sorted(p.read_text() for p in (project_dir / "dataset" / "2_tinycat").glob("*.txt"))
+    assert len(captions) == 4 and all(c.startswith("tinycat, ") for c in captions)
+    screenshot(page, "train-tab-dataset")
+
+    # Train two epochs.
+    train(page, screenshot, sample="tinycat, square")
+    checkpoints = sorted((project_dir / "checkpoints").glob("*.safetensors"))
+    assert [p.name for p in checkpoints] == ["tinycat_v1-000001.safetensors", "tinycat_v1-000002.safetensors"]
+    expect(page.locator("#mw_train_loss svg polyline").first).to_be_attached()
+
+    # Small, quick previews: settings on the Preview grid tab.
+    sub_tab(page, "Preview grid")
+    for elem_id, value in (("mw_train_grid_steps", "4"), ("mw_train_grid_width", "64"),
+                           ("mw_train_grid_height", "64"), ("mw_train_grid_seed", "42")):
+        field(page, elem_id).fill(value)
+    field(page, "mw_train_grid_prompt").fill("tinycat, square")
+
+    # Preview one checkpoint from its row.
+    sub_tab(page, "Checkpoints")
+    table = page.locator("#mw_train_checkpoints").first
+    expect(table.locator("tr")).to_have_count(3)
+    table.locator("tr", has_text="tinycat_v1-000001").get_by_role("button", name="Preview").click()
+    expect(page.locator("#mw_train_ckpt_progress").first).to_contain_text("3 of 3 cells rendered",
+                                                                           timeout=RENDER_TIMEOUT)
+    expect(page.locator("#mw_train_ckpt_image img")).to_be_visible()
+    screenshot(page, "train-tab-checkpoints")
+
+    # Preview all (same seed): 2 epochs × 3 weights.
+    sub_tab(page, "Preview grid")
+    field(page, "mw_train_weights").fill("0.5, 1.0, 1.5")
+    page.locator("#mw_train_grid_run").click()
+    expect(page.locator("#mw_train_grid_progress").first).to_contain_text("6 of 6 cells rendered",
+                                                                           timeout=RENDER_TIMEOUT)
+    grid_image = page.locator("#mw_train_grid_image img")
+    expect(grid_image).to_be_visible()
+    manifests = sorted((project_dir / "grids").glob("tinycat_v1-grid-*.json"))
+    assert len(manifests) == 1
+    manifest = json.loads(manifests[0].read_text(encoding="utf-8"))
+    assert manifest["axes"]["x"]["labels"] == ["weight 0.5", "weight 1", "weight 1.5"]
+    assert manifest["axes"]["y"]["labels"] == ["epoch 1", "epoch 2"]
+    assert manifest["complete"] and len(manifest["cells"]) == 6 and {c["seed"] for c in manifest["cells"]} == {42}
+    assert Path(manifests[0].with_suffix(".png")).is_file()
+
+    # Click the bottom-right cell: it is shown large with its parameters.
+    cell = next(c for c in manifest["cells"] if (c["y"], c["x"]) == (1, 2))
+    box = grid_image.bounding_box()
+    left, top, right, bottom = cell["box"]
+    scale = box["width"] / manifest["width"]
+    grid_image.click(position={"x": (left + right) / 2 * scale, "y": (top + bottom) / 2 * scale})
+    details = page.locator("#mw_train_grid_details").first
+    expect(details).to_contain_text("epoch 2, weight 1.5", timeout=30_000)
+    expect(details).to_contain_text("Seed: 42")
+    expect(page.locator("#mw_train_grid_cell img")).to_be_visible()
+    screenshot(page, "train-tab-grid")
+
+    # A second version, trained the same way, then compared with the first.
+    page.locator("#mw_train_manage").get_by_text("Versions, renaming and deleting").click()
+    field(page, "mw_train_new_version").fill("v2")
+    page.locator("#mw_train_create_version").click()
+    expect(page.locator("#mw_train_project_status").first).to_contain_text("Version v2 created")
+    train(page)
+    sub_tab(page, "Compare")
+    versions = page.locator("#mw_train_compare_versions")
+    expect(versions).to_contain_text("v1")
+    expect(versions).to_contain_text("v2")
+    field(page, "mw_train_compare_prompt").fill("tinycat")
+    field(page, "mw_train_compare_weights").fill("0.5, 1")
+    page.locator("#mw_train_compare_run").click()
+    expect(page.locator("#mw_train_compare_progress").first).to_contain_text("4 of 4 cells rendered",
+                                                                              timeout=RENDER_TIMEOUT)
+    expect(page.locator("#mw_train_compare_image img")).to_be_visible()
+    screenshot(page, "train-tab-compare")
+
+    # Publish the last checkpoint of v2.
+    sub_tab(page, "Publish")
+    expect(field(page, "mw_train_publish_checkpoint")).to_have_value("tinycat_v2-000002.safetensors")
+    field(page, "mw_train_publish_weight").fill("0.8")
+    page.locator("#mw_train_publish").click()
+    expect(page.locator("#mw_train_publish_status").first).to_contain_text("Published as", timeout=30_000)
+    installed = root / "models" / "Lora" / "tinycat" / "tinycat_v2-000002.safetensors"
+    assert installed.is_file()
+    meta = json.loads(installed.with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["preferred weight"] == 0.8 and meta["activation text"] == "tinycat"
+    assert installed.with_name("tinycat_v2-000002.preview.png").is_file()  # a cell of the comparison
+    screenshot(page, "train-tab-publish")
