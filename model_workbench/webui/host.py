@@ -29,8 +29,13 @@ from model_workbench.host import (
 )
 from model_workbench.host_base import BaseHost
 from model_workbench.settings_schema import settings_from_values
+from model_workbench.webui import messages
 from model_workbench.webui.flavor import flavor
+from model_workbench.webui.lora_check import check_lora as check_lora_file
+from model_workbench.webui.model_guard import guarded_model
 from model_workbench.webui.settings import current_values
+from model_workbench.webui.tagging import tag_image as tag_with_webui
+from model_workbench.webui.trainable import WebuiTrainableModel, why_not_trainable
 
 
 def _opt_dir(name: str) -> Path | None:
@@ -49,6 +54,26 @@ def _builtin_module(name: str) -> Any | None:
         return None
 
 
+def _optional_module(name: str) -> Any | None:
+    """A WebUI module that a WebUI variant may lack (Forge stubs some; old versions miss others)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _forget_cached_conditioning() -> None:
+    """Drop txt2img's cached prompt conditioning (kept across generations by ``persistent_cond_cache``).
+
+    Its key does not include the text encoder's weights, so a sample rendered during training (text
+    encoder LoRA hooked in) would otherwise be reused by the user's next generation of that prompt."""
+    for cls, names in ((processing.StableDiffusionProcessing, ("cached_c", "cached_uc")),
+                       (processing.StableDiffusionProcessingTxt2Img, ("cached_hr_c", "cached_hr_uc"))):
+        for name in names:
+            if hasattr(cls, name):
+                setattr(cls, name, [None, None])
+
+
 class WebuiHost(BaseHost):
     def __init__(self) -> None:
         super().__init__()
@@ -56,14 +81,15 @@ class WebuiHost(BaseHost):
 
     def capabilities(self) -> HostCapabilities:
         notes: tuple[str, ...] = ()
-        if self._flavor == "forge":
-            notes = ("Training on Forge's backend is not supported; browsing, installing and previews are.",)
+        forge = self._flavor == "forge"
+        if forge:
+            notes = (messages.FORGE,)
         return HostCapabilities(
-            name="Stable Diffusion WebUI" + (" Forge" if self._flavor == "forge" else ""),
+            name="Stable Diffusion WebUI" + (" Forge" if forge else ""),
             flavor=self._flavor,
             can_generate=True,
-            can_train=False,
-            can_tag=False,
+            can_train=not forge,
+            can_tag=True,
             can_refresh_models=True,
             notes=notes,
         )
@@ -210,13 +236,50 @@ class WebuiHost(BaseHost):
         state.job_no = int(update.done)
         state.textinfo = update.text
 
-    def trainable_model(self) -> Any:
+    # -- training ---------------------------------------------------------------------------------
+    def training_refusal(self) -> str | None:
+        """Why the loaded model cannot be trained here, or None (also used to grey out the tab)."""
         if self._flavor == "forge":
-            raise HostFeatureUnavailable(
-                "Training is not supported on Forge: its backend keeps the model in a form the trainer "
-                "cannot train. Use AUTOMATIC1111 WebUI 1.10 for training; previews work on both."
-            )
-        raise HostFeatureUnavailable("Training on the loaded checkpoint is not available in this version yet.")
+            return messages.FORGE
+        devices = _optional_module("modules.devices")
+        sd_unet = _optional_module("modules.sd_unet")
+        return why_not_trainable(
+            shared.sd_model, shared.cmd_opts, fp8=bool(getattr(devices, "fp8", False)),
+            lowvram=_optional_module("modules.lowvram"), current_unet=getattr(sd_unet, "current_unet", None),
+        )
+
+    @contextmanager
+    def trainable_model(self) -> Iterator[WebuiTrainableModel]:
+        """The loaded checkpoint as a TrainableModel (enter inside :meth:`gpu_lock`).
+
+        Merged LoRA weights are restored first; on exit — finished, interrupted or failed — flags,
+        the clip-skip option and hypernetworks are put back and the weights are checked against a
+        fingerprint taken before (see ``model_guard.py``)."""
+        reason = self.training_refusal()
+        if reason:
+            raise HostFeatureUnavailable(reason)
+        devices = importlib.import_module("modules.devices")
+
+        def reload() -> None:
+            model = shared.sd_model
+            sd_models.reload_model_weights(model, info=getattr(model, "sd_checkpoint_info", None), forced_reload=True)
+
+        try:
+            with guarded_model(lambda: shared.sd_model, _builtin_module("networks"),
+                               getattr(shared, "loaded_hypernetworks", None), shared.opts, reload=reload):
+                yield WebuiTrainableModel(shared.sd_model, shared.opts, devices)
+        finally:
+            _forget_cached_conditioning()
+
+    def tag_image(self, image: Any, method: str, threshold: float = 0.5) -> list[str]:
+        """Tags from WebUI's DeepBooru or BLIP; the running job's progress is left as it was."""
+        found = {name: _optional_module(f"modules.{name}") for name in ("deepbooru", "images", "devices")}
+        return tag_with_webui(shared, found, image, method, threshold)
+
+    def lora_check(self, path: Path) -> dict[str, Any]:
+        """Load a LoRA file with WebUI's Lora code against the loaded model; report matched keys."""
+        return check_lora_file(Path(path), _builtin_module("networks"), _builtin_module("network"), sd_models,
+                          shared.sd_model)
 
     @contextmanager
     def gpu_lock(self, job: str) -> Iterator[None]:

@@ -7,14 +7,15 @@ only its own ``Api.add_api_route`` adds the HTTP Basic dependency, so we add the
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from modules import shared
 
-from model_workbench.host import Host
-from model_workbench.routes import build_router
+from model_workbench.host import Host, HostFeatureUnavailable
+from model_workbench.routes import PREFIX, build_router
 
 _basic = HTTPBasic()
 
@@ -42,5 +43,23 @@ def auth_dependencies() -> list[Any]:
     return [Depends(_check)] if getattr(shared.cmd_opts, "api_auth", None) else []
 
 
+def lora_check_endpoint(host: Any) -> Any:
+    """``GET /model-workbench/v1/lora-check?path=``: WebUI's Lora loader against the loaded model."""
+
+    def lora_check(path: str) -> dict[str, Any]:
+        try:
+            return host.lora_check(Path(path))
+        except FileNotFoundError as error:
+            raise HTTPException(status_code=404, detail=str(error)) from error
+        except HostFeatureUnavailable as error:
+            raise HTTPException(status_code=503, detail=str(error)) from error
+
+    return lora_check
+
+
 def register_routes(app: FastAPI, host: Host) -> None:
+    # Ours first: the shared router may answer this path with 501 for hosts that cannot check.
+    if hasattr(host, "lora_check"):
+        app.add_api_route(f"{PREFIX}/lora-check", lora_check_endpoint(host), methods=["GET"],
+                          dependencies=auth_dependencies())
     app.include_router(build_router(host, dependencies=auth_dependencies()))

@@ -12,3 +12,48 @@ class NetworkOnDisk:
         self.alias = self.metadata.get("ss_output_name", self.name)
         self.hash = None
         self.shorthash = None
+
+
+class NetworkWeights:
+    def __init__(self, network_key, sd_key, w, sd_module):
+        self.network_key = network_key
+        self.sd_key = sd_key
+        self.w = w
+        self.sd_module = sd_module
+
+
+class Network:  # a LoraModule in WebUI
+    def __init__(self, name, network_on_disk):
+        self.name = name
+        self.network_on_disk = network_on_disk
+        self.te_multiplier = 1.0
+        self.unet_multiplier = 1.0
+        self.dyn_dim = None
+        self.modules = {}
+        self.bundle_embeddings = {}
+        self.mtime = None
+        self.mentioned_name = None
+
+
+class NetworkModuleLora:
+    """Mirror of ``network_lora.NetworkModuleLora`` for Linear / Conv2d layers (up · down · alpha/dim)."""
+
+    def __init__(self, net, weights):
+        self.network = net
+        self.network_key = weights.network_key
+        self.sd_key = weights.sd_key
+        self.sd_module = weights.sd_module
+        self.up = weights.w["lora_up.weight"]
+        self.down = weights.w["lora_down.weight"]
+        self.alpha = float(weights.w["alpha"]) if "alpha" in weights.w else None
+        self.dim = self.down.shape[0]
+
+    def multiplier(self):
+        return self.network.te_multiplier if "transformer" in self.sd_key[:20] else self.network.unet_multiplier
+
+    def calc_updown(self, orig_weight):
+        up = self.up.to(orig_weight.device, orig_weight.dtype).flatten(1)
+        down = self.down.to(orig_weight.device, orig_weight.dtype).flatten(1)
+        scale = self.alpha / self.dim if self.alpha is not None else 1.0
+        updown = (up @ down).reshape(orig_weight.shape) * scale * self.multiplier()
+        return updown, None

@@ -8,6 +8,8 @@ processed_requests: list = []
 
 @dataclass(repr=False)
 class StableDiffusionProcessing:
+    cached_uc = [None, None]  # class-level prompt-conditioning caches, as in WebUI
+    cached_c = [None, None]
     sd_model: object = None
     outpath_samples: str = None
     outpath_grids: str = None
@@ -67,6 +69,8 @@ class StableDiffusionProcessing:
 
 @dataclass(repr=False)
 class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
+    cached_hr_uc = [None, None]
+    cached_hr_c = [None, None]
     enable_hr: bool = False
     denoising_strength: float = 0.75
     firstphase_width: int = 0

@@ -8,12 +8,22 @@ from modules.shared_state import State
 cmd_opts = argparse.Namespace(
     ckpt_dir=None, lora_dir=None, lyco_dir_backcompat=None, embeddings_dir=None, hypernetwork_dir=None,
     vae_dir=None, api_auth=None, data_dir=None, models_dir=None, lowvram=False, medvram=False,
-    model_workbench_civitai_url=None,
+    medvram_sdxl=False, no_half=True, model_workbench_civitai_url=None,
 )
-options_templates: dict = {}
+# A few of WebUI's own options (shared_options.py) with their real defaults.
+options_templates: dict = {
+    "CLIP_stop_at_last_layers": OptionInfo(1, "Clip skip", section=("sd", "Stable Diffusion")),
+    "interrogate_keep_models_in_memory": OptionInfo(False, "Keep models in VRAM", section=("interrogate", "Interrogate")),
+    "interrogate_deepbooru_score_threshold": OptionInfo(0.5, "deepbooru: score threshold", section=("interrogate", "Interrogate")),
+    "deepbooru_use_spaces": OptionInfo(True, "deepbooru: use spaces", section=("interrogate", "Interrogate")),
+    "deepbooru_filter_tags": OptionInfo("", "deepbooru: filter out those tags", section=("interrogate", "Interrogate")),
+    "lora_functional": OptionInfo(False, "Lora: use old method", section=("extra_networks", "Extra Networks")),
+}
 opts = Options(options_templates)
 state = State()
 sd_model = None
+loaded_hypernetworks: list = []
+interrogator = None  # set by the fixture to an interrogate.InterrogateModels, as initialize does
 refreshed = []
 
 

@@ -1,0 +1,44 @@
+"""Every user-facing sentence of the WebUI adapter's training, tagging and LoRA-check code."""
+
+NO_MODEL = "No checkpoint is loaded in WebUI. Choose one at the top of the page, then start training again."
+FORGE = (
+    "Training is not supported on Forge: its backend keeps the model in a form the trainer cannot train. "
+    "Use AUTOMATIC1111 WebUI 1.10 for training; browsing, installing and previews work on both."
+)
+LOW_VRAM = (
+    "Training is not possible while WebUI runs with {flag}: it moves parts of the model on and off the GPU "
+    "during every step, which the trainer cannot work with. Restart WebUI without {flag} to train."
+)
+FP8 = (
+    "Training is not possible while the model's weights are stored in FP8 (Settings → Optimizations → "
+    "FP8 weight). Turn FP8 weight off, reload the checkpoint, then train."
+)
+UNKNOWN_FAMILY = (
+    "The loaded checkpoint is not SD 1.x, SD 2.x or SDXL, so the trainer cannot train a LoRA for it. "
+    "Load one of those checkpoints to train."
+)
+INPAINTING = (
+    "The loaded checkpoint is an inpainting or instruct model (conditioning '{key}'); LoRA training "
+    "needs an ordinary text-to-image checkpoint. Load one to train."
+)
+ALTERNATIVE_UNET = (
+    "An alternative UNet ({name}) replaces the checkpoint's UNet (Settings → SD UNet). Set it to "
+    "'Automatic' or 'None' to train."
+)
+MODEL_CHANGED = (
+    "The loaded model's weights differ from before training ({count} tensors, e.g. {examples}) and "
+    "reloading the checkpoint did not fix it. Reload the checkpoint (pick it again at the top of the page) "
+    "before generating."
+)
+MODEL_RELOADED = (
+    "The loaded model's weights differed after training ({count} tensors, e.g. {examples}); the checkpoint "
+    "was reloaded from its file and now matches again."
+)
+TAG_METHOD = "Unknown tagging method {method!r}; use 'deepbooru' or 'blip'."
+TAG_FAILED = (
+    "WebUI's {what} could not tag the image ({error}). WebUI downloads its model on first use; "
+    "check the console and the internet connection, or put the model file in {folder}."
+)
+TAG_UNAVAILABLE = "WebUI's {what} is not available in this WebUI, so images cannot be tagged with it."
+LORA_NO_FILE = "There is no LoRA file at {path}."
+LORA_NO_LOADER = "WebUI's built-in Lora extension is not loaded, so the file cannot be checked."

@@ -1,0 +1,177 @@
+"""Training inside a real WebUI v1.10.1 on the CPU, through the extension's HTTP contract.
+
+Create a project, put four images with captions in its dataset, train two epochs at 64×64 on the
+loaded checkpoint (the tiny random SD1.5-layout model), then: every checkpoint loads through WebUI's
+own Lora code with every key matched; preview cells at weights 0 and 1 differ; a plain txt2img with a
+fixed seed gives the same pixels before and after training (the loaded model is unchanged); publish
+copies the file into the LoRA folder where WebUI lists it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from model_workbench.training import projects
+from model_workbench.training.previews import cell_image
+from tests.support.tiny_dataset import make_concept_folder
+
+API = "/model-workbench/v1"
+PROJECT = f"webui-tier-{os.getpid()}"
+# Small and quick on two CPU cores; a high rate so two epochs visibly move the LoRA.
+CONFIG = {"resolution": "64", "network_dim": 4, "network_alpha": 4, "learning_rate": 5e-2, "max_train_epochs": 2,
+          "train_batch_size": 2, "seed": 7, "save_precision": "float", "enable_bucket": False,
+          "mixed_precision": "no"}
+# The tiny checkpoint's LoRA targets: 16 transformer stacks × 12 layers in the UNet, 2 CLIP layers × 6.
+EXPECTED_MODULES = 204
+PLAIN = {"prompt": "a small square", "negative_prompt": "", "seed": 1234, "steps": 3, "width": 64, "height": 64,
+         "sampler_name": "Euler", "cfg_scale": 5}
+
+
+def txt2img_pixels(url: str) -> np.ndarray:
+    response = httpx.post(url + "/sdapi/v1/txt2img", json=PLAIN, timeout=300)
+    assert response.status_code == 200, response.text
+    data = base64.b64decode(response.json()["images"][0])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def wait_for_our_routes(url: str, timeout: float = 60) -> httpx.Response:
+    """WebUI answers its own API before the app_started callbacks have added ours."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(url + API + "/status", timeout=30)
+        if response.status_code != 404 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.5)
+
+
+def wait_for_training(url: str, timeout: float = 600) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = httpx.get(url + API + "/train/status", timeout=30).json()
+        if status["state"] not in ("running", "idle"):
+            return status
+        time.sleep(1)
+    raise AssertionError(f"training did not end in {timeout} s: {status}")
+
+
+@pytest.fixture(scope="module")
+def trained(webui_server):
+    """The project trained once for all tests here; removed (with anything published) afterwards."""
+    url, log_path = webui_server
+    response = wait_for_our_routes(url)
+    assert response.status_code == 200, response.text
+    status = response.json()
+    assert status["can_train"] is True, status
+    data_dir = Path(status["data_dir"])
+    before = txt2img_pixels(url)
+    created = httpx.post(url + API + "/projects", json={"name": PROJECT}, timeout=30)
+    assert created.status_code == 200, created.text
+    paths = projects.project_paths(data_dir, PROJECT)
+    published: list[Path] = []
+    try:
+        make_concept_folder(paths.dataset, n=4, repeats=1, concept="tinysquare")
+        started = httpx.post(url + API + "/train", json={"project": PROJECT, "version": "v1", "config": CONFIG},
+                             timeout=30)
+        assert started.status_code == 202, started.text
+        result = wait_for_training(url)
+        assert result["state"] == "finished", (result, log_path.read_text(errors="replace")[-4000:])
+        after = txt2img_pixels(url)
+        yield {"url": url, "status": result, "before": before, "after": after, "paths": paths,
+               "published": published, "log": log_path}
+    finally:
+        shutil.rmtree(paths.dir, ignore_errors=True)
+        for folder in published:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_training_wrote_two_epochs(trained):
+    checkpoints = trained["status"]["checkpoints"]
+    assert [Path(p).name for p in checkpoints] == [f"{PROJECT}_v1-000001.safetensors",
+                                                   f"{PROJECT}_v1-000002.safetensors"]
+    assert all(Path(p).is_file() for p in checkpoints)
+
+
+def test_every_checkpoint_loads_through_webui_lora_with_every_key_matched(trained):
+    for path in trained["status"]["checkpoints"]:
+        response = httpx.get(trained["url"] + API + "/lora-check", params={"path": path}, timeout=120)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["unmatched_keys"] == []
+        assert body["modules"] == EXPECTED_MODULES
+        assert body["total_keys"] == 3 * EXPECTED_MODULES  # lora_down, lora_up, alpha per module
+
+
+def test_the_loaded_model_is_unchanged_by_training(trained):
+    assert np.array_equal(trained["before"], trained["after"])
+
+
+def test_preview_cells_differ_by_weight(trained):
+    url, status = trained["url"], trained["status"]
+    response = httpx.post(url + API + "/preview", timeout=600, json={
+        "project": PROJECT, "version": "v1", "checkpoints": [status["checkpoints"][-1]], "weights": "0, 1",
+        "prompt": "tinysquare, colour1, square", "negative_prompt": "", "seed": 99, "steps": 3, "width": 64,
+        "height": 64, "cfg_scale": 5, "sampler_name": "Euler"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [c["weight"] for c in body["cells"]] == [0.0, 1.0]
+    assert [c["status"] for c in body["cells"]] == ["done", "done"], body
+    assert "Seed: 99" in body["cells"][1]["infotext"] and "Lora hashes" in body["cells"][1]["infotext"]
+    manifest = json.loads(Path(body["manifest"]).read_text(encoding="utf-8"))
+    crops = [np.asarray(cell_image(body["manifest"], entry)) for entry in manifest["cells"]]
+    assert crops[0].shape == crops[1].shape == (64, 64, 3)
+    assert np.abs(crops[0].astype(int) - crops[1].astype(int)).mean() > 1.0  # visibly different, not noise
+    # Weight 0 is the plain model: the same prompt and seed without any LoRA give the same pixels.
+    plain = dict(PLAIN, prompt="tinysquare, colour1, square", seed=99)
+    response = httpx.post(url + "/sdapi/v1/txt2img", json=plain, timeout=300)
+    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(response.json()["images"][0]))).convert("RGB"))
+    assert np.array_equal(image, crops[0])
+
+
+def test_publish_puts_the_file_in_the_lora_folder_where_webui_lists_it(trained):
+    url, status = trained["url"], trained["status"]
+    response = httpx.post(url + API + "/publish", timeout=60, json={
+        "project": PROJECT, "version": "v1", "checkpoint": status["checkpoints"][-1], "weight": 0.8,
+        "trigger_words": "tinysquare"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    installed = Path(body["path"])
+    trained["published"].append(installed.parent)
+    assert installed.is_file() and installed.parent.name == PROJECT
+    assert installed.with_suffix(".json").is_file()
+    httpx.post(url + "/sdapi/v1/refresh-loras", timeout=60)
+    names = {entry["name"] for entry in httpx.get(url + "/sdapi/v1/loras", timeout=60).json()}
+    assert body["name"] in names
+
+
+def test_training_after_a_lora_generation_starts_from_the_clean_weights(trained):
+    """A generation with a LoRA leaves its delta merged in WebUI's layers; the next training must undo
+    that first. Proof: training v2 with v1's settings after such a generation gives v1's tensors, and the
+    plain txt2img is still the one from before any training."""
+    from safetensors.torch import load_file
+
+    url, status = trained["url"], trained["status"]
+    merged = httpx.post(url + API + "/preview", timeout=600, json={
+        "project": PROJECT, "version": "v1", "checkpoints": [status["checkpoints"][-1]], "weights": "1",
+        "prompt": "tinysquare", "seed": 5, "steps": 2, "width": 64, "height": 64, "cfg_scale": 5,
+        "sampler_name": "Euler"})
+    assert merged.status_code == 200, merged.text
+    started = httpx.post(url + API + "/train", json={"project": PROJECT, "version": "v2", "config": CONFIG}, timeout=30)
+    assert started.status_code == 202, started.text
+    again = wait_for_training(url)
+    assert again["state"] == "finished", again
+    first, second = load_file(status["checkpoints"][-1]), load_file(again["checkpoints"][-1])
+    assert first.keys() == second.keys()
+    for key in first:
+        assert np.allclose(first[key].numpy(), second[key].numpy(), rtol=1e-5, atol=1e-7), key
+    assert np.array_equal(txt2img_pixels(url), trained["before"])
