@@ -52,5 +52,49 @@
         return Promise.resolve();
     }
 
-    window.modelWorkbench = {app: app, sendToPrompt: sendToPrompt, copyText: copyText};
+    // Fill a hidden gradio textbox and press its hidden button: how HTML cards talk to Python handlers.
+    // Works in gradio 3.41 (A1111) and 4 (Forge): both listen for input events on the textarea.
+    function pressHidden(textboxId, buttonId, value) {
+        var textarea = app().querySelector("#" + textboxId + " textarea, #" + textboxId + " input");
+        var button = app().querySelector("#" + buttonId);
+        if (!textarea || !button) {
+            return false;
+        }
+        setTextareaValue(textarea, value);
+        // Let gradio take the new value before the click reads it.
+        setTimeout(function () { button.click(); }, 0);
+        return true;
+    }
+
+    function openModel(modelId, versionId) {
+        var value = String(modelId) + (versionId ? ":" + String(versionId) : "");
+        return pressHidden("mw_civitai_open", "mw_civitai_open_button", value);
+    }
+
+    function queueAction(action, jobId) {
+        return pressHidden("mw_civitai_queue_action", "mw_civitai_queue_action_button", action + ":" + jobId);
+    }
+
+    // An example image's parameters into txt2img: WebUI's own "paste" button parses an infotext
+    // written into the prompt box and fills every field it knows (prompt, negative, steps, seed...).
+    function sendParams(infotext) {
+        var textarea = app().querySelector("#txt2img_prompt textarea");
+        if (!textarea) {
+            return false;
+        }
+        setTextareaValue(textarea, infotext);
+        var paste = app().querySelector("#paste");
+        if (paste) {
+            paste.click();
+        }
+        var tabButton = Array.from(app().querySelectorAll("#tabs > .tab-nav > button"))
+            .find(function (b) { return b.textContent.trim().toLowerCase() === "txt2img"; });
+        if (tabButton) {
+            tabButton.click();
+        }
+        return true;
+    }
+
+    window.modelWorkbench = {app: app, sendToPrompt: sendToPrompt, copyText: copyText, openModel: openModel,
+                             queueAction: queueAction, sendParams: sendParams};
 })();
