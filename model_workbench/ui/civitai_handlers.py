@@ -72,11 +72,11 @@ class CivitaiHandlers:
             model_id = int(model_part)
             version_id = int(version_part) if version_part else None
         except ValueError:
-            return (views.details_placeholder(), gr.update(), gr.update(), gr.update(), "", state or {})
+            return (views.details_placeholder(), "", gr.update(), gr.update(), gr.update(), "", state or {})
         try:
             model = self.service.model(model_id)
         except CivitaiError as error:
-            return (views.error_html(error, self.ctx.standalone), gr.update(choices=[], value=None), "", "", "", {})
+            return (views.error_html(error, self.ctx.standalone), "", gr.update(choices=[], value=None), "", "", "", {})
         version = next((v for v in model.versions if v.id == version_id), None) or \
             (model.versions[0] if model.versions else None)
         examples: list = []
@@ -88,8 +88,9 @@ class CivitaiHandlers:
                 pass  # the list's copy has everything but the generation parameters
             examples = self.service.example_images(version)
         versions, _ = self._installed_sets()
-        html = views.details_html(model, version, examples, site_url=self.service.site_url,
-                                  installed_versions=versions, can_send=self.can_send, standalone=self.ctx.standalone)
+        summary, more = views.details_parts(model, version, examples, site_url=self.service.site_url,
+                                            installed_versions=versions, can_send=self.can_send,
+                                            standalone=self.ctx.standalone)
         files = version.files if version is not None else []
         labels = [_file_label(f) for f in files]
         primary = version.primary_file if version is not None else None
@@ -99,7 +100,7 @@ class CivitaiHandlers:
                      "file_ids": [f.id for f in files]}
         where = self._where(model, version, files[chosen].id if files else None, subfolder, "") if files else \
             views.message_html(t("Nothing to download for this version."), "notice")
-        return (html, gr.update(choices=labels, value=labels[chosen] if labels else None), subfolder,
+        return (summary, more, gr.update(choices=labels, value=labels[chosen] if labels else None), subfolder,
                 files[chosen].name if files else "", where, new_state)
 
     def _where(self, model: Model, version: ModelVersion | None, file_id: int | None, subfolder: str,

@@ -79,6 +79,7 @@ def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
                     c["queue"] = gr.HTML(handlers.initial_queue(), elem_id="mw_civitai_queue")
                     c["queue_refresh"] = gr.Button(t("Refresh downloads"), size="sm",
                                                    elem_id="mw_civitai_queue_refresh")
+                    c["details_more"] = gr.HTML(elem_id="mw_civitai_details_more")
             # Hidden controls the HTML drives (CSS hides the row; gradio 4 leaves invisible components out of the page).
             with gr.Row(elem_id="mw_civitai_hidden"):
                 c["open_target"] = gr.Textbox(elem_id="mw_civitai_open", show_label=False)
@@ -114,7 +115,7 @@ def _wire(c: dict, handlers: CivitaiHandlers, search_state: gr.State, details_st
                                (c["next"].click, "next"), (c["back"].click, "back")):
         trigger(partial(handlers.search, direction), inputs=filters, outputs=results)
 
-    details_outputs = [c["details"], c["file"], c["subfolder"], c["filename"], c["download_status"], details_state]
+    details_outputs = [c["details"], c["details_more"], c["file"], c["subfolder"], c["filename"], c["download_status"], details_state]
     c["open_button"].click(handlers.open_model, inputs=[c["open_target"], details_state], outputs=details_outputs)
     c["file"].select(handlers.file_changed, inputs=[c["file"], c["subfolder"], details_state],
                      outputs=[c["filename"], c["download_status"]])

@@ -135,7 +135,7 @@ def card_html(model: Model, *, max_level: int, installed_versions: set[int], ins
     images = [i for v in model.versions[:1] for i in v.images] or [i for v in model.versions for i in v.images]
     image = pick_image(images, max_level)
     creator = model.creator.username if model.creator else ""
-    stats = f"⬇ {human_count(model.download_count)} · 👍 {human_count(model.thumbs_up)}"
+    stats = f"⬇ {human_count(model.download_count)} · ♥ {human_count(model.thumbs_up)}"
     by = f"<span class='mw-card-creator'>{esc(creator)}</span>" if creator else ""
     return (
         f"<div class='mw-card' role='button' tabindex='0' data-model-id='{model.id}' title='{esc(model.name)}' "
@@ -253,25 +253,22 @@ def files_html(version: ModelVersion) -> str:
     rows = []
     warnings = []
     for f in version.files:
-        variant = " ".join(x for x in (f.fp, f.size_variant) if x) or "–"
+        fmt = " ".join(x for x in (f.format, f.fp, f.size_variant) if x) or "–"
         primary = f" <span class='mw-badge'>{esc(t('Primary'))}</span>" if f.primary else ""
-        rows.append(
-            f"<tr><td>{esc(f.name)}{primary}</td><td>{esc(f.type)}</td><td>{esc(human_size(f.approx_size_bytes))}</td>"
-            f"<td>{esc(f.format or '–')}</td><td>{esc(variant)}</td><td>{_scan_badge(f.pickle_scan)}</td>"
-            f"<td>{_scan_badge(f.virus_scan)}</td></tr>")
-        if file_is_risky(f):
+        scans = (f"<span title='{esc(t('Pickle scan'))}'>{_scan_badge(f.pickle_scan)}</span>"
+                 f"<span title='{esc(t('Virus scan'))}'>{_scan_badge(f.virus_scan)}</span>")
+        rows.append(f"<tr><td>{esc(f.name)}{primary}<div class='mw-muted mw-small'>{esc(f.type)}</div></td>"
+                    f"<td>{esc(human_size(f.approx_size_bytes))}</td><td>{esc(fmt)}</td><td>{scans}</td></tr>")
+        if file_is_risky(f) or "Danger" in (f.pickle_scan, f.virus_scan):
             warnings.append(f.name)
-        if "Danger" in (f.pickle_scan, f.virus_scan):
-            warnings.append(f.name)
-    head = "".join(f"<th>{esc(h)}</th>" for h in (t("File"), t("Type"), t("Size"), t("Format"), t("Precision"),
-                                                  t("Pickle scan"), t("Virus scan")))
+    head = "".join(f"<th>{esc(h)}</th>" for h in (t("File"), t("Size"), t("Format"), t("Pickle / virus scan")))
     warn = ""
     if warnings:
         names = ", ".join(sorted(set(warnings)))
         warn = message_html(tf("Careful with {names}: .ckpt/.pt (pickle) files can run code on your computer when "
                                "loaded. Prefer a .safetensors file, and only load pickles from creators you trust.",
                                names=names), "error")
-    return f"{warn}<table class='mw-table mw-files'><tr>{head}</tr>{''.join(rows)}</table>"
+    return f"{warn}<div class='mw-scroll'><table class='mw-table mw-files'><tr>{head}</tr>{''.join(rows)}</table></div>"
 
 
 def words_html(model: Model, version: ModelVersion, can_send: bool) -> str:
@@ -281,7 +278,7 @@ def words_html(model: Model, version: ModelVersion, can_send: bool) -> str:
         for word in version.trained_words:
             chips.append(f"<span class='mw-word'><code>{esc(word)}</code>"
                          f"<button class='mw-icon-button' title='{esc(t('Copy'))}' "
-                         f"onclick='modelWorkbench.copyText({js_arg(word)})'>⧉</button></span>")
+                         f"onclick='modelWorkbench.copyText({js_arg(word)})'>{esc(t('Copy'))}</button></span>")
         all_words = ", ".join(version.trained_words)
         send = (f"<button class='mw-small-button' onclick='modelWorkbench.sendToPrompt({js_arg(all_words)})'>"
                 f"{esc(t('Send trigger words to prompt'))}</button>") if can_send else ""
@@ -295,7 +292,7 @@ def words_html(model: Model, version: ModelVersion, can_send: bool) -> str:
                   f"{esc(t('Send to prompt'))}</button>") if can_send else ""
         parts.append(f"<div class='mw-words'><span class='mw-label'>{esc(t('Prompt tag'))}</span><code>{esc(tag)}</code>"
                      f"<button class='mw-icon-button' title='{esc(t('Copy'))}' "
-                     f"onclick='modelWorkbench.copyText({js_arg(tag)})'>⧉</button>{action}</div>")
+                     f"onclick='modelWorkbench.copyText({js_arg(tag)})'>{esc(t('Copy'))}</button>{action}</div>")
     if not can_send and parts:
         parts.append(f"<div class='mw-muted mw-hint'>{esc(t('Sending to the txt2img prompt needs WebUI; copy the text here instead.'))}</div>")
     return "".join(parts)
@@ -362,22 +359,25 @@ def license_html(model: Model) -> str:
     return f"<div class='mw-facts mw-license'>{cells}</div>"
 
 
-def details_html(model: Model, version: ModelVersion | None, examples: list[ModelImage], *, site_url: str,
-                 installed_versions: Iterable[int] = (), can_send: bool = False, standalone: bool = False) -> str:
-    """The details panel of one model at one version."""
+def details_parts(model: Model, version: ModelVersion | None, examples: list[ModelImage], *, site_url: str,
+                  installed_versions: Iterable[int] = (), can_send: bool = False,
+                  standalone: bool = False) -> tuple[str, str]:
+    """The details of one model at one version, in two parts: what to decide a download on (name,
+    notices, versions, trigger words, files) and what to read after it (license, examples, description).
+    The tab puts the download controls between them."""
     installed = set(installed_versions)
     creator = model.creator.username if model.creator else ""
     url = f"{site_url.rstrip('/')}/models/{model.id}" + (f"?modelVersionId={version.id}" if version else "")
     head = (f"<div class='mw-details-head'><div><h2 class='mw-details-title'>{esc(model.name)}</h2>"
             f"<div class='mw-card-meta'>{esc(model.type)}"
             + (f" · {esc(tf('by {name}', name=creator))}" if creator else "")
-            + f" · ⬇ {esc(human_count(model.download_count))} · 👍 {esc(human_count(model.thumbs_up))}</div></div>"
+            + f" · ⬇ {esc(human_count(model.download_count))} · ♥ {esc(human_count(model.thumbs_up))}</div></div>"
             f"<a class='mw-link-button' href='{esc(url)}' target='_blank' rel='noopener noreferrer'>"
             f"{esc(t('Open on Civitai'))} ↗</a></div>")
     parts = [head, notices_html(model, version, standalone)]
     if version is None:
         parts.append(message_html(t("Civitai lists no published version of this model."), "notice"))
-        return f"<div class='mw-details'>{''.join(parts)}</div>"
+        return f"<div class='mw-details'>{''.join(parts)}</div>", ""
     parts.append(versions_html(model, version, installed))
     facts = [(t("Base model"), version.base_model or "–"),
              (t("Published"), version.published_at.strftime("%Y-%m-%d") if version.published_at else "–"),
@@ -386,18 +386,24 @@ def details_html(model: Model, version: ModelVersion | None, examples: list[Mode
         facts.append((t("Status"), t("Installed")))
     parts.append("<div class='mw-facts'>" + "".join(f"<span><b>{esc(k)}</b> {esc(v)}</span>" for k, v in facts) + "</div>")
     parts.append(words_html(model, version, can_send))
-    parts.append(f"<h3>{esc(t('Files'))}</h3>{files_html(version)}")
-    parts.append(f"<h3>{esc(t('License'))}</h3>{license_html(model)}")
+    parts.append(files_html(version))
+    more = [f"<h3>{esc(t('License'))}</h3>{license_html(model)}"]
     if examples:
-        parts.append(f"<h3>{esc(t('Example images'))}</h3><div class='mw-examples'>"
-                     + "".join(example_html(i, can_send) for i in examples) + "</div>")
+        examples = sorted(examples, key=lambda i: not (i.meta or {}).get("prompt"))  # ones with a prompt first
+        more.append(f"<h3>{esc(t('Example images'))}</h3><div class='mw-examples'>"
+                    + "".join(example_html(i, can_send) for i in examples) + "</div>")
     description = sanitize_html(model.description)
     version_notes = sanitize_html(version.description)
     if version_notes:
-        parts.append(f"<h3>{esc(t('About this version'))}</h3><div class='mw-description'>{version_notes}</div>")
+        more.append(f"<h3>{esc(t('About this version'))}</h3><div class='mw-description'>{version_notes}</div>")
     if description:
-        parts.append(f"<h3>{esc(t('Description'))}</h3><div class='mw-description'>{description}</div>")
-    return f"<div class='mw-details'>{''.join(parts)}</div>"
+        more.append(f"<h3>{esc(t('Description'))}</h3><div class='mw-description'>{description}</div>")
+    return f"<div class='mw-details'>{''.join(parts)}</div>", f"<div class='mw-details'>{''.join(more)}</div>"
+
+
+def details_html(model: Model, version: ModelVersion | None, examples: list[ModelImage], **kwargs: object) -> str:
+    """Both parts of :func:`details_parts` as one panel."""
+    return "".join(details_parts(model, version, examples, **kwargs))  # type: ignore[arg-type]
 
 
 def details_placeholder() -> str:
