@@ -37,7 +37,12 @@ from model_workbench.library.matching import (
     index_versions_by_sha256,
     parse_version,
 )
-from model_workbench.library.sidecars import SidecarReport, write_sidecars
+from model_workbench.library.sidecars import (
+    NO_ALLOWED_IMAGE,
+    NO_READABLE_IMAGE,
+    SidecarReport,
+    write_sidecars,
+)
 
 # The NSFW setting's words → the highest single nsfwLevel allowed (1 PG, 2 PG-13, 4 R, 8 X, 16 XXX).
 NSFW_SETTING_LEVELS = {"None": 1, "PG": 1, "PG-13": 2, "R": 4, "X": 8, "XXX": 16}
@@ -313,7 +318,11 @@ class CivitaiService:
             try:
                 self._sidecars(request, result)
             except Exception as exc:  # noqa: BLE001 - reported by the queue after the refresh below
-                error = exc
+                report = self._sidecars.reports.get(result.path)
+                # A version whose only previews are videos (or above the content level) simply gets no
+                # preview: that is the rule working, not a failure to report.
+                if report is None or not set(report.problems) <= {NO_ALLOWED_IMAGE, NO_READABLE_IMAGE}:
+                    error = exc
         model_type = ""
         if isinstance(context, InstallContext):
             model_type = (context.model.type if context.model else None) or \

@@ -171,7 +171,7 @@ class CivitaiHandlers:
             return views.message_html(text, "ok")
         message = job.message
         if job.error_kind == "AuthRequiredError":
-            message += " " + views.api_key_hint(self.ctx.standalone)
+            message = views.with_key_hint(message, self.ctx.standalone)
         return views.message_html(message, "error" if job.status.value == "failed" else "notice")
 
     def _queue_html(self) -> str:

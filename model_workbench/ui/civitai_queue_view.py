@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from model_workbench.downloads import JobSnapshot, JobStatus
-from model_workbench.ui.civitai_views import api_key_hint, esc, human_duration, human_size, js_arg
+from model_workbench.ui.civitai_views import esc, human_duration, human_size, js_arg, with_key_hint
 from model_workbench.ui.i18n import t
 
 STATUS_LABELS = {
@@ -48,7 +48,7 @@ def job_html(job: JobSnapshot, standalone: bool) -> str:
         actions.append(_action(t("Remove"), "remove", job.id))
     message = job.message
     if job.error_kind in AUTH_ERRORS:
-        message = f"{message} {api_key_hint(standalone)}"
+        message = with_key_hint(message, standalone)
     where = ""
     if job.destination:
         label = t("Saved to") if job.status == JobStatus.DONE else t("Destination")

@@ -70,21 +70,27 @@ def message_html(text: str, kind: str = "notice") -> str:
     return f"<div class='{css}'>{esc(text)}</div>"
 
 
-def api_key_hint(standalone: bool) -> str:
-    """Where to set the Civitai API key in this program, and where to create one."""
+def api_key_hint(standalone: bool, create: bool = True) -> str:
+    """Where to set the Civitai API key in this program (and, with ``create``, where to make one)."""
     if standalone:
         where = t("Enter it in the Settings tab of Model Workbench (Civitai API key), then try again.")
     else:
         where = t("Enter it in WebUI's Settings → Model Workbench → Civitai API key, then Apply settings and try again.")
+    if not create:
+        return where
     return tf("Create a key at {url} (API Keys section).", url=API_KEY_PAGE) + " " + where
+
+
+def with_key_hint(message: str, standalone: bool) -> str:
+    """An authentication message plus where to put the key (the core's text already says where to create one)."""
+    return f"{message} {api_key_hint(standalone, create=API_KEY_PAGE not in message)}"
 
 
 def error_html(error: Exception, standalone: bool) -> str:
     """A Civitai error as an actionable message (the key hint added for authentication errors)."""
     text = str(error)
-    name = type(error).__name__
-    if name == "AuthRequiredError":
-        text = text + " " + api_key_hint(standalone)
+    if type(error).__name__ == "AuthRequiredError":
+        text = with_key_hint(text, standalone)
     return message_html(text, "error")
 
 
