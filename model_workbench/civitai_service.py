@@ -297,6 +297,14 @@ class CivitaiService:
         job_id = self.queue.add(request)
         return job_id, plan.folder / (request.filename or "")
 
+    def download_version(self, version_id: int, file_id: int | None = None, subfolder: str | None = None,
+                         filename: str | None = None) -> tuple[str, Path]:
+        """:meth:`download` knowing only the version (the HTTP API's form)."""
+        version = self.version(version_id)
+        if version.model_id is None:
+            raise ValueError("Civitai did not say which model this version belongs to.")
+        return self.download(version.model_id, version_id, file_id, subfolder, filename)
+
     @property
     def queue(self) -> DownloadQueue:
         with self._lock:

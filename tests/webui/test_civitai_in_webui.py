@@ -1,0 +1,62 @@
+"""Inside a real WebUI: a LoRA downloaded through the extension (pointed at a fake Civitai on 127.0.0.1)
+appears in ``/sdapi/v1/loras`` at once, without a restart, with its sidecars beside it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.fake_civitai import FakeCivitai
+
+OPTIONS = ("model_workbench_civitai_base_url", "model_workbench_civitai_api_key")
+ACTIVE = ("queued", "resolving", "downloading", "verifying")
+
+
+@pytest.fixture
+def fake_civitai_in_webui(webui_server):
+    url, _ = webui_server
+    before = httpx.get(url + "/sdapi/v1/options", timeout=30).json()
+    with FakeCivitai(api_key="test-key") as srv:
+        answer = httpx.post(url + "/sdapi/v1/options", timeout=30,
+                            json={"model_workbench_civitai_base_url": srv.url,
+                                  "model_workbench_civitai_api_key": "test-key"})
+        assert answer.status_code == 200, answer.text
+        try:
+            yield url, srv
+        finally:
+            httpx.post(url + "/sdapi/v1/options", timeout=30, json={k: before.get(k, "") for k in OPTIONS})
+
+
+def test_a_downloaded_lora_is_listed_without_a_restart(fake_civitai_in_webui):
+    url, srv = fake_civitai_in_webui
+    name = f"mw_webui_tier_{int(time.time())}"
+    f = srv.add_file(data=b"not really a lora" * 1000, name=f"{name}.safetensors", trained_words=["webui tier"])
+    loras = {lora["name"] for lora in httpx.get(url + "/sdapi/v1/loras", timeout=30).json()}
+    assert name not in loras
+
+    answer = httpx.post(url + "/model-workbench/v1/civitai/download", json={"version_id": f.version_id}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    job_id, path = answer.json()["job_id"], Path(answer.json()["path"])
+    try:
+        deadline = time.monotonic() + 120
+        job: dict = {}
+        while time.monotonic() < deadline:
+            jobs = httpx.get(url + "/model-workbench/v1/civitai/queue", timeout=30).json()["jobs"]
+            job = next(j for j in jobs if j["id"] == job_id)
+            if job["status"] not in ACTIVE:
+                break
+            time.sleep(0.5)
+        assert job["status"] == "done", job
+        assert path.is_file() and path.parent.name == "Lora"
+        for suffix in (".json", ".civitai.info", ".preview.png"):
+            assert path.with_suffix(suffix).is_file(), suffix
+        loras = {lora["name"]: lora for lora in httpx.get(url + "/sdapi/v1/loras", timeout=30).json()}
+        assert name in loras  # listed by WebUI's own registry, no restart and no manual refresh
+        assert Path(loras[name]["path"]) == path
+    finally:
+        for suffix in (".safetensors", ".json", ".civitai.info", ".preview.png"):
+            path.with_suffix(suffix).unlink(missing_ok=True)
+        httpx.post(url + "/sdapi/v1/refresh-loras", timeout=60)
