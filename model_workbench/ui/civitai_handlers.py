@@ -31,9 +31,11 @@ def nsfw_choice(setting: str) -> str:
 
 
 class CivitaiHandlers:
-    def __init__(self, ctx: UiContext, service: CivitaiService | None = None) -> None:
+    def __init__(self, ctx: UiContext, service: CivitaiService | None = None,
+                 base_model_choices: list[str] | None = None) -> None:
         self.ctx = ctx
         self.service = service or service_for(ctx.host)
+        self.base_model_choices = list(base_model_choices or [])
 
     @property
     def can_send(self) -> bool:
@@ -56,13 +58,25 @@ class CivitaiHandlers:
             result = self.service.search(form, direction, state)
         except CivitaiError as error:
             return (views.error_html(error, self.ctx.standalone), gr.update(), gr.update(), state or {},
-                    gr.update(), gr.update())
+                    gr.update(), gr.update(), gr.update())
         versions, models = self._installed_sets()
         grid = views.cards_html(result.models, max_level=form.nsfw_level, installed_versions=versions,
                                 installed_models=models)
         label = views.page_label(result.page_number, len(result.models), result.hidden_installed)
         return ("", grid, label, result.state, gr.update(interactive=result.can_go_back),
-                gr.update(interactive=result.can_go_next))
+                gr.update(interactive=result.can_go_next), self._base_models_update(form.base_models))
+
+    def _base_models_update(self, selected: list[str]) -> Any:
+        """Civitai's current base-model list (``/enums``, cached a day) once Civitai answered a search."""
+        try:
+            enums = self.service.enums()
+        except (CivitaiError, OSError):
+            return gr.update()
+        choices = list(enums.base_models)
+        if not enums.from_server or choices == self.base_model_choices:
+            return gr.update()
+        self.base_model_choices = choices
+        return gr.update(choices=choices, value=[b for b in selected if b in choices])
 
     # -- details --------------------------------------------------------------------------------
     def open_model(self, target: str, state: dict | None) -> tuple:

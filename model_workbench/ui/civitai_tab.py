@@ -37,7 +37,8 @@ def _enums(ctx: UiContext) -> list[str]:
 def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
     """Lay out the Civitai tab in the current gradio context and wire its events; returns its components."""
     c: dict[str, gr.components.Component] = {}
-    handlers = CivitaiHandlers(ctx)
+    base_models = _enums(ctx)
+    handlers = CivitaiHandlers(ctx, base_model_choices=base_models)
     nsfw_default = nsfw_choice(ctx.host.settings().nsfw_level)
     search_state = gr.State({})
     details_state = gr.State({})
@@ -50,7 +51,7 @@ def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
             with gr.Row(elem_id="mw_civitai_filters"):
                 c["types"] = dropdown(MODEL_TYPES, value=[], label=t("Types"), multiselect=True,
                                       elem_id="mw_civitai_types")
-                c["base_models"] = dropdown(_enums(ctx), value=[], label=t("Base model"), multiselect=True,
+                c["base_models"] = dropdown(base_models, value=[], label=t("Base model"), multiselect=True,
                                             elem_id="mw_civitai_base_models")
                 c["sort"] = dropdown(SORTS, value=SORTS[0], label=t("Sort"), elem_id="mw_civitai_sort")
                 c["period"] = dropdown(PERIODS, value=PERIODS[0], label=t("Period"), elem_id="mw_civitai_period")
@@ -110,7 +111,7 @@ def _wire(c: dict, handlers: CivitaiHandlers, search_state: gr.State, details_st
     long = long_job_kwargs()
     filters = [c["query"], c["types"], c["base_models"], c["sort"], c["period"], c["nsfw"], c["hide_installed"],
                search_state]
-    results = [c["status"], c["results"], c["page_label"], search_state, c["back"], c["next"]]
+    results = [c["status"], c["results"], c["page_label"], search_state, c["back"], c["next"], c["base_models"]]
     for trigger, direction in ((c["search"].click, "first"), (c["query"].submit, "first"),
                                (c["next"].click, "next"), (c["back"].click, "back")):
         trigger(partial(handlers.search, direction), inputs=filters, outputs=results)

@@ -176,3 +176,16 @@ def test_open_model_handler_fills_the_download_controls(make_service, server):
                                                        "file_ids": [f.version_id * 10]}
     missing = handlers.open_model("999999999", {})
     assert "mw-error" in missing[0]
+
+
+def test_search_handler_fills_base_models_from_civitai_enums(make_service, server):
+    from tests.support import fake_civitai_data as data
+
+    service, host = make_service()
+    handlers = CivitaiHandlers(UiContext(host, standalone=True), service, base_model_choices=["SD 1.5"])
+    out = handlers.search("first", "", [], ["SD 1.5", "Gone Model"], "Highest Rated", "AllTime", "PG-13", False, {})
+    status, grid, label, state, back, forward, bases = out
+    assert status == "" and "mw-cards" in grid and "Page 1" in label
+    assert bases["choices"] == data.ENUMS["ActiveBaseModel"] and bases["value"] == ["SD 1.5"]
+    again = handlers.search("first", "", [], [], "Highest Rated", "AllTime", "PG-13", False, {})
+    assert "choices" not in again[-1]  # unchanged choices: no update sent
