@@ -60,3 +60,41 @@ def test_a_downloaded_lora_is_listed_without_a_restart(fake_civitai_in_webui):
         for suffix in (".safetensors", ".json", ".civitai.info", ".preview.png"):
             path.with_suffix(suffix).unlink(missing_ok=True)
         httpx.post(url + "/sdapi/v1/refresh-loras", timeout=60)
+
+
+def test_the_tab_works_in_webuis_page(fake_civitai_in_webui):
+    """Card click → details, "send to prompt" → txt2img's prompt, an example's parameters → txt2img's fields."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed")
+    url, srv = fake_civitai_in_webui
+    srv.add_file(data=b"w" * 1000, name="webui_castle.safetensors", model_name="WebUI Castle Unique",
+                 trained_words=["webui castle"])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url, timeout=120_000)
+            page.locator("#tabs > .tab-nav > button", has_text="Civitai").click(timeout=120_000)
+            box = page.locator("#mw_civitai_query textarea, #mw_civitai_query input").first
+            box.fill("WebUI Castle Unique")
+            box.press("Enter")
+            card = page.locator(".mw-card", has_text="WebUI Castle Unique").first
+            expect(card).to_be_visible(timeout=60_000)
+            card.click()
+            details = page.locator("#mw_civitai_details").first
+            expect(details.locator(".mw-details-title")).to_have_text("WebUI Castle Unique", timeout=60_000)
+            details.get_by_text("Send to prompt", exact=True).click()
+            prompt = page.locator("#txt2img_prompt textarea")
+            expect(prompt).to_have_value("<lora:webui_castle:1>, webui castle", timeout=10_000)
+
+            page.locator("#tabs > .tab-nav > button", has_text="Civitai").click()
+            page.locator("#mw_civitai_details_more").first.get_by_text("Send to txt2img").first.click()
+            expect(prompt).to_have_value("fake trigger, a castle", timeout=10_000)
+            expect(page.locator("#txt2img_steps input[type=number]")).to_have_value("20")
+            expect(page.locator("#txt2img_seed input[type=number]")).to_have_value("42")
+        finally:
+            browser.close()
