@@ -73,12 +73,13 @@ def message_html(text: str, kind: str = "notice") -> str:
 def api_key_hint(standalone: bool, create: bool = True) -> str:
     """Where to set the Civitai API key in this program (and, with ``create``, where to make one)."""
     if standalone:
-        where = t("Enter it in the Settings tab of Model Workbench (Civitai API key), then try again.")
+        where = t("In this app they are in the Settings tab → Civitai API key; save, then try again.")
     else:
-        where = t("Enter it in WebUI's Settings → Model Workbench → Civitai API key, then Apply settings and try again.")
+        where = t("In WebUI they are in Settings → Model Workbench → Civitai API key; Apply settings, then try again.")
     if not create:
         return where
-    return tf("Create a key at {url} (API Keys section).", url=API_KEY_PAGE) + " " + where
+    return tf("Create a key at {url} (API Keys section) and enter it in Model Workbench's settings.",
+              url=API_KEY_PAGE) + " " + where
 
 
 def with_key_hint(message: str, standalone: bool) -> str:

@@ -35,6 +35,8 @@ def civitai():
                                     version_name="v2")
         srv.tower_v1 = srv.add_file(data=b"tower-v1" * 3000, name="tower_v1.safetensors", model_name="Tower LoRA",
                                     version_name="v1", model_id=srv.tower_v2.model_id)
+        for n in range(25):
+            srv.add_file(data=b"f%d" % n, name=f"filler_{n}.safetensors", model_name=f"Filler {n:02d}", images=[])
         yield srv
 
 
@@ -165,3 +167,19 @@ def test_library_scan_marks_installed_and_update_available(page, app, civitai, s
     page.locator("#mw_civitai_tabs").get_by_text("Search", exact=True).first.click()
     search(page, "Tower")
     expect(page.locator(".mw-card", has_text="Tower LoRA").locator(".mw-badge-update")).to_be_visible(timeout=30_000)
+
+
+def test_next_and_back_walk_cursor_pages(page, app):
+    url, _, _ = app
+    page.goto(url)
+    search(page, "Filler")
+    label = page.locator("#mw_civitai_page_label").first
+    expect(label).to_contain_text("Page 1 · 20 models", timeout=30_000)
+    first_names = page.locator(".mw-card-title").all_text_contents()
+    page.locator("#mw_civitai_next").click()
+    expect(label).to_contain_text("Page 2 · 5 models", timeout=30_000)
+    expect(page.locator("#mw_civitai_next")).to_be_disabled()
+    assert set(page.locator(".mw-card-title").all_text_contents()).isdisjoint(first_names)
+    page.locator("#mw_civitai_back").click()
+    expect(label).to_contain_text("Page 1 · 20 models", timeout=30_000)
+    assert page.locator(".mw-card-title").all_text_contents() == first_names

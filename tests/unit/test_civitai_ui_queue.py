@@ -35,7 +35,7 @@ def test_a_401_failure_offers_retry_and_says_where_to_set_the_key():
     webui = queue_html([failed], standalone=False)
     assert "&quot;retry&quot;" in webui and "mw-job-error" in webui
     assert "Settings → Model Workbench" in webui and webui.count("civitai.com/user/account") == 1
-    assert "Settings tab of Model Workbench" in queue_html([failed], standalone=True)
+    assert "Settings tab → Civitai API key" in queue_html([failed], standalone=True)
 
 
 def test_paused_and_cancelled_jobs_can_be_retried_newest_first():

@@ -198,7 +198,7 @@ def test_auth_errors_say_where_to_put_the_key():
     webui = error_html(AuthRequiredError(m.NEEDS_API_KEY, status=401), standalone=False)
     assert "Settings → Model Workbench" in webui and webui.count("civitai.com/user/account") == 1
     standalone = error_html(AuthRequiredError(m.NEEDS_API_KEY, status=401), standalone=True)
-    assert "Settings tab of Model Workbench" in standalone
+    assert "Settings tab → Civitai API key" in standalone
 
 
 def test_a_version_without_images_or_files_still_renders():
