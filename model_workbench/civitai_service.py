@@ -322,7 +322,8 @@ class CivitaiService:
         error: Exception | None = None
         context = request.context
         if self._sidecars is not None:
-            self._sidecars.max_nsfw_level = self.max_nsfw_level  # the setting may have changed meanwhile
+            # The settings may have changed since the queue was made.
+            self._sidecars.max_nsfw_level, self._sidecars.site = self.max_nsfw_level, self.site_url
             try:
                 self._sidecars(request, result)
             except Exception as exc:  # noqa: BLE001 - reported by the queue after the refresh below
@@ -479,6 +480,12 @@ class CivitaiService:
             report = write_sidecars(need.record.path, version, model, fetch=client.fetch_bytes,
                                     max_nsfw_level=self.max_nsfw_level, site=self.site_url)
             yield need.record.path, report
+
+    def library_rows_if_scanned(self) -> list[dict[str, Any]] | None:
+        """The table of the last scan, or None before the first one (a page load never starts a scan)."""
+        with self._lock:
+            scanned = self._library is not None and self._library_scanned
+        return self.library_rows() if scanned else None
 
     def library_rows(self) -> list[dict[str, Any]]:
         rows = self.library.rows(self.site_url)

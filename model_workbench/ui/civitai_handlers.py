@@ -258,7 +258,11 @@ class CivitaiHandlers:
         return views.message_html(t("Stopping…"), "notice")
 
     def library_table(self) -> str:
-        return library_html(self.service.library_rows(), self.can_send)
+        """The table as of the last scan (shown on page load), or a hint to scan."""
+        rows = self.service.library_rows_if_scanned()
+        if rows is None:
+            return views.message_html(t("Press Scan model folders to list your models."), "notice")
+        return library_html(rows, self.can_send)
 
 
 def _file_label(file: Any) -> str:

@@ -39,6 +39,7 @@ def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
     c: dict[str, gr.components.Component] = {}
     base_models = _enums(ctx)
     handlers = CivitaiHandlers(ctx, base_model_choices=base_models)
+    handlers.service.queue  # noqa: B018 - created now: resumes partial downloads left by the last run
     nsfw_default = nsfw_choice(ctx.host.settings().nsfw_level)
     search_state = gr.State({})
     details_state = gr.State({})
@@ -46,7 +47,7 @@ def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
         with gr.Tab(t("Search"), elem_id="mw_civitai_search_tab"):
             with gr.Row(elem_id="mw_civitai_search_row"):
                 c["query"] = gr.Textbox(label=t("Search Civitai"), placeholder=t("Model name, #tag or @creator"),
-                                        elem_id="mw_civitai_query", scale=5, max_lines=1)
+                                        elem_id="mw_civitai_query", scale=5)
                 c["search"] = gr.Button(t("Search"), variant="primary", elem_id="mw_civitai_search_button", scale=1)
             with gr.Row(elem_id="mw_civitai_filters"):
                 c["types"] = dropdown(MODEL_TYPES, value=[], label=t("Types"), multiselect=True,
@@ -77,7 +78,7 @@ def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
                                                        max_lines=1)
                         c["download"] = gr.Button(t("Download"), variant="primary", elem_id="mw_civitai_download")
                     c["download_status"] = gr.HTML(elem_id="mw_civitai_download_status")
-                    c["queue"] = gr.HTML(handlers.initial_queue(), elem_id="mw_civitai_queue")
+                    c["queue"] = gr.HTML(handlers.initial_queue, elem_id="mw_civitai_queue")  # fresh on every page load
                     c["queue_refresh"] = gr.Button(t("Refresh downloads"), size="sm",
                                                    elem_id="mw_civitai_queue_refresh")
                     c["details_more"] = gr.HTML(elem_id="mw_civitai_details_more")
@@ -99,7 +100,7 @@ def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
                                              "never overwritten.") + "</div>",
                 elem_id="mw_library_help")
             c["library_status"] = gr.HTML(elem_id="mw_library_status")
-            c["library"] = gr.HTML(elem_id="mw_library_table")
+            c["library"] = gr.HTML(handlers.library_table, elem_id="mw_library_table")
             with gr.Accordion(t("Model folders"), open=False):
                 c["folders"] = gr.HTML(ctx.folders_html(), elem_id="mw_library_folders")
 

@@ -189,3 +189,28 @@ def test_search_handler_fills_base_models_from_civitai_enums(make_service, serve
     assert bases["choices"] == data.ENUMS["ActiveBaseModel"] and bases["value"] == ["SD 1.5"]
     again = handlers.search("first", "", [], [], "Highest Rated", "AllTime", "PG-13", False, {})
     assert "choices" not in again[-1]  # unchanged choices: no update sent
+
+
+def test_the_queue_resumes_partial_downloads_when_it_starts(make_service, server, tmp_path):
+    from model_workbench.downloads import PartState, part_path
+
+    data = b"resumable" * 3000
+    f = server.add_file(data=data, name="resumed.safetensors")
+    final = tmp_path / "models" / "Lora" / "resumed.safetensors"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    part_path(final).write_bytes(data[:5000])
+    PartState(url=f.download_url, name=final.name, sha256=f.sha256, total=len(data), version_id=f.version_id,
+              file_id=f.file_id).save(final)
+    service, _ = make_service()
+    jobs = service.queue.snapshot()
+    assert [j.name for j in jobs] == ["resumed.safetensors"]
+    assert service.queue.wait(jobs[0].id, timeout=30)
+    assert final.read_bytes() == data and not part_path(final).exists()
+
+
+def test_library_table_on_page_load_never_scans(make_service):
+    service, host = make_service()
+    handlers = CivitaiHandlers(UiContext(host, standalone=True), service)
+    assert "Press Scan model folders" in handlers.library_table()
+    service.scan_library()
+    assert "No models found in the model folders." in handlers.library_table()
