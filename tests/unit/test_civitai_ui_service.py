@@ -214,3 +214,29 @@ def test_library_table_on_page_load_never_scans(make_service):
     assert "Press Scan model folders" in handlers.library_table()
     service.scan_library()
     assert "No models found in the model folders." in handlers.library_table()
+
+
+def test_actionable_messages_for_outage_early_access_and_archived(make_service, server):
+    from tests.support import fake_civitai_data as data
+
+    service, host = make_service()
+    handlers = CivitaiHandlers(UiContext(host, standalone=False), service)
+    server.faults.outage_times = -1
+    try:
+        status = handlers.search("first", "x", [], [], "Highest Rated", "AllTime", "PG-13", False, {})[0]
+    finally:
+        server.faults.reset()
+    assert "mw-error" in status and "Civitai is unavailable" in status
+
+    early = server.add_file(data=b"ea" * 100, name="early.safetensors", model_name="Early Unique",
+                            early_access_deadline="2030-01-02T03:04:05.000Z")
+    summary = handlers.open_model(str(early.model_id), {})[0]
+    assert "Early Access until 2030-01-02" in summary
+    state = handlers.open_model(str(early.model_id), {})[-1]
+    final = list(handlers.download(0, "", "", state))[-1][0]
+    assert "Early Access" in final and "2030" in final
+
+    archived = handlers.open_model(str(data.ARCHIVED_MODEL_ID), {})
+    assert "archived on Civitai" in archived[0]
+    message = list(handlers.download(0, "", "", archived[-1]))[-1][0]
+    assert "no downloadable file" in message
