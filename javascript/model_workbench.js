@@ -95,6 +95,18 @@
         return true;
     }
 
+    // After a model lands: re-render WebUI's Extra Networks cards (its own hidden refresh button), so the
+    // new card shows with its preview without pressing Refresh. Nothing to do outside WebUI.
+    function refreshExtraNetworks() {
+        ["txt2img", "img2img"].forEach(function (tab) {
+            var button = app().querySelector("[id^='" + tab + "_'][id$='_extra_refresh_internal']");
+            if (button) {
+                button.dispatchEvent(new Event("click"));
+            }
+        });
+    }
+
     window.modelWorkbench = {app: app, sendToPrompt: sendToPrompt, copyText: copyText, openModel: openModel,
-                             queueAction: queueAction, sendParams: sendParams};
+                             queueAction: queueAction, sendParams: sendParams,
+                             refreshExtraNetworks: refreshExtraNetworks};
 })();

@@ -16,7 +16,7 @@ from model_workbench.civitai.enums import PERIODS, SORTS, fallback_enums
 from model_workbench.civitai_service import service_for
 from model_workbench.ui.civitai_handlers import NSFW_CHOICES, CivitaiHandlers, nsfw_choice
 from model_workbench.ui.civitai_views import details_placeholder
-from model_workbench.ui.compat import dropdown, long_job_kwargs
+from model_workbench.ui.compat import dropdown, js_kwarg, long_job_kwargs
 from model_workbench.ui.context import UiContext
 from model_workbench.ui.i18n import t
 
@@ -123,8 +123,9 @@ def _wire(c: dict, handlers: CivitaiHandlers, search_state: gr.State, details_st
                      outputs=[c["filename"], c["download_status"]])
     c["subfolder"].blur(handlers.where_changed, inputs=[c["file"], c["subfolder"], c["filename"], details_state],
                         outputs=[c["download_status"]])
+    refresh_cards = js_kwarg("() => { window.modelWorkbench && modelWorkbench.refreshExtraNetworks(); }")
     c["download"].click(handlers.download, inputs=[c["file"], c["subfolder"], c["filename"], details_state],
-                        outputs=[c["download_status"], c["queue"]], **long)
+                        outputs=[c["download_status"], c["queue"]], **long).then(None, None, None, **refresh_cards)
     c["queue_button"].click(handlers.queue_action, inputs=[c["queue_target"]], outputs=[c["queue"]], **long)
     c["queue_refresh"].click(partial(handlers.queue_action, "refresh"), inputs=None, outputs=[c["queue"]], **long)
 

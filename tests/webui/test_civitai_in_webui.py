@@ -96,5 +96,19 @@ def test_the_tab_works_in_webuis_page(fake_civitai_in_webui):
             expect(prompt).to_have_value("fake trigger, a castle", timeout=10_000)
             expect(page.locator("#txt2img_steps input[type=number]")).to_have_value("20")
             expect(page.locator("#txt2img_seed input[type=number]")).to_have_value("42")
+
+            # Download from the tab: the Extra Networks card appears without pressing Refresh.
+            page.locator("#tabs > .tab-nav > button", has_text="Civitai").click()
+            page.locator("#mw_civitai_download").click()
+            status = page.locator("#mw_civitai_download_status").first
+            expect(status).to_contain_text("Installed to", timeout=120_000)
+            card = page.locator("#txt2img_lora_cards .card[data-name='webui_castle']")
+            expect(card).to_have_count(1, timeout=60_000)
+            expect(card).to_contain_text("A fake model.")  # the description from the .json sidecar
+            assert "preview.png" in (card.get_attribute("style") or "") + card.inner_html()
         finally:
             browser.close()
+            lora_dir = Path(httpx.get(url + "/model-workbench/v1/folders", timeout=30).json()["lora"][0])
+            for leftover in lora_dir.glob("webui_castle*"):
+                leftover.unlink()
+            httpx.post(url + "/sdapi/v1/refresh-loras", timeout=60)
