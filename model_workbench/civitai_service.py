@@ -165,7 +165,6 @@ class CivitaiService:
         key = (s.civitai_base_url, s.civitai_api_key, s.proxy)
         with self._lock:
             if self._client is None or key != self._client_key:
-                old = self._client
                 enums_file = Path(self.host.data_dir()) / "civitai-enums.json"
                 self._client = CivitaiClient(s.civitai_base_url or "https://civitai.com",
                                              api_key=s.civitai_api_key or None, proxy=s.proxy or None,
@@ -177,9 +176,7 @@ class CivitaiService:
                     self._queue.client = self._client  # jobs started from now on use the new key
                 if self._sidecars is not None:
                     self._sidecars.client = self._client
-                if old is not None:
-                    # Jobs already running keep using the old one; closing it would break them.
-                    pass
+                # The old client is not closed: jobs already running keep using it until they end.
             return self._client
 
     def enums(self) -> Enums:
