@@ -183,3 +183,19 @@ def test_next_and_back_walk_cursor_pages(page, app):
     page.locator("#mw_civitai_back").click()
     expect(label).to_contain_text("Page 1 · 20 models", timeout=30_000)
     assert page.locator(".mw-card-title").all_text_contents() == first_names
+
+
+def test_a_version_chip_switches_the_files_offered(page, app):
+    url, _, _ = app
+    page.goto(url)
+    search(page, "Tower")
+    open_card(page, "Tower LoRA")
+    details = page.locator("#mw_civitai_details").first
+    expect(details.locator(".mw-chip.mw-active")).to_contain_text("v2")
+    expect(page.locator("#mw_civitai_filename input, #mw_civitai_filename textarea").first).to_have_value(
+        "tower_v2.safetensors")
+    details.locator(".mw-chip", has_text="v1").click()
+    expect(details.locator(".mw-chip.mw-active")).to_contain_text("v1", timeout=30_000)
+    expect(details.locator(".mw-files")).to_contain_text("tower_v1.safetensors")
+    expect(page.locator("#mw_civitai_filename input, #mw_civitai_filename textarea").first).to_have_value(
+        "tower_v1.safetensors")
