@@ -3,6 +3,7 @@ appears in ``/sdapi/v1/loras`` at once, without a restart, with its sidecars bes
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -87,6 +88,8 @@ def test_the_tab_works_in_webuis_page(fake_civitai_in_webui):
             card.click()
             details = page.locator("#mw_civitai_details").first
             expect(details.locator(".mw-details-title")).to_have_text("WebUI Castle Unique", timeout=60_000)
+            if os.environ.get("MW_SCREENSHOT_DIR"):
+                page.screenshot(path=str(Path(os.environ["MW_SCREENSHOT_DIR"]) / "webui-civitai-tab.png"))
             details.get_by_text("Send to prompt", exact=True).click()
             prompt = page.locator("#txt2img_prompt textarea")
             expect(prompt).to_have_value("<lora:webui_castle:1>, webui castle", timeout=10_000)
