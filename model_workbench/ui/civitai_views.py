@@ -168,7 +168,10 @@ def cards_html(models: list[Model], *, max_level: int = 2, installed_versions: I
 
 
 def page_label(page_number: int, shown: int, hidden_installed: int = 0) -> str:
-    text = tf("Page {page} · {count} models", page=page_number, count=shown)
+    if shown == 1:
+        text = tf("Page {page} · 1 model", page=page_number)
+    else:
+        text = tf("Page {page} · {count} models", page=page_number, count=shown)
     if hidden_installed:
         text += " · " + tf("{count} installed hidden", count=hidden_installed)
     return f"<div class='mw-page-label'>{esc(text)}</div>"

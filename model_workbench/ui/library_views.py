@@ -91,7 +91,7 @@ def summary_html(rows: Sequence[dict[str, Any]]) -> str:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.get("status", "unknown")] = counts.get(row.get("status", "unknown"), 0) + 1
-    parts = [tf("{count} models", count=len(rows))]
+    parts = [t("1 model") if len(rows) == 1 else tf("{count} models", count=len(rows))]
     for status in ("matched", "update_available", "not_on_civitai", "unknown", "unhashed"):
         if counts.get(status):
             parts.append(f"{counts[status]} {status_label(status)}")
