@@ -52,18 +52,66 @@
         return Promise.resolve();
     }
 
-    // The Train tab's checkpoint table: a row's Preview button hands its file to gradio through a
-    // hidden textbox and clicks a hidden button, so the preview runs as an ordinary gradio event.
-    function trainPreview(path) {
-        var box = app().querySelector("#mw_train_preview_path textarea, #mw_train_preview_path input");
-        var button = app().querySelector("#mw_train_preview_hidden");
-        if (!box || !button) {
+    // Fill a hidden gradio textbox and press its hidden button: how HTML cards talk to Python handlers.
+    // Works in gradio 3.41 (A1111) and 4 (Forge): both listen for input events on the textarea.
+    function pressHidden(textboxId, buttonId, value) {
+        var textarea = app().querySelector("#" + textboxId + " textarea, #" + textboxId + " input");
+        var button = app().querySelector("#" + buttonId);
+        if (!textarea || !button) {
             return false;
         }
-        setTextareaValue(box, path);
-        setTimeout(function () { button.click(); }, 50);
+        setTextareaValue(textarea, value);
+        // Let gradio take the new value before the click reads it.
+        setTimeout(function () { button.click(); }, 0);
         return true;
     }
 
-    window.modelWorkbench = {app: app, sendToPrompt: sendToPrompt, copyText: copyText, trainPreview: trainPreview};
+    function openModel(modelId, versionId) {
+        var value = String(modelId) + (versionId ? ":" + String(versionId) : "");
+        return pressHidden("mw_civitai_open", "mw_civitai_open_button", value);
+    }
+
+    function queueAction(action, jobId) {
+        return pressHidden("mw_civitai_queue_action", "mw_civitai_queue_action_button", action + ":" + jobId);
+    }
+
+    // An example image's parameters into txt2img: WebUI's own "paste" button parses an infotext
+    // written into the prompt box and fills every field it knows (prompt, negative, steps, seed...).
+    function sendParams(infotext) {
+        var textarea = app().querySelector("#txt2img_prompt textarea");
+        if (!textarea) {
+            return false;
+        }
+        setTextareaValue(textarea, infotext);
+        var paste = app().querySelector("#paste");
+        if (paste) {
+            paste.click();
+        }
+        var tabButton = Array.from(app().querySelectorAll("#tabs > .tab-nav > button"))
+            .find(function (b) { return b.textContent.trim().toLowerCase() === "txt2img"; });
+        if (tabButton) {
+            tabButton.click();
+        }
+        return true;
+    }
+
+    // After a model lands: re-render WebUI's Extra Networks cards (its own hidden refresh button), so the
+    // new card shows with its preview without pressing Refresh. Nothing to do outside WebUI.
+    function refreshExtraNetworks() {
+        ["txt2img", "img2img"].forEach(function (tab) {
+            var button = app().querySelector("[id^='" + tab + "_'][id$='_extra_refresh_internal']");
+            if (button) {
+                button.dispatchEvent(new Event("click"));
+            }
+        });
+    }
+
+    // The Train tab's checkpoint table: a row's Preview button hands its file to gradio the same way.
+    function trainPreview(path) {
+        return pressHidden("mw_train_preview_path", "mw_train_preview_hidden", path);
+    }
+
+    window.modelWorkbench = {app: app, sendToPrompt: sendToPrompt, copyText: copyText, openModel: openModel,
+                             queueAction: queueAction, sendParams: sendParams,
+                             refreshExtraNetworks: refreshExtraNetworks, trainPreview: trainPreview};
 })();

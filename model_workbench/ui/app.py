@@ -9,7 +9,7 @@ import gradio as gr
 
 from model_workbench.host import Host
 from model_workbench.ui.civitai_tab import build_civitai_tab
-from model_workbench.ui.compat import js_kwarg
+from model_workbench.ui.compat import IS_GRADIO_4, js_kwarg
 from model_workbench.ui.context import UiContext
 from model_workbench.ui.i18n import set_language, t
 from model_workbench.ui.settings_tab import build_settings_tab
@@ -62,7 +62,9 @@ def build_standalone_blocks(host: Host, lang: str = "") -> gr.Blocks:
 def launch(host: Host, server_name: str = "127.0.0.1", server_port: int = 7870, lang: str = "",
            open_browser: bool = False) -> None:
     demo = build_standalone_blocks(host, lang=lang)
-    demo.queue()
+    # Long handlers (downloads, library scans, training progress) yield for minutes: let other events run
+    # meanwhile (gradio 3's queue runs one event at a time by default; gradio 4 limits per event instead).
+    demo.queue(**({} if IS_GRADIO_4 else {"concurrency_count": 8}))
     app, _, _ = demo.launch(server_name=server_name, server_port=server_port, inbrowser=open_browser,
                             show_api=False, prevent_thread_lock=True)
     # The HTTP API on the same server, as WebUI mounts it after its own launch (routes added to a

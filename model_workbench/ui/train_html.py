@@ -47,7 +47,7 @@ def progress_html(status: dict[str, Any]) -> str:
     """The progress line: state, epoch, step, loss, speed, and a bar."""
     state = status.get("state", "idle")
     if state == "idle":
-        return f"<div class='mw-progress mw-muted'>{html.escape(t('No training has run since the app started.'))}</div>"
+        return f"<div class='mw-train-progress mw-muted'>{html.escape(t('No training has run since the app started.'))}</div>"
     total = max(1, int(status.get("total_steps") or 0))
     step = int(status.get("step") or 0)
     pct = 100.0 * step / total if status.get("total_steps") else 0.0
@@ -65,7 +65,7 @@ def progress_html(status: dict[str, Any]) -> str:
     bar = (f"<div class='mw-bar'><div class='mw-bar-fill mw-state-{html.escape(state)}' "
            f"style='width:{pct:.1f}%'></div></div>")
     note = f"<div class='mw-muted'>{html.escape(status.get('message') or '')}</div>"
-    return f"<div class='mw-progress'>{' · '.join(parts)}{bar}{note}</div>"
+    return f"<div class='mw-train-progress'>{' · '.join(parts)}{bar}{note}</div>"
 
 
 def loss_svg(points: Sequence[tuple[int, float, float]], width: int = 640, height: int = 200) -> str:

@@ -1,0 +1,41 @@
+"""The HTTP routes the webui tier (and scripts) use: queue a Civitai download, poll the queue."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from model_workbench.civitai_service import service_for
+from model_workbench.routes import build_router
+from model_workbench.standalone import StandaloneConfig, StandaloneHost
+from tests.support.fake_civitai import FakeCivitai
+
+
+def test_download_through_the_api_and_poll_the_queue(tmp_path):
+    with FakeCivitai(api_key="test-key") as srv:
+        f = srv.add_file(data=b"api-lora" * 500, name="api_lora.safetensors")
+        host = StandaloneHost(StandaloneConfig(models_dir=tmp_path / "models", data_dir=tmp_path / "data",
+                                               civitai_url=srv.url))
+        host.settings_file.save({"model_workbench_civitai_api_key": "test-key"})
+        app = FastAPI()
+        app.include_router(build_router(host))
+        client = TestClient(app)
+        try:
+            answer = client.post("/model-workbench/v1/civitai/download", json={"version_id": f.version_id})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["path"] == str(tmp_path / "models" / "Lora" / "api_lora.safetensors")
+            job_id = answer.json()["job_id"]
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                jobs = {j["id"]: j for j in client.get("/model-workbench/v1/civitai/queue").json()["jobs"]}
+                if jobs[job_id]["status"] not in ("queued", "resolving", "downloading", "verifying"):
+                    break
+                time.sleep(0.1)
+            assert jobs[job_id]["status"] == "done", jobs[job_id]["message"]
+            assert (tmp_path / "models" / "Lora" / "api_lora.json").is_file()
+            missing = client.post("/model-workbench/v1/civitai/download", json={"version_id": 987654321})
+            assert missing.status_code == 404 and "could not find" in missing.json()["detail"]
+        finally:
+            service_for(host).close()
