@@ -337,6 +337,7 @@ def test_an_alternative_unet_is_refused(webui, host):
     from types import SimpleNamespace
 
     sd_unet = importlib.import_module("modules.sd_unet")
-    sd_unet.current_unet = SimpleNamespace(label="TensorRT: tiny")
+    sd_unet.current_unet_option = SimpleNamespace(label="TensorRT: tiny")
+    sd_unet.current_unet = object()
     with pytest.raises(HostFeatureUnavailable, match=r"alternative UNet \(TensorRT: tiny\)"), host.trainable_model():
         pass
