@@ -243,9 +243,13 @@ class WebuiHost(BaseHost):
             return messages.FORGE
         devices = _optional_module("modules.devices")
         sd_unet = _optional_module("modules.sd_unet")
+        unet = getattr(sd_unet, "current_unet", None)
+        unet_name = None
+        if unet is not None:  # the option (SdUnetOption) carries the label the user picked
+            unet_name = getattr(getattr(sd_unet, "current_unet_option", None), "label", None) or type(unet).__name__
         return why_not_trainable(
             shared.sd_model, shared.cmd_opts, fp8=bool(getattr(devices, "fp8", False)),
-            lowvram=_optional_module("modules.lowvram"), current_unet=getattr(sd_unet, "current_unet", None),
+            lowvram=_optional_module("modules.lowvram"), alternative_unet=unet_name,
         )
 
     @contextmanager

@@ -38,8 +38,10 @@ def model_family(sd_model: Any) -> str | None:
 
 
 def why_not_trainable(sd_model: Any, cmd_opts: Any, fp8: bool, lowvram: Any | None = None,
-                      current_unet: Any | None = None) -> str | None:
-    """The reason the loaded model cannot be trained in-process, or None when it can."""
+                      alternative_unet: str | None = None) -> str | None:
+    """The reason the loaded model cannot be trained in-process, or None when it can.
+
+    ``alternative_unet`` names the UNet WebUI's ``sd_unet`` swapped in (TensorRT...), if any."""
     if sd_model is None:
         return messages.NO_MODEL
     low = getattr(sd_model, "lowvram", False) or (lowvram is not None and lowvram.is_needed(sd_model))
@@ -58,8 +60,8 @@ def why_not_trainable(sd_model: Any, cmd_opts: Any, fp8: bool, lowvram: Any | No
     key = getattr(getattr(sd_model, "model", None), "conditioning_key", "crossattn")
     if key not in (None, "crossattn"):
         return messages.INPAINTING.format(key=key)
-    if current_unet is not None:
-        return messages.ALTERNATIVE_UNET.format(name=getattr(current_unet, "label", type(current_unet).__name__))
+    if alternative_unet:
+        return messages.ALTERNATIVE_UNET.format(name=alternative_unet)
     return None
 
 

@@ -331,3 +331,13 @@ def test_fingerprint_chunks_add_up_to_the_whole_weighted_sum(monkeypatch):
     monkeypatch.setattr(fp, "_weights_cache", {})
     assert fp.tensor_print(values).bits == expected  # three chunks, same sum
     assert fp.tensor_print(values.reshape(1, 11)).shape == (1, 11)
+
+
+def test_an_alternative_unet_is_refused(webui, host):
+    from types import SimpleNamespace
+
+    sd_unet = importlib.import_module("modules.sd_unet")
+    sd_unet.current_unet_option = SimpleNamespace(label="TensorRT: tiny")
+    sd_unet.current_unet = object()
+    with pytest.raises(HostFeatureUnavailable, match=r"alternative UNet \(TensorRT: tiny\)"), host.trainable_model():
+        pass
