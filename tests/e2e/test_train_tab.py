@@ -5,6 +5,7 @@ manifest), compare two versions and publish one."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,17 @@ def test_issue_flow(page, tiny_app, screenshot, tmp_path):
     expect(page.locator("#mw_train_tag_table").first).to_contain_text("red background", timeout=STEP_TIMEOUT)
     captions = sorted(p.read_text() for p in (project_dir / "dataset" / "2_tinycat").glob("*.txt"))
     assert len(captions) == 4 and all(c.startswith("tinycat, ") for c in captions)
+    # Edit one caption in the editor, then add a tag to every caption.
+    page.locator("#mw_train_gallery button img").first.click()
+    expect(field(page, "mw_train_selected_image")).to_have_value(re.compile(r"photo0\.png$"), timeout=STEP_TIMEOUT)
+    field(page, "mw_train_caption").fill("tinycat, red background, edited")
+    page.locator("#mw_train_save_caption").click()
+    expect(page.locator("#mw_train_dataset_status").first).to_contain_text("Caption of photo0.png saved",
+                                                                            timeout=STEP_TIMEOUT)
+    assert (project_dir / "dataset" / "2_tinycat" / "photo0.txt").read_text().strip() == "tinycat, red background, edited"
+    field(page, "mw_train_tags_add").fill("solo")
+    page.locator("#mw_train_tags_add_run").click()
+    expect(page.locator("#mw_train_tag_table").first).to_contain_text("solo 4", timeout=STEP_TIMEOUT)
     screenshot(page, "train-tab-dataset")
 
     # Train two epochs.
