@@ -163,6 +163,8 @@ def _wire_projects(ui: TrainUi) -> None:
         version = version if version in versions else (versions[0] if versions else None)
         updates = {c["project"]: gr.update(choices=names, value=project),
                    c["version"]: gr.update(choices=versions, value=version)}
+        if note is None and not names:
+            note = H.message(t("No projects yet: type a name above and click Create project."), "notice")
         if note is not None:  # a selection echoed back by gradio's change event keeps the last message
             updates[c["project_status"]] = note
         updates.update(ui.refresh(project or "", version or ""))

@@ -5,6 +5,7 @@ manifest), compare two versions and publish one."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tests.support.tiny_dataset import COLOURS, square_image
 
 TRAIN_TIMEOUT = 150_000
 RENDER_TIMEOUT = 90_000
+STEP_TIMEOUT = 20_000  # a quick UI update, with room for a loaded CI box
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def train(page, screenshot=None, sample: str = "") -> None:
     page.locator("#mw_train_start").click()
     expect(page.locator("#mw_train_progress").first).to_contain_text("Finished", timeout=TRAIN_TIMEOUT)
     if sample:  # one sample image per epoch, shown under the loss plot
-        expect(page.locator("#mw_train_samples img")).to_have_count(2)
+        expect(page.locator("#mw_train_samples img")).to_have_count(2, timeout=STEP_TIMEOUT)
     if screenshot:
         screenshot(page, "train-tab-trained")
 
@@ -69,12 +71,16 @@ def test_issue_flow(page, tiny_app, screenshot, tmp_path):
     page.goto(url)
     expect(page.locator("#tabs, #mw_tabs").first).to_be_visible(timeout=30_000)
     tab_button(page, "Train Tools").click()
-    expect(page.locator("#mw_train_notice").first).not_to_contain_text("need Stable Diffusion WebUI")
+    expect(page.locator("#mw_train_notice").first).not_to_contain_text("need Stable Diffusion WebUI", timeout=STEP_TIMEOUT)
+
+    # The page-load event has filled the tab (nothing to show yet but a hint) before we act.
+    expect(page.locator("#mw_train_project_status").first).to_contain_text("No projects yet", timeout=60_000)
 
     # Create a project: it comes with version v1.
     field(page, "mw_train_new_project").fill("tinycat")
     page.locator("#mw_train_create_project").click()
-    expect(page.locator("#mw_train_project_status").first).to_contain_text("Project tinycat created")
+    expect(page.locator("#mw_train_project_status").first).to_contain_text("Project tinycat created",
+                                                                             timeout=30_000)
     project_dir = root / "data" / "projects" / "tinycat"
     assert (project_dir / "versions" / "v1" / "config.json").is_file()
 
@@ -89,16 +95,27 @@ def test_issue_flow(page, tiny_app, screenshot, tmp_path):
     # Tag them (the tiny host's "DeepBooru" names the colours).
     page.locator("#mw_train_tag_run").click()
     expect(page.locator("#mw_train_dataset_status").first).to_contain_text("4 images tagged", timeout=30_000)
-    expect(page.locator("#mw_train_tag_table").first).to_contain_text("red background")
+    expect(page.locator("#mw_train_tag_table").first).to_contain_text("red background", timeout=STEP_TIMEOUT)
     captions = sorted(p.read_text() for p in (project_dir / "dataset" / "2_tinycat").glob("*.txt"))
     assert len(captions) == 4 and all(c.startswith("tinycat, ") for c in captions)
+    # Edit one caption in the editor, then add a tag to every caption.
+    page.locator("#mw_train_gallery button img").first.click()
+    expect(field(page, "mw_train_selected_image")).to_have_value(re.compile(r"photo0\.png$"), timeout=STEP_TIMEOUT)
+    field(page, "mw_train_caption").fill("tinycat, red background, edited")
+    page.locator("#mw_train_save_caption").click()
+    expect(page.locator("#mw_train_dataset_status").first).to_contain_text("Caption of photo0.png saved",
+                                                                            timeout=STEP_TIMEOUT)
+    assert (project_dir / "dataset" / "2_tinycat" / "photo0.txt").read_text().strip() == "tinycat, red background, edited"
+    field(page, "mw_train_tags_add").fill("solo")
+    page.locator("#mw_train_tags_add_run").click()
+    expect(page.locator("#mw_train_tag_table").first).to_contain_text("solo 4", timeout=STEP_TIMEOUT)
     screenshot(page, "train-tab-dataset")
 
     # Train two epochs.
     train(page, screenshot, sample="tinycat, square")
     checkpoints = sorted((project_dir / "checkpoints").glob("*.safetensors"))
     assert [p.name for p in checkpoints] == ["tinycat_v1-000001.safetensors", "tinycat_v1-000002.safetensors"]
-    expect(page.locator("#mw_train_loss svg polyline").first).to_be_attached()
+    expect(page.locator("#mw_train_loss svg polyline").first).to_be_attached(timeout=STEP_TIMEOUT)
 
     # Small, quick previews: settings on the Preview grid tab.
     sub_tab(page, "Preview grid")
@@ -110,11 +127,11 @@ def test_issue_flow(page, tiny_app, screenshot, tmp_path):
     # Preview one checkpoint from its row.
     sub_tab(page, "Checkpoints")
     table = page.locator("#mw_train_checkpoints").first
-    expect(table.locator("tr")).to_have_count(3)
+    expect(table.locator("tr")).to_have_count(3, timeout=STEP_TIMEOUT)
     table.locator("tr", has_text="tinycat_v1-000001").get_by_role("button", name="Preview").click()
     expect(page.locator("#mw_train_ckpt_progress").first).to_contain_text("3 of 3 cells rendered",
                                                                            timeout=RENDER_TIMEOUT)
-    expect(page.locator("#mw_train_ckpt_image img")).to_be_visible()
+    expect(page.locator("#mw_train_ckpt_image img")).to_be_visible(timeout=STEP_TIMEOUT)
     screenshot(page, "train-tab-checkpoints")
 
     # Preview all (same seed): 2 epochs × 3 weights.
@@ -124,7 +141,7 @@ def test_issue_flow(page, tiny_app, screenshot, tmp_path):
     expect(page.locator("#mw_train_grid_progress").first).to_contain_text("6 of 6 cells rendered",
                                                                            timeout=RENDER_TIMEOUT)
     grid_image = page.locator("#mw_train_grid_image img")
-    expect(grid_image).to_be_visible()
+    expect(grid_image).to_be_visible(timeout=STEP_TIMEOUT)
     manifests = sorted((project_dir / "grids").glob("tinycat_v1-grid-*.json"))
     assert len(manifests) == 1
     manifest = json.loads(manifests[0].read_text(encoding="utf-8"))
@@ -141,31 +158,31 @@ def test_issue_flow(page, tiny_app, screenshot, tmp_path):
     grid_image.click(position={"x": (left + right) / 2 * scale, "y": (top + bottom) / 2 * scale})
     details = page.locator("#mw_train_grid_details").first
     expect(details).to_contain_text("epoch 2, weight 1.5", timeout=30_000)
-    expect(details).to_contain_text("Seed: 42")
-    expect(page.locator("#mw_train_grid_cell img")).to_be_visible()
+    expect(details).to_contain_text("Seed: 42", timeout=STEP_TIMEOUT)
+    expect(page.locator("#mw_train_grid_cell img")).to_be_visible(timeout=STEP_TIMEOUT)
     screenshot(page, "train-tab-grid")
 
     # A second version, trained the same way, then compared with the first.
     page.locator("#mw_train_manage").get_by_text("Versions, renaming and deleting").click()
     field(page, "mw_train_new_version").fill("v2")
     page.locator("#mw_train_create_version").click()
-    expect(page.locator("#mw_train_project_status").first).to_contain_text("Version v2 created")
+    expect(page.locator("#mw_train_project_status").first).to_contain_text("Version v2 created", timeout=STEP_TIMEOUT)
     train(page)
     sub_tab(page, "Compare")
     versions = page.locator("#mw_train_compare_versions")
-    expect(versions).to_contain_text("v1")
-    expect(versions).to_contain_text("v2")
+    expect(versions).to_contain_text("v1", timeout=STEP_TIMEOUT)
+    expect(versions).to_contain_text("v2", timeout=STEP_TIMEOUT)
     field(page, "mw_train_compare_prompt").fill("tinycat")
     field(page, "mw_train_compare_weights").fill("0.5, 1")
     page.locator("#mw_train_compare_run").click()
     expect(page.locator("#mw_train_compare_progress").first).to_contain_text("4 of 4 cells rendered",
                                                                               timeout=RENDER_TIMEOUT)
-    expect(page.locator("#mw_train_compare_image img")).to_be_visible()
+    expect(page.locator("#mw_train_compare_image img")).to_be_visible(timeout=STEP_TIMEOUT)
     screenshot(page, "train-tab-compare")
 
     # Publish the last checkpoint of v2.
     sub_tab(page, "Publish")
-    expect(field(page, "mw_train_publish_checkpoint")).to_have_value("tinycat_v2-000002.safetensors")
+    expect(field(page, "mw_train_publish_checkpoint")).to_have_value("tinycat_v2-000002.safetensors", timeout=STEP_TIMEOUT)
     field(page, "mw_train_publish_weight").fill("0.8")
     page.locator("#mw_train_publish").click()
     expect(page.locator("#mw_train_publish_status").first).to_contain_text("Published as", timeout=30_000)
