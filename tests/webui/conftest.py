@@ -116,8 +116,10 @@ def webui_server(webui_dir, webui_python, installed_extension, tmp_path_factory)
         try:
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline and process.poll() is None:
+                # WebUI answers its own API before app_started has added ours: wait for both.
                 try:
-                    if httpx.get(url + "/sdapi/v1/sd-models", timeout=5).status_code == 200:
+                    if (httpx.get(url + "/sdapi/v1/sd-models", timeout=5).status_code == 200
+                            and httpx.get(url + "/model-workbench/v1/status", timeout=5).status_code == 200):
                         break
                 except httpx.HTTPError:
                     pass
