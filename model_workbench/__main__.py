@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from model_workbench.host import ModelKind
+from model_workbench.standalone import StandaloneConfig
 
 FOLDER_FLAGS = {
     "ckpt_dir": ModelKind.CHECKPOINT,
@@ -40,20 +41,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    # Imported here so that --help works without gradio installed.
-    from model_workbench.standalone import StandaloneConfig, StandaloneHost
-    from model_workbench.ui.app import launch
-
-    config = StandaloneConfig(
+def config_from_args(args: argparse.Namespace) -> StandaloneConfig:
+    """The standalone host's configuration from the parsed flags (shared with the test suite's server)."""
+    return StandaloneConfig(
         models_dir=args.models_dir.expanduser().resolve(),
         data_dir=args.data_dir.expanduser().resolve(),
         folder_flags={kind: getattr(args, flag).expanduser().resolve()
                       for flag, kind in FOLDER_FLAGS.items() if getattr(args, flag) is not None},
         civitai_url=args.civitai_url,
     )
-    host = StandaloneHost(config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Imported here so that --help works without gradio installed.
+    from model_workbench.standalone import StandaloneHost
+    from model_workbench.ui.app import launch
+
+    host = StandaloneHost(config_from_args(args))
     launch(host, server_name=args.host, server_port=args.port, lang=args.lang, open_browser=not args.no_browser)
     return 0
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from model_workbench.__main__ import FOLDER_FLAGS, build_parser
-from model_workbench.standalone import StandaloneConfig
+from model_workbench.__main__ import build_parser, config_from_args
 from model_workbench.ui.app import launch
 from tests.support.tiny_diffusion import single_thread
 from tests.support.tiny_host import TinyHost
@@ -17,13 +16,7 @@ from tests.support.tiny_host import TinyHost
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    config = StandaloneConfig(
-        models_dir=args.models_dir.expanduser().resolve(),
-        data_dir=args.data_dir.expanduser().resolve(),
-        folder_flags={kind: getattr(args, flag).expanduser().resolve()
-                      for flag, kind in FOLDER_FLAGS.items() if getattr(args, flag) is not None},
-        civitai_url=args.civitai_url,
-    )
+    config = config_from_args(args)
     with single_thread():  # the tiny model is far faster on one thread on a shared CPU box
         launch(TinyHost(config), server_name=args.host, server_port=args.port, lang=args.lang,
                open_browser=not args.no_browser)
