@@ -1,4 +1,9 @@
-"""Model Workbench's section in WebUI's Settings page, built from the shared settings schema."""
+"""Model Workbench's section in WebUI's Settings page, built from the shared settings schema.
+
+The API key field never holds the key after it is applied: its ``onchange`` moves the key into the
+:class:`~model_workbench.secrets_store.SecretStore` and leaves a mask in WebUI's options, so the key is
+not in config.json, the page, ``/sdapi/v1/options`` or WebUI's system-info report.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,32 @@ from typing import Any
 import gradio as gr
 from modules import shared
 
+from model_workbench.secrets_store import MASK, SecretStore
 from model_workbench.settings_schema import SECTION_ID, SECTION_LABEL, SETTINGS, SettingSpec
 
 SECTION = (SECTION_ID, SECTION_LABEL)
+API_KEY_OPTION = "model_workbench_civitai_api_key"
+_store: SecretStore | None = None
+
+
+def secret_store() -> SecretStore:
+    global _store
+    if _store is None:
+        _store = SecretStore()
+    return _store
+
+
+def stash_api_key() -> None:
+    """Move a key typed into the settings field into the secret store; leave the mask behind.
+
+    An empty field removes the stored key. Called as the option's ``onchange`` (WebUI saves
+    config.json after the callbacks) and when settings are read, for a key an older config still holds.
+    """
+    value = shared.opts.data.get(API_KEY_OPTION, "")
+    if value == MASK:
+        return
+    secret_store().set("civitai_api_key", (value or "").strip())
+    shared.opts.data[API_KEY_OPTION] = MASK if value else ""
 
 
 def _option(spec: SettingSpec) -> Any:
@@ -22,7 +50,11 @@ def _option(spec: SettingSpec) -> Any:
     elif spec.widget == "text":
         component = gr.Textbox
     # A checkbox needs no component: WebUI picks one for a bool default.
-    info = shared.OptionInfo(spec.default, spec.label, component, component_args, section=SECTION)
+    extra: dict[str, Any] = {}
+    if spec.widget == "password":
+        # Not settable through /sdapi/v1/options, and stashed away as soon as it is applied.
+        extra = {"onchange": stash_api_key, "restrict_api": True}
+    info = shared.OptionInfo(spec.default, spec.label, component, component_args, section=SECTION, **extra)
     return info.info(spec.info) if spec.info else info
 
 
@@ -33,5 +65,9 @@ def register_settings() -> None:
 
 
 def current_values() -> dict[str, Any]:
-    """Option values as they are now (defaults until WebUI has registered the section)."""
-    return {spec.key: getattr(shared.opts, spec.key, spec.default) for spec in SETTINGS}
+    """Option values as they are now (defaults until WebUI has registered the section), with the real key."""
+    if shared.opts.data.get(API_KEY_OPTION) not in (None, "", MASK):
+        stash_api_key()
+    values = {spec.key: getattr(shared.opts, spec.key, spec.default) for spec in SETTINGS}
+    values[API_KEY_OPTION] = secret_store().get("civitai_api_key")
+    return values

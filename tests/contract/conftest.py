@@ -25,6 +25,8 @@ def _drop_modules() -> None:
 @pytest.fixture
 def fake_webui(tmp_path, monkeypatch):
     _drop_modules()
+    # The API key store goes to the test's tmp dir, never the developer's ~/.config.
+    monkeypatch.setenv("MODEL_WORKBENCH_SECRETS_DIR", str(tmp_path / "secrets"))
     monkeypatch.syspath_prepend(str(FAKE_ROOT / "builtin_lora"))
     monkeypatch.syspath_prepend(str(FAKE_ROOT))
     modules = SimpleNamespace(**{name: importlib.import_module(f"modules.{name}") for name in (

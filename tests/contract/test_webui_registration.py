@@ -75,3 +75,40 @@ def test_routes_refuse_requests_without_credentials_when_api_auth_is_on(fake_web
     assert client.get("/model-workbench/v1/status", headers=_basic("alice", "s3cret")).status_code == 200
     folders = client.get("/model-workbench/v1/folders", headers=_basic("bob", "hunter2"))
     assert folders.status_code == 200 and "lora" in folders.json()
+
+
+def test_api_key_is_moved_out_of_webui_options_when_applied(fake_webui, tmp_path):
+    load_extension_script()
+    fake_webui.script_callbacks.ui_settings_callback()
+    opts = fake_webui.shared.opts
+    assert opts.set("model_workbench_civitai_api_key", "sk-typed-in-settings") is True
+    # WebUI saves opts.data to config.json and sends it to the page: only the mask is there.
+    assert opts.data["model_workbench_civitai_api_key"] == "********"
+    stored = tmp_path / "secrets" / "secrets.json"
+    assert oct(stored.stat().st_mode & 0o777) == "0o600"
+    from model_workbench.webui.entry import get_host
+
+    assert get_host().settings().civitai_api_key == "sk-typed-in-settings"
+    # Applying the page again (the field still shows the mask) keeps the key.
+    assert opts.set("model_workbench_civitai_api_key", "********") is False
+    assert get_host().settings().civitai_api_key == "sk-typed-in-settings"
+    # Clearing the field removes it.
+    opts.set("model_workbench_civitai_api_key", "")
+    assert get_host().settings().civitai_api_key == ""
+    assert "sk-typed-in-settings" not in stored.read_text()
+
+
+def test_api_key_cannot_be_set_through_webui_options_api(fake_webui):
+    load_extension_script()
+    fake_webui.script_callbacks.ui_settings_callback()
+    assert fake_webui.shared.opts.set("model_workbench_civitai_api_key", "sk-from-api", is_api=True) is False
+
+
+def test_a_key_left_in_an_older_config_is_moved_on_first_read(fake_webui):
+    load_extension_script()
+    fake_webui.script_callbacks.ui_settings_callback()
+    fake_webui.shared.opts.data["model_workbench_civitai_api_key"] = "sk-legacy"
+    from model_workbench.webui.entry import get_host
+
+    assert get_host().settings().civitai_api_key == "sk-legacy"
+    assert fake_webui.shared.opts.data["model_workbench_civitai_api_key"] == "********"

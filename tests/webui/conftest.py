@@ -101,7 +101,13 @@ def installed_extension(webui_dir, webui_python, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def webui_server(webui_dir, webui_python, installed_extension, tmp_path_factory):
+def webui_secrets_dir(tmp_path_factory) -> Path:
+    """Where the WebUI under test keeps the Civitai API key (never the developer's ~/.config)."""
+    return tmp_path_factory.mktemp("secrets")
+
+
+@pytest.fixture(scope="session")
+def webui_server(webui_dir, webui_python, installed_extension, webui_secrets_dir, tmp_path_factory):
     """WebUI started on a free loopback port with CPU flags and the API on; yields its base URL."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("webui") / "webui.log"
@@ -109,7 +115,8 @@ def webui_server(webui_dir, webui_python, installed_extension, tmp_path_factory)
             "--use-cpu", "all", "--no-half", "--api", "--port", str(port),
             *shlex.split(os.environ.get("WEBUI_ARGS", ""))]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+           "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost",
+           "MODEL_WORKBENCH_SECRETS_DIR": str(webui_secrets_dir)}
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(args, cwd=webui_dir, stdout=log, stderr=subprocess.STDOUT, env=env)

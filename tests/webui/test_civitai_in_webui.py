@@ -3,6 +3,7 @@ appears in ``/sdapi/v1/loras`` at once, without a restart, with its sidecars bes
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -12,23 +13,34 @@ import pytest
 
 from tests.support.fake_civitai import FakeCivitai
 
-OPTIONS = ("model_workbench_civitai_base_url", "model_workbench_civitai_api_key")
+OPTIONS = ("model_workbench_civitai_base_url",)
 ACTIVE = ("queued", "resolving", "downloading", "verifying")
 
 
 @pytest.fixture
-def fake_civitai_in_webui(webui_server):
+def fake_civitai_in_webui(webui_server, webui_secrets_dir):
     url, _ = webui_server
     before = httpx.get(url + "/sdapi/v1/options", timeout=30).json()
     with FakeCivitai(api_key="test-key") as srv:
         answer = httpx.post(url + "/sdapi/v1/options", timeout=30,
                             json={"model_workbench_civitai_base_url": srv.url,
-                                  "model_workbench_civitai_api_key": "test-key"})
+                                  # Refused for the key (restrict_api): it is only set in the Settings page.
+                                  "model_workbench_civitai_api_key": "sk-through-the-api"})
         assert answer.status_code == 200, answer.text
+        # What the Settings page's Apply leaves behind: the key in the secret store, a mask in the options.
+        secrets = webui_secrets_dir / "secrets.json"
+        secrets.write_text(json.dumps({"civitai_api_key": "test-key"}))
         try:
             yield url, srv
         finally:
+            secrets.unlink(missing_ok=True)
             httpx.post(url + "/sdapi/v1/options", timeout=30, json={k: before.get(k, "") for k in OPTIONS})
+
+
+def test_the_api_key_is_never_in_webui_options(fake_civitai_in_webui):
+    url, _ = fake_civitai_in_webui
+    options = httpx.get(url + "/sdapi/v1/options", timeout=30).text
+    assert "sk-through-the-api" not in options and "test-key" not in options
 
 
 def test_a_downloaded_lora_is_listed_without_a_restart(fake_civitai_in_webui):

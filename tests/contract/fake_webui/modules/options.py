@@ -57,5 +57,21 @@ class Options:
             self.data[key] = info.default
 
     def set(self, key, value, is_api=False, run_callbacks=True):
+        # As WebUI 1.10.1's Options.set: unchanged → False; restrict_api refuses API writes; onchange runs
+        # after the value is stored, and a failing onchange puts the old value back.
+        oldval = self.data.get(key, None)
+        if oldval == value:
+            return False
+        option = self.data_labels[key]
+        if option.do_not_save:
+            return False
+        if is_api and option.restrict_api:
+            return False
         self.data[key] = value
+        if run_callbacks and option.onchange is not None:
+            try:
+                option.onchange()
+            except Exception:
+                self.data[key] = oldval
+                return False
         return True
