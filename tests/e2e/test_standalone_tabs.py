@@ -69,3 +69,15 @@ def test_settings_are_saved_and_the_key_never_comes_back_to_the_page(page, app_u
     assert "sk-e2e-secret" not in page.content()
     assert "sk-e2e-secret" not in httpx.get(url + "/config").text
     screenshot(page, "settings-tab")
+
+
+def test_the_app_in_chinese(page, tmp_path, screenshot):
+    with AppServer(["--models-dir", str(tmp_path / "models"), "--data-dir", str(tmp_path / "data"), "--lang", "zh_CN"],
+                   log_path=tmp_path / "server.log") as url:
+        page.goto(url)
+        expect(tab_button(page, "训练工具")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("搜索 Civitai").first).to_be_visible()
+        tab_button(page, "训练工具").click()
+        expect(page.locator("#mw_train_notice").first).to_contain_text("WebUI")
+        screenshot(page, "train-tab-zh_CN")
+        assert "Train Tools" not in page.locator("#mw_tabs").first.inner_text()
