@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+from model_workbench.jsonfile import write_json_atomic
+
 SECRETS_DIR_ENV = "MODEL_WORKBENCH_SECRETS_DIR"
 MASK = "********"
 
@@ -47,11 +49,5 @@ class SecretStore:
             data[name] = value
         else:
             data.pop(name, None)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        # Created 0600 from the start, so the key is never readable by others, not even briefly.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        # mkstemp creates the temporary file 0600, so the key is never readable by others, not even briefly.
+        write_json_atomic(self.path, data, mode=0o600)

@@ -8,7 +8,6 @@ models and managing the library work without WebUI. Features that need WebUI's l
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from model_workbench.host import HostCapabilities, ModelKind, WorkbenchSettings
 from model_workbench.host_base import BaseHost
+from model_workbench.jsonfile import write_json_atomic
 from model_workbench.settings_schema import defaults, settings_from_values
 
 # WebUI's folder name for each kind, relative to its models folder.
@@ -72,12 +72,8 @@ class SettingsFile:
         with self._lock:
             values = self.load()
             values.update({k: v for k, v in updates.items() if k in values})
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(values, indent=2, ensure_ascii=False), encoding="utf-8")
             # The file can hold the API key: readable by its owner only.
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
+            write_json_atomic(self.path, values, indent=2, mode=0o600)
 
 
 class StandaloneHost(BaseHost):

@@ -10,7 +10,6 @@ Usage::
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -20,6 +19,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+
+from model_workbench.jsonfile import write_json_atomic
 
 from . import errors as e
 from . import messages as m
@@ -229,10 +230,7 @@ class CivitaiClient:
         if self._enums_file is None:
             return
         try:
-            self._enums_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._enums_file.with_name(self._enums_file.name + ".tmp")
-            tmp.write_text(json.dumps({"fetched_at": time.time(), "enums": raw}), encoding="utf-8")
-            os.replace(tmp, self._enums_file)
+            write_json_atomic(self._enums_file, {"fetched_at": time.time(), "enums": raw})
         except OSError:
             pass  # a cache that cannot be written is only a slower start next time
 

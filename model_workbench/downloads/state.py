@@ -7,9 +7,10 @@ what we expect (SHA256, size) and, for segmented downloads, how far each byte ra
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from model_workbench.jsonfile import write_json_atomic
 
 STATE_VERSION = 1
 
@@ -53,10 +54,7 @@ class PartState:
         return len(self.segments) > 1
 
     def save(self, final: Path) -> None:
-        path = state_path(final)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self)), encoding="utf-8")
-        os.replace(tmp, path)  # atomic: a crash never leaves half a state file
+        write_json_atomic(state_path(final), asdict(self))  # a crash never leaves half a state file
 
     @classmethod
     def load(cls, final: Path) -> PartState | None:

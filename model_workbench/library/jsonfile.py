@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from typing import Any
+
+from model_workbench.jsonfile import write_json_atomic as _write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +44,5 @@ def _set_aside(path: str, reason: Exception) -> None:
 
 
 def write_json_atomic(path: str, data: Any) -> None:
-    """Write `data` as JSON to `path` so that readers see either the old or the new file, never a mix."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        # json.dumps uses the C encoder; json.dump streams through the pure-Python one (10x slower).
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_path)
-        except OSError:
-            pass
-        raise
+    """Write a library cache compactly and durably (see :func:`model_workbench.jsonfile.write_json_atomic`)."""
+    _write_json_atomic(path, data, fsync=True)

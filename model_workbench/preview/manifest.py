@@ -7,11 +7,11 @@ and it lets the UI map a click on the image back to the cell (``box`` is in imag
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from model_workbench.jsonfile import write_json_atomic as _write_json_atomic
 
 from .grid_image import GridImage, PlacedCell
 from .render import DONE, RenderResult
@@ -100,19 +100,8 @@ def build_manifest(grid: GridImage, image_name: str = "") -> dict[str, Any]:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Write JSON through a temporary file and a rename, so a reader never sees half a manifest."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write a manifest (indented, for people reading it) so a reader never sees half of it."""
+    return _write_json_atomic(path, data, indent=2)
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_workbench.jsonfile import write_json_atomic
+
 from . import messages
 from .schedulers import SCHEDULERS
 
@@ -198,11 +200,7 @@ class TrainingConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def save_json(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        write_json_atomic(path, self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
     def load_json(cls, path: str | os.PathLike) -> TrainingConfig:

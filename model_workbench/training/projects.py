@@ -20,12 +20,13 @@ import os
 import re
 import shutil
 import struct
-import tempfile
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from model_workbench.jsonfile import write_json_atomic
 
 # --- messages (one place, plain sentences the UI can localise) -----------------------------
 MSG_NAME_EMPTY = "Enter a {kind} name."
@@ -366,16 +367,7 @@ class VersionInfo:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2, sort_keys=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_json_atomic(path, data, indent=2)
 
 
 def _check_config(config: Any) -> dict[str, Any]:

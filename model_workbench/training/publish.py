@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from model_workbench.jsonfile import write_json_atomic
+
 from ..host import Host, ModelKind
 from . import projects
 from .previews import cell_image, latest_cell_for
@@ -120,9 +122,7 @@ def publish_checkpoint(host: Host, project: str, version: str, checkpoint: str |
             existing = {}
     data = user_metadata(existing, trigger_words=trigger_words, weight=weight, sd_version=sd_version,
                          description=description, notes=notes)
-    tmp = metadata_path.with_name(f".{metadata_path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=4, ensure_ascii=False), encoding="utf-8")  # WebUI writes indent=4
-    os.replace(tmp, metadata_path)
+    write_json_atomic(metadata_path, data, indent=4)  # WebUI writes indent=4
 
     preview_path = target.with_name(target.stem + ".preview.png")
     if not preview_path.exists():

@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "model_workbench"
 CORE = ["civitai", "library", "downloads", "training", "preview", "host.py", "host_base.py", "settings_schema.py",
+        "jsonfile.py", "secrets_store.py", "civitai_service.py",
         "routes.py"]
 WEBUI_ONLY = {"modules", "networks", "network", "launch", "modules_forge"}
 
