@@ -216,6 +216,11 @@ class CivitaiClient:
         self._write_enums_file(raw)
         return enums
 
+    def saved_enums(self) -> Enums | None:
+        """The enums saved by an earlier request, whatever their age; never a request (for building a UI)."""
+        saved = self._read_enums_file()
+        return saved[1] if saved else None
+
     def _read_enums_file(self) -> tuple[float, Enums] | None:
         if self._enums_file is None:
             return None

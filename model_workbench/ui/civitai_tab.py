@@ -27,9 +27,8 @@ MODEL_TYPES = ["Checkpoint", "LORA", "LoCon", "DoRA", "TextualInversion", "Hyper
 def _enums(ctx: UiContext) -> list[str]:
     """Base models from the enums saved by an earlier search (no network while the UI is built)."""
     try:
-        client = service_for(ctx.host).client()
-        saved = client._read_enums_file()  # noqa: SLF001 - the cached copy only, never a request here
-        return list(saved[1].base_models) if saved else fallback_enums().base_models
+        saved = service_for(ctx.host).client().saved_enums()
+        return list((saved or fallback_enums()).base_models)
     except Exception:  # noqa: BLE001 - a broken cache must not stop the tab from building
         return fallback_enums().base_models
 

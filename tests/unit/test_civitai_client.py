@@ -343,6 +343,7 @@ def test_enums_disk_cache(server, tmp_path, sleeps):
         assert c.get_enums().from_server and cache.exists()
     server.requests.clear()
     with CivitaiClient(server.url, sleep=sleeps.append, max_retries=0, enums_cache_file=cache) as c:
+        assert "Flux.1 D" in c.saved_enums().base_models  # what the tab is built from
         assert "Flux.1 D" in c.get_enums().base_models  # fresh on disk: no request
     assert api_requests(server, "/api/v1/enums") == []
     server.faults.outage_times = -1
@@ -351,6 +352,7 @@ def test_enums_disk_cache(server, tmp_path, sleeps):
     assert stale.from_server and "Flux.1 D" in stale.base_models
     cache.write_text("garbage")
     with CivitaiClient(server.url, sleep=sleeps.append, max_retries=0, enums_cache_file=cache) as c:
+        assert c.saved_enums() is None
         assert not c.get_enums().from_server
 
 
