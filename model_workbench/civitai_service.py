@@ -43,9 +43,10 @@ from model_workbench.library.sidecars import (
     SidecarReport,
     write_sidecars,
 )
+from model_workbench.settings_schema import NSFW_LEVELS
 
 # The NSFW setting's words → the highest single nsfwLevel allowed (1 PG, 2 PG-13, 4 R, 8 X, 16 XXX).
-NSFW_SETTING_LEVELS = {"None": 1, "PG": 1, "PG-13": 2, "R": 4, "X": 8, "XXX": 16}
+NSFW_SETTING_LEVELS = dict(zip(NSFW_LEVELS, (1, 2, 4, 8, 16), strict=True))
 
 # Civitai model type → the host folder kind to refresh after a file lands.
 TYPE_TO_HOST_KIND = {

@@ -21,7 +21,8 @@ CIVITAI_URL_ENV = "MODEL_WORKBENCH_CIVITAI_URL"
 # Read as well as the setting, so a key can stay out of WebUI's config.json entirely.
 API_KEY_ENVS = ("MODEL_WORKBENCH_CIVITAI_API_KEY", "CIVITAI_API_KEY")
 
-NSFW_LEVELS = ("None", "PG", "PG-13", "R", "X", "XXX")
+# The content levels a user may choose, lowest first (Civitai's nsfwLevel 1, 2, 4, 8, 16).
+NSFW_LEVELS = ("PG", "PG-13", "R", "X", "XXX")
 
 # The kinds whose install folder a user may override (WebUI's own flags cover the rest).
 OVERRIDABLE_KINDS = (
@@ -111,6 +112,8 @@ def settings_from_values(values: Mapping[str, Any], environ: Mapping[str, str] |
     )
     base_url = text("model_workbench_civitai_base_url") or env.get(CIVITAI_URL_ENV, "").strip() or DEFAULT_CIVITAI_URL
     nsfw = text("model_workbench_nsfw_level") or "PG-13"
+    if nsfw == "None":  # an earlier version's name for "PG only"
+        nsfw = "PG"
     if nsfw not in NSFW_LEVELS:
         nsfw = "PG-13"
     overrides = {kind.value: text(folder_key(kind)) for kind in OVERRIDABLE_KINDS if text(folder_key(kind))}

@@ -15,19 +15,20 @@ import gradio as gr
 
 from model_workbench.civitai import CivitaiError, Model, ModelVersion
 from model_workbench.civitai_service import NSFW_SETTING_LEVELS, CivitaiService, SearchForm, service_for
+from model_workbench.settings_schema import NSFW_LEVELS
 from model_workbench.ui import civitai_views as views
 from model_workbench.ui.civitai_queue_view import any_active, queue_html
 from model_workbench.ui.context import UiContext
 from model_workbench.ui.i18n import t, tf
 from model_workbench.ui.library_views import hash_progress_html, library_html
 
-NSFW_CHOICES = ["PG", "PG-13", "R", "X", "XXX"]
+NSFW_CHOICES = list(NSFW_LEVELS)
 POLL_S = 0.5
 MAX_POLL_S = 6 * 3600
 
 
 def nsfw_choice(setting: str) -> str:
-    return "PG" if setting in ("None", "PG") else (setting if setting in NSFW_CHOICES else "PG-13")
+    return setting if setting in NSFW_CHOICES else "PG-13"
 
 
 class CivitaiHandlers:

@@ -50,7 +50,7 @@ def test_settings_section_has_every_option(fake_webui):
         assert info.default == spec.default
     key_option = labels["model_workbench_civitai_api_key"]
     assert key_option.component is gr.Textbox and key_option.component_args == {"type": "password"}
-    assert labels["model_workbench_nsfw_level"].component_args["choices"][0] == "None"
+    assert labels["model_workbench_nsfw_level"].component_args["choices"] == ["PG", "PG-13", "R", "X", "XXX"]
 
 
 def test_routes_answer_without_auth_when_webui_has_none(fake_webui):

@@ -79,7 +79,7 @@ def test_search_filters_nsfw_locally_and_by_query(make_service, server):
     assert service.search(SearchForm(query="Spicy Unique", nsfw_level=2)).models == []
     assert [m.name for m in service.search(SearchForm(query="Spicy Unique", nsfw_level=8)).models] == \
         ["Spicy Unique Model"]
-    assert nsfw_level_from_setting("R") == 4 and nsfw_level_from_setting("None") == 1
+    assert nsfw_level_from_setting("R") == 4 and nsfw_level_from_setting("PG") == 1 and nsfw_level_from_setting("XXX") == 16
 
 
 def test_download_lands_with_three_sidecars_and_refreshes_the_host(make_service, server, tmp_path):

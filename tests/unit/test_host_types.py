@@ -143,3 +143,7 @@ def test_base_host_interrupt_is_reset_by_the_next_job(host):
         assert not host.interrupted()
         host.report_progress(ProgressUpdate(1, 2, "half"))
     assert host.last_progress.fraction == 0.5
+
+
+def test_an_earlier_none_nsfw_setting_reads_as_pg_only():
+    assert settings_from_values({"model_workbench_nsfw_level": "None"}, environ={}).nsfw_level == "PG"
