@@ -44,6 +44,10 @@ _SD2_TE_RE = re.compile(r"^cond_stage_model\.(?:wrapped\.)?" + _OPENCLIP_LEAF + 
 # SDXL: WebUI sets cond_stage_model = conditioner, so both names reach the same embedders.
 _SDXL_TE1_RE = re.compile(r"^(?:conditioner|cond_stage_model)\.embedders\.0\.(?:wrapped\.)?transformer\." + _CLIP_LEAF + "$")
 _SDXL_TE2_RE = re.compile(r"^(?:conditioner|cond_stage_model)\.embedders\.1\.(?:wrapped\.)?" + _OPENCLIP_LEAF + "$")
+# Forge holds SD2's and SDXL's OpenCLIP encoders as transformers CLIPTextModels (separate q/k/v
+# Linears), which is kohya's own layout: the names map one to one.
+_SD2_TE_HF_RE = re.compile(r"^cond_stage_model\.transformer\." + _CLIP_LEAF + "$")
+_SDXL_TE2_HF_RE = re.compile(r"^(?:conditioner|cond_stage_model)\.embedders\.1\.transformer\." + _CLIP_LEAF + "$")
 
 _OPENCLIP_TO_KOHYA = {"attn.out_proj": "self_attn.out_proj", "mlp.c_fc": "mlp.fc1", "mlp.c_proj": "mlp.fc2"}
 
@@ -95,17 +99,27 @@ def targets_for(webui_name: str, family: str, is_multihead_attention: bool = Fal
 
     if family == "sd1":
         m = _SD1_TE_RE.match(webui_name)
-        if m:
-            return [Target(_key(TE, f"text_model.encoder.layers.{m.group('layer')}.{m.group('leaf')}"), TE, None, int(m.group("layer")))]
-        return []
+        return [_clip_target(TE, m)] if m else []
     if family == "sd2":
+        m = _SD2_TE_HF_RE.match(webui_name)
+        if m:
+            return [_clip_target(TE, m)]
         m = _SD2_TE_RE.match(webui_name)
         return _openclip_targets(m, TE, is_multihead_attention) if m else []
     m = _SDXL_TE1_RE.match(webui_name)
     if m:
-        return [Target(_key(TE1, f"text_model.encoder.layers.{m.group('layer')}.{m.group('leaf')}"), TE1, None, int(m.group("layer")))]
+        return [_clip_target(TE1, m)]
+    m = _SDXL_TE2_HF_RE.match(webui_name)
+    if m:
+        return [_clip_target(TE2, m)]
     m = _SDXL_TE2_RE.match(webui_name)
     return _openclip_targets(m, TE2, is_multihead_attention) if m else []
+
+
+def _clip_target(part: str, m: re.Match) -> Target:
+    """A text-encoder target in the transformers CLIP layout (kohya's own names)."""
+    layer = m.group("layer")
+    return Target(_key(part, f"text_model.encoder.layers.{layer}.{m.group('leaf')}"), part, None, int(layer))
 
 
 def _openclip_targets(m: re.Match, part: str, is_mha: bool) -> list[Target]:

@@ -34,13 +34,22 @@ class FoundTarget:
     module: nn.Module
 
 
+def is_linear(module: nn.Module) -> bool:
+    """A Linear layer: ``nn.Linear`` or a look-alike that is not its subclass (Forge's
+    ``ForgeOperations.Linear`` is a plain Module with ``in_features``/``out_features``/``weight``)."""
+    if isinstance(module, nn.Linear):
+        return True
+    return (type(module).__name__ == "Linear" and isinstance(getattr(module, "in_features", None), int)
+            and isinstance(getattr(module, "out_features", None), int))
+
+
 def find_targets(root: nn.Module, family: str) -> list[FoundTarget]:
     """Every default kohya target in ``root`` (WebUI's ``shared.sd_model`` or a look-alike)."""
     found: list[FoundTarget] = []
     for name, module in root.named_modules():
         if isinstance(module, nn.MultiheadAttention):
             targets = targets_for(name, family, is_multihead_attention=True)
-        elif isinstance(module, nn.Linear) or (isinstance(module, nn.Conv2d) and module.kernel_size == (1, 1)):
+        elif is_linear(module) or (isinstance(module, nn.Conv2d) and module.kernel_size == (1, 1)):
             targets = targets_for(name, family)
         else:
             continue

@@ -27,13 +27,17 @@ class UiContext:
         return f"<table class='mw-table'>{head}{''.join(rows)}</table>"
 
     def training_notice_html(self) -> str:
-        """An explanation where this host cannot train, nothing where it can."""
+        """What this host cannot do and why (named honestly: never "needs WebUI" inside Forge);
+        nothing where it can do everything."""
         caps = self.host.capabilities()
-        if caps.can_train:
+        if caps.can_train and not caps.notes:
             return ""
-        return (
-            "<div class='mw-notice'>"
-            + html.escape(t("Training and previews need Stable Diffusion WebUI with a loaded checkpoint. "
-                            "Projects and datasets can be prepared here."))
-            + "</div>"
-        )
+        if not caps.can_generate:
+            lines = [t("Training and previews need Stable Diffusion WebUI with a loaded checkpoint. "
+                       "Projects and datasets can be prepared here.")]
+        elif not caps.can_train:
+            lines = [t("Running in {name}: previews and grids work here; training does not.").format(name=caps.name)]
+        else:
+            lines = [t("Running in {name}.").format(name=caps.name)]
+        lines += list(caps.notes)
+        return "<div class='mw-notice'>" + "<br>".join(html.escape(line) for line in lines) + "</div>"

@@ -31,7 +31,11 @@ from model_workbench.host_base import BaseHost
 from model_workbench.settings_schema import settings_from_values
 from model_workbench.webui import messages
 from model_workbench.webui.flavor import flavor
+from model_workbench.webui.forge_guard import forge_training, forget_applied_loras
+from model_workbench.webui.forge_trainable import why_not_trainable_forge
+from model_workbench.webui.host_kind import HostKind, detect_host_kind
 from model_workbench.webui.lora_check import check_lora as check_lora_file
+from model_workbench.webui.lora_check import check_lora_forge
 from model_workbench.webui.model_guard import guarded_model
 from model_workbench.webui.settings import current_values
 from model_workbench.webui.tagging import tag_image as tag_with_webui
@@ -78,20 +82,18 @@ class WebuiHost(BaseHost):
     def __init__(self) -> None:
         super().__init__()
         self._flavor = flavor()
+        self.kind: HostKind = detect_host_kind()
 
     def capabilities(self) -> HostCapabilities:
-        notes: tuple[str, ...] = ()
-        forge = self._flavor == "forge"
-        if forge:
-            notes = (messages.FORGE,)
+        kind = self.kind
         return HostCapabilities(
-            name="Stable Diffusion WebUI" + (" Forge" if forge else ""),
+            name=kind.name + (f" ({kind.version})" if kind.version else ""),
             flavor=self._flavor,
             can_generate=True,
-            can_train=not forge,
+            can_train=kind.train_refusal is None,
             can_tag=True,
             can_refresh_models=True,
-            notes=notes,
+            notes=kind.notes(),
         )
 
     def settings(self) -> WorkbenchSettings:
@@ -239,8 +241,13 @@ class WebuiHost(BaseHost):
     # -- training ---------------------------------------------------------------------------------
     def training_refusal(self) -> str | None:
         """Why the loaded model cannot be trained here, or None (also used to grey out the tab)."""
-        if self._flavor == "forge":
-            return messages.FORGE
+        if self.kind.train_refusal:
+            return self.kind.train_refusal
+        if self.kind.engine == "forge":
+            engine = shared.sd_model
+            if getattr(engine, "forge_objects_original", None) is None:
+                return None  # Forge loads the checkpoint lazily: trainable_model() loads it first
+            return why_not_trainable_forge(engine)
         devices = _optional_module("modules.devices")
         sd_unet = _optional_module("modules.sd_unet")
         unet = getattr(sd_unet, "current_unet", None)
@@ -259,6 +266,10 @@ class WebuiHost(BaseHost):
         Merged LoRA weights are restored first; on exit — finished, interrupted or failed — flags,
         the clip-skip option and hypernetworks are put back and the weights are checked against a
         fingerprint taken before (see ``model_guard.py``)."""
+        if self.kind.engine == "forge":
+            with self._forge_trainable_model() as model:
+                yield model
+            return
         reason = self.training_refusal()
         if reason:
             raise HostFeatureUnavailable(reason)
@@ -275,6 +286,52 @@ class WebuiHost(BaseHost):
         finally:
             _forget_cached_conditioning()
 
+    @contextmanager
+    def _forge_trainable_model(self) -> Iterator[Any]:
+        """Forge: load the checkpoint if Forge has not yet (it loads lazily), then train its modules
+        in place under ``forge_guard``'s checks."""
+        if self.kind.train_refusal:
+            raise HostFeatureUnavailable(self.kind.train_refusal)
+        sd_models.forge_model_reload()
+        reason = why_not_trainable_forge(shared.sd_model)
+        if reason:
+            raise HostFeatureUnavailable(reason)
+        memory_management = importlib.import_module("backend.memory_management")
+
+        def reload() -> None:
+            sd_models.model_data.forge_hash = ""  # forces forge_model_reload to read the file again
+            sd_models.forge_model_reload()
+
+        try:
+            with forge_training(lambda: shared.sd_model, memory_management, _builtin_module("networks"),
+                                reload=reload) as model:
+                yield model
+        except RuntimeError as exc:
+            if str(exc) == messages.FORGE_SWAPPED:
+                raise HostFeatureUnavailable(str(exc)) from exc
+            raise
+        finally:
+            _forget_cached_conditioning()
+
+    def _forge_fresh_loras(self) -> None:
+        """Forge caches LoRA files by path and skips re-patching for the same names: a retrained epoch
+        with an old name would render stale weights. Forget both once per job (cells reuse within it)."""
+        engine = shared.sd_model
+        if self.kind.engine == "forge" and getattr(engine, "forge_objects_original", None) is not None:
+            forget_applied_loras(engine, _builtin_module("networks"))
+
+    def _forge_unmerge_loras(self) -> None:
+        """Put back the weights a rendered LoRA merged into Forge's shared modules (Forge itself does
+        that only at the next generation), so no LoRA stays in the model after our job."""
+        engine = shared.sd_model
+        if self.kind.engine != "forge" or getattr(engine, "forge_objects_original", None) is None:
+            return
+        memory_management = importlib.import_module("backend.memory_management")
+        objects = engine.forge_objects_original
+        memory_management.load_models_gpu([objects.unet, objects.clip.patcher])
+        forget_applied_loras(engine, _builtin_module("networks"))
+        memory_management.soft_empty_cache()
+
     def tag_image(self, image: Any, method: str, threshold: float = 0.5) -> list[str]:
         """Tags from WebUI's DeepBooru or BLIP; the running job's progress is left as it was."""
         found = {name: _optional_module(f"modules.{name}") for name in ("deepbooru", "images", "devices")}
@@ -282,6 +339,11 @@ class WebuiHost(BaseHost):
 
     def lora_check(self, path: Path) -> dict[str, Any]:
         """Load a LoRA file with WebUI's Lora code against the loaded model; report matched keys."""
+        if self.kind.engine == "forge":
+            with call_queue.queue_lock:
+                sd_models.forge_model_reload()  # Forge loads the checkpoint lazily
+            return check_lora_forge(Path(path), shared.sd_model, importlib.import_module("backend.patcher.lora"),
+                                    importlib.import_module("backend.utils").load_torch_file)
         return check_lora_file(Path(path), _builtin_module("networks"), _builtin_module("network"), sd_models,
                           shared.sd_model)
 
@@ -291,6 +353,10 @@ class WebuiHost(BaseHost):
         with call_queue.queue_lock:
             shared.state.begin(job=job)
             try:
+                self._forge_fresh_loras()
                 yield
             finally:
-                shared.state.end()
+                try:
+                    self._forge_unmerge_loras()
+                finally:
+                    shared.state.end()

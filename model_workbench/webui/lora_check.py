@@ -46,3 +46,27 @@ def check_lora(path: Path, networks: Any | None, network: Any | None, sd_models:
         "matched_keys": len(keys) - len(unmatched),
         "unmatched_keys": unmatched,
     }
+
+
+def check_lora_forge(path: Path, engine: Any, forge_lora: Any, load_file: Any) -> dict[str, Any]:
+    """The same report through Forge's loader (``backend.patcher.lora``): the file's keys are matched
+    against the key maps Forge builds from the loaded UNet and text encoders, exactly as
+    ``networks.load_lora_for_models`` does before patching."""
+    if engine is None or getattr(engine, "forge_objects_original", None) is None:
+        raise HostFeatureUnavailable(messages.NO_MODEL)
+    if not path.is_file():
+        raise FileNotFoundError(messages.LORA_NO_FILE.format(path=path))
+    objects = engine.forge_objects_original
+    unet_keys = forge_lora.model_lora_keys_unet(objects.unet.model, {})
+    clip_keys = forge_lora.model_lora_keys_clip(objects.clip.cond_stage_model, {})
+    state = load_file(str(path), safe_load=True)
+    unet_patches, rest = forge_lora.load_lora(state, unet_keys)
+    clip_patches, rest = forge_lora.load_lora(rest, clip_keys)
+    unmatched = sorted(rest)
+    return {
+        "name": path.stem,
+        "modules": len(unet_patches) + len(clip_patches),
+        "total_keys": len(state),
+        "matched_keys": len(state) - len(unmatched),
+        "unmatched_keys": unmatched,
+    }

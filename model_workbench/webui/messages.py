@@ -1,9 +1,18 @@
 """Every user-facing sentence of the WebUI adapter's training, tagging and LoRA-check code."""
 
 NO_MODEL = "No checkpoint is loaded in WebUI. Choose one at the top of the page, then start training again."
-FORGE = (
-    "Training is not supported on Forge: its backend keeps the model in a form the trainer cannot train. "
-    "Use AUTOMATIC1111 WebUI 1.10 for training; browsing, installing and previews work on both."
+LDM_PATCHED = (
+    "Training is not offered on {name}: its model engine (ldm_patched) has not been proven with the trainer "
+    "yet. Previews and grids of existing checkpoints work here; train on Forge or AUTOMATIC1111 WebUI 1.10."
+)
+NO_WEBUI_TRAINERS = "{name} has no Textual Inversion or hypernetwork training; LoRA training is what this host offers."
+FORGE_QUANTIZED = (
+    "Training is not possible while Forge stores the UNet as {dtype}: quantized weights cannot take gradients. "
+    "Set 'Diffusion in Low Bits' to Automatic (or a 16-bit mode) at the top of the page, then train."
+)
+FORGE_SWAPPED = (
+    "Forge keeps part of the model in CPU memory (not enough free VRAM to hold it all), and training needs the "
+    "whole model on the GPU. Raise 'GPU Weights' at the top of the page or free VRAM, then train again."
 )
 LOW_VRAM = (
     "Training is not possible while WebUI runs with {flag}: it moves parts of the model on and off the GPU "

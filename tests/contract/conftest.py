@@ -13,7 +13,7 @@ import pytest
 
 FAKE_ROOT = Path(__file__).parent / "fake_webui"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-OWN_PREFIXES = ("modules", "networks", "network", "model_workbench.webui")
+OWN_PREFIXES = ("modules", "networks", "network", "backend", "model_workbench.webui")
 
 
 def _drop_modules() -> None:

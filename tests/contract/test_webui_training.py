@@ -255,17 +255,6 @@ def test_inpainting_model_is_refused(webui, host):
         pass
 
 
-def test_forge_says_training_is_unsupported_without_crashing(webui, monkeypatch):
-    from model_workbench.webui import host as host_module
-
-    monkeypatch.setattr(host_module, "flavor", lambda: "forge")
-    forge = host_module.WebuiHost()
-    caps = forge.capabilities()
-    assert caps.flavor == "forge" and not caps.can_train and "Forge" in caps.notes[0]
-    with pytest.raises(HostFeatureUnavailable, match="not supported on Forge"), forge.trainable_model():
-        pass
-
-
 # -- SDXL ---------------------------------------------------------------------------------------------
 @pytest.fixture
 def sdxl(webui):

@@ -63,6 +63,22 @@ def test_raw_ldm_text_encoder_name_without_hijack_wrapper() -> None:
     assert kohya_key(name, "sd1") == "lora_te_text_model_encoder_layers_3_self_attn_q_proj"
 
 
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_forge_text_encoder_names_give_every_fixture_key(name: str) -> None:
+    """Forge holds every text encoder as a transformers CLIPTextModel (kohya's own layout); under
+    the names ``forge_trainable.named_root`` gives them, each fixture text-encoder key comes out."""
+    family = FAMILIES[name]
+    rows = [r for r in load(name)["modules"] if r["part"] != "unet"]
+    assert rows
+    for row in rows:
+        if family == "sdxl":
+            index = 0 if row["part"] == "te1" else 1
+            forge_name = f"conditioner.embedders.{index}.transformer.{row['kohya_module']}"
+        else:
+            forge_name = "cond_stage_model.transformer." + row["kohya_module"]
+        assert [t.kohya_key for t in targets_for(forge_name, family)] == [row["kohya_key"]], forge_name
+
+
 # ------------------------------------------------------------------------------------------------
 # The same check end to end: a meta-device module tree with WebUI's names, kinds and shapes.
 # ------------------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
-"""webui tier: the extension installed into a real WebUI v1.10.1 and run there.
+"""webui tier: the extension installed into a real WebUI (A1111 v1.10.1 or Forge) and run there.
 
-Skipped unless ``WEBUI_DIR`` points at a WebUI checkout with its environment. ``WEBUI_PYTHON`` is its
-interpreter (default ``$WEBUI_DIR/venv/bin/python``); ``WEBUI_ARGS`` adds launch flags (for example
-``--ckpt-dir DIR --no-download-sd-model --precision full``). The rest of the environment (offline
+Skipped unless ``WEBUI_DIR`` points at a WebUI checkout with its environment. A checkout with a
+``modules_forge`` folder is Forge: it gets Forge's CPU flag (``--always-cpu``) instead of A1111's
+(``--use-cpu all --no-half``), and tests that differ by host read the ``webui_kind`` fixture.
+``WEBUI_PYTHON`` is its interpreter (default ``$WEBUI_DIR/venv/bin/python``); ``WEBUI_ARGS`` adds launch flags (for example
+``--ckpt-dir DIR --no-download-sd-model --precision full``; Forge needs a full-size checkpoint, made by
+``python -m tests.support.make_sd15_checkpoint``). The rest of the environment (offline
 cache variables such as ``HF_HOME`` and ``HF_HUB_OFFLINE``) is passed through unchanged.
 
 The fixture installs a snapshot of this working tree through WebUI's own
@@ -33,7 +36,7 @@ os.chdir(webui)
 sys.path.insert(0, webui)
 # WebUI parses sys.argv when its modules are imported: give it plain CPU flags only.
 sys.argv = [os.path.join(webui, "launch.py"), "--skip-prepare-environment", "--skip-torch-cuda-test",
-            "--use-cpu", "all", "--no-half"]
+            *sys.argv[4:]]
 from modules import shared_init
 shared_init.initialize()
 from modules import extensions, ui_extensions
@@ -77,6 +80,20 @@ def webui_dir() -> Path:
     return path
 
 
+def host_kind(webui_dir: Path) -> str:
+    """"forge" for a Forge checkout (its ``modules_forge`` package), else "a1111"."""
+    return "forge" if (webui_dir / "modules_forge").is_dir() else "a1111"
+
+
+def cpu_flags(kind: str) -> list[str]:
+    return ["--always-cpu"] if kind == "forge" else ["--use-cpu", "all", "--no-half"]
+
+
+@pytest.fixture(scope="session")
+def webui_kind(webui_dir) -> str:
+    return host_kind(webui_dir)
+
+
 @pytest.fixture(scope="session")
 def webui_python(webui_dir) -> str:
     return os.environ.get("WEBUI_PYTHON") or str(webui_dir / "venv" / "bin" / "python")
@@ -90,7 +107,8 @@ def installed_extension(webui_dir, webui_python, tmp_path_factory):
     if target.exists():
         pytest.fail(f"{target} exists already; remove it first")
     url = snapshot_repository(tmp_path_factory.mktemp("extension-repo"))
-    result = subprocess.run([webui_python, "-c", INSTALL_SNIPPET, str(webui_dir), url, dirname], cwd=webui_dir,
+    result = subprocess.run([webui_python, "-c", INSTALL_SNIPPET, str(webui_dir), url, dirname,
+                             *cpu_flags(host_kind(webui_dir))], cwd=webui_dir,
                             capture_output=True, text=True, timeout=600)
     try:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -112,7 +130,7 @@ def webui_server(webui_dir, webui_python, installed_extension, webui_secrets_dir
     port = free_port()
     log_path = tmp_path_factory.mktemp("webui") / "webui.log"
     args = [webui_python, "launch.py", "--skip-prepare-environment", "--skip-torch-cuda-test", "--skip-version-check",
-            "--use-cpu", "all", "--no-half", "--api", "--port", str(port),
+            *cpu_flags(host_kind(webui_dir)), "--api", "--port", str(port),
             *shlex.split(os.environ.get("WEBUI_ARGS", ""))]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False",
            "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost",

@@ -1,0 +1,1 @@
+"""Forge's ``backend`` package, faked: only what the WebUI host touches."""
