@@ -25,3 +25,13 @@ V_PARAM_MISMATCH = (
 NO_CHECKPOINT_TO_RESUME = "There is no saved training state in {folder} to resume from."
 RESUME_MISMATCH = "The saved training state in {folder} was made with different settings ({what}); start a new run instead."
 FP16_ON_CPU = "Mixed precision {precision} needs a GPU; the CPU trains in fp32."
+LOSS_NOT_FINITE = (
+    "Training stopped at step {step} (epoch {epoch}): the loss is no longer a number (NaN or infinite), so the "
+    "LoRA has diverged. Lower the learning rate (for example to a tenth) and start again; the checkpoints of "
+    "earlier epochs are kept."
+)
+WEIGHTS_NOT_FINITE = (
+    "Training stopped at step {step} (epoch {epoch}): the LoRA's weights became NaN or infinite, so it has "
+    "diverged. Lower the learning rate (for example to a tenth) and start again; the checkpoints of earlier "
+    "epochs are kept."
+)

@@ -134,6 +134,10 @@ def preserved_model_flags(root: nn.Module) -> Iterator[None]:
             m.training = flag
 
 
+class TrainingDiverged(ValueError):
+    """The loss or the LoRA's weights stopped being finite numbers: nothing after this is worth saving."""
+
+
 class Trainer:
     def __init__(
         self,
@@ -321,8 +325,12 @@ class Trainer:
                     samples = dataset.make_samples(batches[micro], epoch, rng)
                     micro_losses.append(self._forward_backward(
                         dataset, latent_cache, acp, autocast_dtype, samples, rng, train_te, scaler, 1.0 / len(group)))
-                self._optimizer_step(optimizer, scheduler, scaler, params)
                 loss = sum(micro_losses) / len(micro_losses)
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(messages.LOSS_NOT_FINITE.format(step=global_step + 1, epoch=epoch))
+                self._optimizer_step(optimizer, scheduler, scaler, params)
+                if not all(bool(torch.isfinite(p).all()) for p in params):
+                    raise TrainingDiverged(messages.WEIGHTS_NOT_FINITE.format(step=global_step + 1, epoch=epoch))
                 global_step += 1
                 steps_this_run += 1
                 result.steps = global_step

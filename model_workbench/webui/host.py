@@ -78,6 +78,15 @@ def _forget_cached_conditioning() -> None:
                 setattr(cls, name, [None, None])
 
 
+def _forge_load_model() -> None:
+    """Forge loads the checkpoint lazily (at the first generation): load it now. Without the UI
+    (``--nowebui``) nothing has filled the loading parameters yet; Forge's UI does it at start."""
+    parameters = getattr(sd_models.model_data, "forge_loading_parameters", None) or {}
+    if "checkpoint_info" not in parameters:
+        importlib.import_module("modules_forge.main_entry").refresh_model_loading_parameters()
+    sd_models.forge_model_reload()
+
+
 class WebuiHost(BaseHost):
     def __init__(self) -> None:
         super().__init__()
@@ -292,7 +301,7 @@ class WebuiHost(BaseHost):
         in place under ``forge_guard``'s checks."""
         if self.kind.train_refusal:
             raise HostFeatureUnavailable(self.kind.train_refusal)
-        sd_models.forge_model_reload()
+        _forge_load_model()
         reason = why_not_trainable_forge(shared.sd_model)
         if reason:
             raise HostFeatureUnavailable(reason)
@@ -341,7 +350,7 @@ class WebuiHost(BaseHost):
         """Load a LoRA file with WebUI's Lora code against the loaded model; report matched keys."""
         if self.kind.engine == "forge":
             with call_queue.queue_lock:
-                sd_models.forge_model_reload()  # Forge loads the checkpoint lazily
+                _forge_load_model()
             return check_lora_forge(Path(path), shared.sd_model, importlib.import_module("backend.patcher.lora"),
                                     importlib.import_module("backend.utils").load_torch_file)
         return check_lora_file(Path(path), _builtin_module("networks"), _builtin_module("network"), sd_models,

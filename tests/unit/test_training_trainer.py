@@ -11,7 +11,7 @@ import torch
 
 from model_workbench.training.apply import applied_lora
 from model_workbench.training.checkpoint import file_addnet_hash, load_lora
-from model_workbench.training.trainer import Trainer
+from model_workbench.training.trainer import Trainer, TrainingDiverged
 from tests.support.tiny_dataset import make_concept_folder
 from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
 from tests.support.tiny_training import assert_same, snapshot, tiny_config
@@ -159,3 +159,14 @@ def test_preview_changes_with_lora_weight(tmp_path: Path, data: Path) -> None:
     assert np.abs(images[1] - images[2]).mean() > 1.0
     again = np.asarray(model.sample("tinycat, square", seed=3, steps=6), dtype=np.float32)
     assert np.array_equal(again, images[0])  # deterministic, and the weights were restored
+
+
+def test_a_diverging_run_stops_with_a_sentence_and_saves_no_broken_file(tmp_path: Path, data: Path) -> None:
+    model = TinyDiffusionModel(seed=0)
+    before = snapshot(model.root)
+    config = tiny_config(tmp_path, data, learning_rate=1e30, max_train_epochs=3, train_batch_size=2)
+    with single_thread(), pytest.raises(TrainingDiverged, match="Lower the learning rate"):
+        Trainer(model, config).run()
+    for path in (tmp_path / "out").glob("*.safetensors"):
+        assert all(torch.isfinite(v).all() for v in load_lora(path)[0].values()), path
+    assert_same(before, snapshot(model.root))
