@@ -28,7 +28,8 @@ Layouts:
 
 Values: each tensor gets its own ``torch.Generator`` seeded from ``--seed`` and the tensor's name
 (so a tensor does not change when others are added). Weights ~ N(0, 1/fan_in), biases ~ N(0, 0.01²),
-norm weights 1 and norm biases 0, embeddings ~ N(0, 0.02²). The file is streamed to disk one tensor
+norm weights 1 and norm biases 0 (but the text encoder's final shift ~ N(0.25, 0.05²), so that prompt
+emphasis never divides by a zero mean), embeddings ~ N(0, 0.02²). The file is streamed to disk one tensor
 at a time (the safetensors format is a JSON header followed by raw little-endian data), so peak
 memory is about the largest single tensor, even for SDXL.
 
@@ -55,6 +56,7 @@ BIAS = "bias"  # N(0, 0.01^2)
 NORM_W = "norm_weight"  # GroupNorm / LayerNorm scale: 1
 NORM_B = "norm_bias"  # GroupNorm / LayerNorm shift: 0
 EMBED = "embedding"  # token / position embedding tables: N(0, 0.02^2)
+TEXT_OUT_BIAS = "text_out_bias"  # the text encoder's final LayerNorm shift: N(0.25, 0.05^2), see make_tensor
 POS_IDS = "position_ids"  # int64 arange, as real CLIP checkpoints store it
 LOGIT_SCALE = "logit_scale"  # open_clip's scalar, log(1/0.07)
 BUFFER = "buffer"  # DDPM schedule buffer, values given explicitly
@@ -293,7 +295,8 @@ def clip_text_spec(
         entries += linear(f"{b}.mlp.fc1", mlp, width) + linear(f"{b}.mlp.fc2", width, mlp)
         for n in ("q_proj", "k_proj", "v_proj", "out_proj"):
             entries += linear(f"{b}.self_attn.{n}", width, width)
-    return entries + norm(f"{p}final_layer_norm", width)
+    return entries + [Entry(f"{p}final_layer_norm.weight", (width,), NORM_W),
+                      Entry(f"{p}final_layer_norm.bias", (width,), TEXT_OUT_BIAS)]
 
 
 def open_clip_text_spec(
@@ -386,6 +389,12 @@ def make_tensor(entry: Entry, dtype: torch.dtype, seed: int) -> torch.Tensor:
         return torch.ones(entry.shape, dtype=dtype)
     if entry.kind == NORM_B:
         return torch.zeros(entry.shape, dtype=dtype)
+    if entry.kind == TEXT_OUT_BIAS:
+        # A zero shift would make every token's embedding average exactly 0 after the final LayerNorm;
+        # WebUI's and Forge's default prompt emphasis divides by that average, so its gradient explodes
+        # and the first training steps turn the conditioning into NaN. Real CLIP's shift is not zero.
+        gen = torch.Generator().manual_seed((seed * 1_000_003 + zlib.crc32(entry.name.encode())) % 2**63)
+        return (0.25 + 0.05 * torch.randn(entry.shape, generator=gen, dtype=torch.float32)).to(dtype)
     if entry.kind == LOGIT_SCALE:
         return torch.tensor(math.log(1 / 0.07), dtype=dtype)
     std = {WEIGHT: fan_in(entry.shape) ** -0.5, BIAS: 0.01, EMBED: 0.02}[entry.kind]
