@@ -78,6 +78,13 @@ def _forget_cached_conditioning() -> None:
                 setattr(cls, name, [None, None])
 
 
+def _empty_script_runner() -> Any | None:
+    """A ScriptRunner with no scripts (None where WebUI has no ``modules.scripts``)."""
+    scripts = _optional_module("modules.scripts")
+    runner = getattr(scripts, "ScriptRunner", None)
+    return runner() if runner is not None else None
+
+
 def _forge_load_model() -> None:
     """Forge loads the checkpoint lazily (at the first generation): load it now. Without the UI
     (``--nowebui``) nothing has filled the loading parameters yet; Forge's UI does it at start."""
@@ -207,7 +214,10 @@ class WebuiHost(BaseHost):
             override_settings=override,
             override_settings_restore_afterwards=True,
         )
-        p.scripts = None  # no AlwaysOn scripts (ControlNet, ADetailer...): the cell stays deterministic
+        # No AlwaysOn scripts (ControlNet, ADetailer...): the cell stays deterministic. An empty runner
+        # rather than None: reForge's process_images reads p.scripts.alwayson_scripts unguarded.
+        p.scripts = _empty_script_runner()
+        p.script_args = []
         return p
 
     def generate(
@@ -353,6 +363,9 @@ class WebuiHost(BaseHost):
                 _forge_load_model()
             return check_lora_forge(Path(path), shared.sd_model, importlib.import_module("backend.patcher.lora"),
                                     importlib.import_module("backend.utils").load_torch_file)
+        if self.kind.engine == "ldm_patched":
+            return check_lora_forge(Path(path), shared.sd_model, importlib.import_module("ldm_patched.modules.lora"),
+                                    importlib.import_module("ldm_patched.modules.utils").load_torch_file)
         return check_lora_file(Path(path), _builtin_module("networks"), _builtin_module("network"), sd_models,
                           shared.sd_model)
 

@@ -38,6 +38,8 @@ class HostKind:
         notes = [self.train_refusal] if self.train_refusal else []
         if self.is_forge and not self.has_webui_trainers:
             notes.append(messages.NO_WEBUI_TRAINERS.format(name=self.name))
+            if not self.train_refusal:
+                notes.append(messages.LORA_TRAINING_HERE)
         return tuple(notes)
 
 
@@ -75,5 +77,7 @@ def detect_host_kind() -> HostKind:
         neo = "neo" in version.lower()
         name = "Forge Neo" if neo else "Stable Diffusion WebUI Forge"
         return HostKind(name, "forge", version, None, trainers)
-    name = "reForge / Forge Classic" if _has("ldm_patched") else "Stable Diffusion WebUI Forge"
+    name = "Forge Classic" if version.lower().startswith("classic") else "reForge"
+    if not _has("ldm_patched"):
+        name = "Stable Diffusion WebUI Forge"
     return HostKind(name, "ldm_patched", version, messages.LDM_PATCHED.format(name=name), trainers)

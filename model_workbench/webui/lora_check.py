@@ -49,23 +49,25 @@ def check_lora(path: Path, networks: Any | None, network: Any | None, sd_models:
 
 
 def check_lora_forge(path: Path, engine: Any, forge_lora: Any, load_file: Any) -> dict[str, Any]:
-    """The same report through Forge's loader (``backend.patcher.lora``): the file's keys are matched
-    against the key maps Forge builds from the loaded UNet and text encoders, exactly as
-    ``networks.load_lora_for_models`` does before patching."""
-    if engine is None or getattr(engine, "forge_objects_original", None) is None:
+    """The same report through a Forge-family loader (Forge's ``backend.patcher.lora`` or the
+    ``ldm_patched.modules.lora`` of reForge and Forge Classic): the file's keys are matched against
+    the key maps built from the loaded UNet and text encoders, as those hosts do before patching."""
+    objects = getattr(engine, "forge_objects_original", None) or getattr(engine, "forge_objects", None)
+    if engine is None or objects is None:
         raise HostFeatureUnavailable(messages.NO_MODEL)
     if not path.is_file():
         raise FileNotFoundError(messages.LORA_NO_FILE.format(path=path))
-    objects = engine.forge_objects_original
-    unet_keys = forge_lora.model_lora_keys_unet(objects.unet.model, {})
-    clip_keys = forge_lora.model_lora_keys_clip(objects.clip.cond_stage_model, {})
+    key_map: dict[str, str] = {}
+    key_map.update(forge_lora.model_lora_keys_unet(objects.unet.model, {}))
+    key_map.update(forge_lora.model_lora_keys_clip(objects.clip.cond_stage_model, {}))
     state = load_file(str(path), safe_load=True)
-    unet_patches, rest = forge_lora.load_lora(state, unet_keys)
-    clip_patches, rest = forge_lora.load_lora(rest, clip_keys)
-    unmatched = sorted(rest)
+    found = forge_lora.load_lora(state, key_map)
+    patches = found[0] if isinstance(found, tuple) else found  # Forge also returns the leftovers
+    matched_prefixes = {prefix for prefix, weight in key_map.items() if weight in patches}
+    unmatched = sorted(k for k in state if k.partition(".")[0] not in matched_prefixes)
     return {
         "name": path.stem,
-        "modules": len(unet_patches) + len(clip_patches),
+        "modules": len(patches),
         "total_keys": len(state),
         "matched_keys": len(state) - len(unmatched),
         "unmatched_keys": unmatched,

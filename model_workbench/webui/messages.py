@@ -5,7 +5,8 @@ LDM_PATCHED = (
     "Training is not offered on {name}: its model engine (ldm_patched) has not been proven with the trainer "
     "yet. Previews and grids of existing checkpoints work here; train on Forge or AUTOMATIC1111 WebUI 1.10."
 )
-NO_WEBUI_TRAINERS = "{name} has no Textual Inversion or hypernetwork training; LoRA training is what this host offers."
+NO_WEBUI_TRAINERS = "{name} has no Textual Inversion or hypernetwork training of its own."
+LORA_TRAINING_HERE = "LoRA training runs here on the loaded checkpoint (SD 1.x, SD 2.x, SDXL)."
 FORGE_QUANTIZED = (
     "Training is not possible while Forge stores the UNet as {dtype}: quantized weights cannot take gradients. "
     "Set 'Diffusion in Low Bits' to Automatic (or a 16-bit mode) at the top of the page, then train."

@@ -44,7 +44,9 @@ def forge(fake_webui, monkeypatch):
 
     monkeypatch.setattr(fake_webui.sd_models, "forge_model_reload", forge_model_reload, raising=False)
     monkeypatch.setattr(fake_webui.sd_models, "model_data",
-                        type("ModelData", (), {"forge_hash": "loaded"})(), raising=False)
+                        type("ModelData", (), {"forge_hash": "loaded",
+                                               "forge_loading_parameters": {"checkpoint_info": "sd15"}})(),
+                        raising=False)
     cache = functools.lru_cache(maxsize=5)(lambda filename: filename)
     monkeypatch.setattr(fake_webui.networks, "load_lora_state_dict", cache, raising=False)
     fake_webui.reloads = reloads
@@ -221,3 +223,44 @@ def test_a_job_leaves_no_lora_merged_and_forgets_cached_lora_files(forge, monkey
         engine.apply_lora("epoch-1.safetensors", {fake.UNET_Q: torch.ones(32, 32)}, {}, mm)
     assert_unchanged(clean, frozen(engine))
     assert engine.current_lora_hash == str([])
+
+
+class _ForgeLoraModule:
+    """The three calls of ``backend.patcher.lora`` / ``ldm_patched.modules.lora`` the check uses."""
+
+    def __init__(self, returns_leftovers: bool) -> None:
+        self.returns_leftovers = returns_leftovers
+
+    @staticmethod
+    def model_lora_keys_unet(model, key_map):
+        key_map["lora_unet_a"] = "diffusion_model.a.weight"
+        return key_map
+
+    @staticmethod
+    def model_lora_keys_clip(model, key_map):
+        key_map["lora_te_b"] = "clip_l.b.weight"
+        return key_map
+
+    def load_lora(self, lora, to_load):
+        patches = {to_load[p]: "patch" for p in to_load if f"{p}.lora_up.weight" in lora}
+        if self.returns_leftovers:
+            return patches, {}
+        return patches
+
+
+@pytest.mark.parametrize("returns_leftovers", [True, False])
+def test_lora_check_through_forge_family_key_maps(forge, tmp_path, returns_leftovers):
+    from safetensors.torch import save_file
+
+    from model_workbench.webui.lora_check import check_lora_forge
+
+    path = tmp_path / "x.safetensors"
+    state = {f"{p}.{s}": torch.zeros(1) for p in ("lora_unet_a", "lora_te_b", "lora_unet_nowhere")
+             for s in ("lora_up.weight", "lora_down.weight", "alpha")}
+    save_file(state, str(path))
+    from safetensors.torch import load_file
+
+    report = check_lora_forge(path, forge.shared.sd_model, _ForgeLoraModule(returns_leftovers),
+                              lambda p, safe_load: load_file(p))
+    assert report["modules"] == 2 and report["total_keys"] == 9 and report["matched_keys"] == 6
+    assert report["unmatched_keys"] == sorted(k for k in state if k.startswith("lora_unet_nowhere"))

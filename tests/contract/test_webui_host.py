@@ -81,7 +81,8 @@ def test_preview_cell_builds_a_deterministic_txt2img(fake_webui, host, tmp_path)
     assert (p.seed, p.steps, p.sampler_name, p.cfg_scale, p.width, p.height) == (1234, 7, "Euler", 5.5, 64, 96)
     assert p.negative_prompt == "blurry"
     assert p.do_not_save_samples and p.do_not_save_grid
-    assert p.scripts is None
+    # No AlwaysOn script runs in a cell; the runner is empty rather than None (reForge reads it unguarded).
+    assert p.scripts.alwayson_scripts == [] and p.scripts.scripts == [] and p.script_args == []
 
 
 def test_generate_registers_the_file_under_its_unique_name_without_a_rescan(fake_webui, host, tmp_path):

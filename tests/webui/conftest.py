@@ -37,6 +37,12 @@ sys.path.insert(0, webui)
 # WebUI parses sys.argv when its modules are imported: give it plain CPU flags only.
 sys.argv = [os.path.join(webui, "launch.py"), "--skip-prepare-environment", "--skip-torch-cuda-test",
             *sys.argv[4:]]
+try:  # Forge and its variants set up their backend (and read --always-cpu) before anything else
+    from modules_forge.initialization import initialize_forge
+except ImportError:
+    initialize_forge = None
+if initialize_forge is not None:
+    initialize_forge()
 from modules import shared_init
 shared_init.initialize()
 from modules import extensions, ui_extensions
