@@ -6,9 +6,9 @@ modulo 2**64 (torch's int64 arithmetic wraps). Changing any single element chang
 sure (an odd weight is invertible mod 2**64); several changes cancel out only by an astronomically
 unlikely coincidence. The work is one multiply-add pass per tensor on the tensor's own device, in chunks
 so the temporary int64 buffers stay small; no copy of the weights is kept, which is what makes this
-affordable for a multi-gigabyte checkpoint. Measured on the shared 2-core CPU box: about 40 ns per
-element (SD1.5's 1.07 B parameters: roughly 45 s, twice per training); on a GPU it is one pass at memory
-speed (not measured: no GPU was available).
+affordable for a multi-gigabyte checkpoint. Measured inside a real WebUI with a full-size SD1.5
+(1.07 B values) on a shared 2-core CPU: 5.5–10 s a pass; on a GPU it is one pass at memory speed
+(not measured: no GPU was available).
 """
 
 from __future__ import annotations

@@ -186,6 +186,9 @@ class WebuiHost(BaseHost):
             if extra.name in networks.available_network_aliases:
                 continue
             entry = network.NetworkOnDisk(extra.name, str(extra.path))
+            # PNG Info rewrites a pasted <lora:…> by its hash to the entry's alias (ss_output_name, the
+            # same for every retrain of an epoch): make the alias the unique name, so a pasted cell finds it.
+            entry.alias = extra.name
             networks.available_networks[extra.name] = entry
             networks.available_network_aliases[extra.name] = entry
 

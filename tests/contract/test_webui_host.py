@@ -94,6 +94,8 @@ def test_generate_registers_the_file_under_its_unique_name_without_a_rescan(fake
     result = host.generate(request)
     entry = fake_webui.networks.available_network_aliases["proj_v1-000002"]
     assert entry.filename == str(lora)
+    # PNG Info rewrites a pasted <lora:…> to the entry's alias: it must be the unique name too.
+    assert entry.alias == "proj_v1-000002"
     assert not fake_webui.networks.full_rescans
     assert len(result.images) == 1 and result.images[0].size == (64, 64)
     assert "Seed: 7" in result.infotexts[0]

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from model_workbench.training import projects
 from model_workbench.training.previews import cell_image
@@ -140,6 +140,36 @@ def test_preview_cells_differ_by_weight(trained):
     response = httpx.post(url + "/sdapi/v1/txt2img", json=plain, timeout=300)
     image = np.asarray(Image.open(io.BytesIO(base64.b64decode(response.json()["images"][0]))).convert("RGB"))
     assert np.array_equal(image, crops[0])
+
+
+def test_a_cell_is_reproduced_from_its_infotext_through_png_info(trained):
+    """What a user does with a cell they like: PNG Info reads its parameters, txt2img renders it again."""
+    url, status = trained["url"], trained["status"]
+    response = httpx.post(url + API + "/preview", timeout=600, json={
+        "project": PROJECT, "version": "v1", "checkpoints": [status["checkpoints"][-1]], "weights": "0.8",
+        "prompt": "tinysquare, colour1", "negative_prompt": "", "seed": 31, "steps": 3, "width": 64,
+        "height": 64, "cfg_scale": 5, "sampler_name": "Euler"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    manifest = json.loads(Path(body["manifest"]).read_text(encoding="utf-8"))
+    cell = np.asarray(cell_image(body["manifest"], manifest["cells"][0]))
+    carrier = io.BytesIO()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", body["cells"][0]["infotext"])
+    Image.fromarray(cell).save(carrier, format="PNG", pnginfo=info)
+    parsed = httpx.post(url + "/sdapi/v1/png-info", timeout=60,
+                        json={"image": "data:image/png;base64," + base64.b64encode(carrier.getvalue()).decode()})
+    assert parsed.status_code == 200, parsed.text
+    params = parsed.json()["parameters"]
+    assert "<lora:" in params["Prompt"] and ":0.8>" in params["Prompt"] and int(params["Seed"]) == 31
+    again = httpx.post(url + "/sdapi/v1/txt2img", timeout=300, json={
+        "prompt": params["Prompt"], "negative_prompt": params.get("Negative prompt", ""), "seed": int(params["Seed"]),
+        "steps": int(params["Steps"]), "sampler_name": params["Sampler"], "cfg_scale": float(params["CFG scale"]),
+        "width": int(params["Size-1"]), "height": int(params["Size-2"])})
+    assert again.status_code == 200, again.text
+    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(again.json()["images"][0]))).convert("RGB"))
+    assert json.loads(again.json()["info"])["infotexts"][0] == body["cells"][0]["infotext"]
+    assert np.array_equal(image, cell)
 
 
 def test_publish_puts_the_file_in_the_lora_folder_where_webui_lists_it(trained):
