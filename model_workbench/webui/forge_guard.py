@@ -2,12 +2,12 @@
 
 Before: load the model's *original* patchers (``forge_objects_original``), which makes Forge's
 ``LoraLoader`` put back the weights a rendered ``<lora:…>`` merged in; refuse a model Forge keeps
-partly in CPU memory; fingerprint every UNet, text-encoder and VAE tensor by name; swap the
-inference tensors for trainable ones (``forge_trainable.as_trainable_tensors``) and hook the
-LayerNorms whose input Forge changes in place.
+partly in CPU memory; fingerprint every UNet, text-encoder and VAE tensor by name; put normal
+views of the same memory in place of the inference tensors (``forge_trainable.as_trainable_tensors``)
+and hook the LayerNorms whose input Forge changes in place.
 
-After (finished, interrupted or failed): remove the hooks and checkpointed forwards, swap back to
-inference tensors, restore flags and clip skip, make the next generation re-apply its LoRAs from the
+After (finished, interrupted or failed): remove the hooks and checkpointed forwards, put the original
+tensors back, restore flags and clip skip, make the next generation re-apply its LoRAs from the
 files (Forge caches LoRA state dicts by path and skips re-patching when the file names are the same),
 then fingerprint again. The one change allowed is Forge's own: its first text encoding casts the
 CLIP token and position embeddings to float32 (same values). On any other difference the checkpoint
@@ -28,9 +28,9 @@ from model_workbench.webui import messages
 from model_workbench.webui.fingerprint import TensorPrint, differences, fingerprint, tensor_print
 from model_workbench.webui.forge_trainable import (
     ForgeTrainableModel,
-    as_inference_tensors,
     as_trainable_tensors,
     clone_norm_inputs,
+    restore_tensors,
     text_encoders_by_name,
 )
 from model_workbench.webui.model_guard import ModelChangedError, _examples
@@ -120,7 +120,7 @@ def forge_training(
     trained = [modules["unet"], modules["clip"]]
     modes = [(m, m.training) for root in trained for m in root.modules()]
     clip_skips = {name: getattr(e, "clip_skip", None) for name, e in _text_engines(engine).items()}
-    flags = as_trainable_tensors(trained)
+    swapped = as_trainable_tensors(trained)
     handles = clone_norm_inputs(modules["unet"])
     model = ForgeTrainableModel(engine, memory_management)
     try:
@@ -129,7 +129,7 @@ def forge_training(
         model.set_gradient_checkpointing(False)
         for handle in handles:
             handle.remove()
-        as_inference_tensors(trained, flags)
+        restore_tensors(swapped)
         for module, mode in modes:
             module.training = mode
         for name, text_engine in _text_engines(engine).items():

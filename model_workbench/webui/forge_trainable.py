@@ -10,9 +10,9 @@ when called outside ``inference_mode``.
 Three things stand between that model and a backward pass, and are handled here:
 
 - Every weight is an *inference tensor* (Forge's loader runs under ``torch.inference_mode()``), and
-  autograd refuses to save one for backward. :func:`as_trainable_tensors` swaps each parameter and
-  buffer for a normal tensor with the same bits, one tensor at a time, so no second copy of the
-  model is ever held; :func:`as_inference_tensors` swaps them back the same way afterwards.
+  autograd refuses to save one for backward. :func:`as_trainable_tensors` puts a normal tensor over
+  the same memory in place of each parameter and buffer (no copy: no second model in memory);
+  :func:`restore_tensors` puts the original objects back afterwards.
 - Forge's ``BasicTransformerBlock`` adds the attention outputs into ``x`` in place after
   ``norm1(x)``/``norm2(x)`` saved ``x`` for backward. :func:`clone_norm_inputs` gives those two
   LayerNorms a pre-hook that hands them a copy while gradients are on.
@@ -68,53 +68,52 @@ def named_root(family: str, unet: nn.Module, encoders: dict[str, nn.Module]) -> 
     return root
 
 
-def _swap_tensors(modules: Iterable[nn.Module], to_inference: bool, flags: dict[int, bool] | None = None) -> int:
-    """Replace each inference (or normal) parameter and buffer by a normal (or inference) copy.
+def _normal_view(tensor: torch.Tensor) -> torch.Tensor:
+    """A normal (non-inference) tensor over the same memory: no copy. DLPack hands the storage to a
+    new tensor created outside inference mode; a dtype DLPack cannot carry is copied instead."""
+    try:
+        view = torch.from_dlpack(tensor.detach())
+    except (RuntimeError, TypeError, BufferError):
+        return tensor.detach().clone()
+    return view if not view.is_inference() else tensor.detach().clone()
 
-    One tensor at a time: the old one is freed as soon as its module lets go, so memory never holds
-    two copies of the model. A tensor shared by several modules (Forge's textual-inversion wrapper
-    registers the token embedding twice) stays shared. ``flags`` maps new parameter ids back to the
-    ``requires_grad`` they had; returns how many tensors were swapped."""
-    done: dict[int, torch.Tensor] = {}
+
+SwappedTensors = list[tuple[dict, str, torch.Tensor]]
+
+
+def as_trainable_tensors(modules: Iterable[nn.Module]) -> SwappedTensors:
+    """Put a normal tensor over the same memory in place of each inference parameter and buffer.
+
+    No weight is copied (so no second model in memory, whatever its size); parameters are frozen
+    (``requires_grad`` off). A tensor registered in several modules (Forge's textual-inversion wrapper
+    holds the token embedding twice) gets one view, so it stays shared. Returns what was replaced, for
+    :func:`restore_tensors`, which puts the very same objects back."""
+    swapped: SwappedTensors = []
+    views: dict[int, torch.Tensor] = {}
     seen: set[int] = set()
-    for root in modules:
-        for module in root.modules():
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
-            for store in (module._parameters, module._buffers):
-                for name, tensor in list(store.items()):
-                    if tensor is None or tensor.is_inference() == to_inference:
-                        continue
-                    key = id(tensor)
-                    if key not in done:
-                        copy = tensor.detach().clone()
-                        if isinstance(tensor, nn.Parameter):
-                            if to_inference:  # the flag the parameter had before training
-                                grad = (flags or {}).get(key, tensor.requires_grad)
-                                copy = nn.Parameter(copy, requires_grad=grad)
-                            else:  # frozen while training; remember the old flag
-                                copy = nn.Parameter(copy, requires_grad=False)
-                                if flags is not None:
-                                    flags[id(copy)] = tensor.requires_grad
-                        done[key] = copy
-                    store[name] = done[key]  # type: ignore[assignment]
-    return len(done)
-
-
-def as_trainable_tensors(modules: Iterable[nn.Module]) -> dict[int, bool]:
-    """Normal tensors in place of Forge's inference tensors; returns the parameters' old
-    ``requires_grad`` flags (by new id) for :func:`as_inference_tensors`."""
-    flags: dict[int, bool] = {}
     with torch.no_grad():
-        _swap_tensors(modules, to_inference=False, flags=flags)
-    return flags
+        for root in modules:
+            for module in root.modules():
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
+                for store in (module._parameters, module._buffers):
+                    for name, tensor in list(store.items()):
+                        if tensor is None or not tensor.is_inference():
+                            continue
+                        if id(tensor) not in views:
+                            view = _normal_view(tensor)
+                            views[id(tensor)] = nn.Parameter(view, requires_grad=False) if isinstance(
+                                tensor, nn.Parameter) else view
+                        swapped.append((store, name, tensor))
+                        store[name] = views[id(tensor)]  # type: ignore[assignment]
+    return swapped
 
 
-def as_inference_tensors(modules: Iterable[nn.Module], flags: dict[int, bool]) -> int:
-    """Back to inference tensors with the same bits and the flags they had before training."""
-    with torch.inference_mode():
-        return _swap_tensors(modules, to_inference=True, flags=flags)
+def restore_tensors(swapped: SwappedTensors) -> None:
+    """Put back the original (inference) tensors: same objects, same bits, same flags."""
+    for store, name, tensor in reversed(swapped):
+        store[name] = tensor
 
 
 def _clone_first_input(module: nn.Module, args: tuple) -> tuple | None:

@@ -103,8 +103,12 @@ def test_ldm_patched_forge_variant_is_refused_with_its_name(forge, monkeypatch):
 def test_trainable_model_fields_and_calls(forge, monkeypatch):
     host = forge_host(monkeypatch)
     engine = forge.shared.sd_model
+    addresses = {k: t.data_ptr() for k, t in tensors(engine).items()}
+    originals = {k: id(t) for k, t in tensors(engine).items()}
     with host.gpu_lock("train"), host.trainable_model() as model:
         assert isinstance(model, TrainableModel)
+        # Normal tensors over the very same memory: no weight was copied.
+        assert {k: t.data_ptr() for k, t in tensors(engine).items()} == addresses
         assert model.family == "sd1" and model.prediction_type == "epsilon" and model.alphas_cumprod.shape == (1000,)
         names = dict(model.root.named_modules())
         assert "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q" in names
@@ -119,6 +123,7 @@ def test_trainable_model_fields_and_calls(forge, monkeypatch):
         out = model.predict(torch.randn(2, 4, 8, 8), torch.tensor([10, 900]), cond)
         assert out.shape == (2, 4, 8, 8)
     assert engine.text_processing_engine.clip_skip == 1  # put back
+    assert {k: id(t) for k, t in tensors(engine).items()} == originals  # the same objects again
 
 
 def test_a_lora_trains_on_forge_and_the_model_is_unchanged(forge, monkeypatch, tmp_path):
