@@ -113,6 +113,15 @@ def timed(phases: dict[str, list[float]], name: str, start: float) -> float:
 
 
 def run(model: Any, size: int, steps: int, bare: bool) -> dict[str, float]:
+
+    from model_workbench.training.trainer import preserved_model_flags
+
+    with preserved_model_flags(model.root):
+        model.root.requires_grad_(False)  # as the trainer does: only the LoRA learns
+        return _run(model, size, steps, bare)
+
+
+def _run(model: Any, size: int, steps: int, bare: bool) -> dict[str, float]:
     import torch
     import torch.nn.functional as F
 
@@ -160,6 +169,8 @@ def inside(sizes: list[int], steps: int) -> None:
     ratios = {}
     with host.gpu_lock("model-workbench-bench"), host.trainable_model() as model:
         label = host.capabilities().name
+        run(model, sizes[0], 2, bare=True)  # warm-up: first allocations and lazy set-up, not timed
+        run(model, sizes[0], 2, bare=False)
         for size in sizes:
             bare = run(model, size, steps, bare=True)
             ours = run(model, size, steps, bare=False)
@@ -175,6 +186,7 @@ def standalone(sizes: list[int], steps: int) -> None:
     model = TinyDiffusionModel.sd15_shaped(device="cpu", dtype=__import__("torch").float32)
     model.text_encoders = [model.root.cond_stage_model]  # type: ignore[attr-defined]
     ratios = {}
+    run(model, sizes[0], 2, bare=True)  # warm-up, not timed
     for size in sizes:
         bare = run(model, size, steps, bare=True)
         ours = run(model, size, steps, bare=False)

@@ -235,6 +235,8 @@ class WebuiHost(BaseHost):
         if stop is not None and stop.is_set():
             raise InterruptedError("Stopped before the image was generated.")
         started = time.perf_counter()
+        if self.kind.engine == "forge":
+            _forge_load_model()  # what Forge's UI would have prepared (absent under --nowebui)
         self._register_extra_networks(request)
         p = self.build_processing(request)
         with closing(p):
