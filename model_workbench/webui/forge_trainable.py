@@ -34,7 +34,7 @@ from torch import nn
 
 from model_workbench.training.protocol import Conditioning, SizeInfo
 from model_workbench.webui import messages
-from model_workbench.webui.trainable import CHECKPOINTED_BLOCKS, _checkpointed_forward, model_family
+from model_workbench.webui.trainable import checkpoint_blocks, model_family
 
 # The LayerNorms whose input Forge's BasicTransformerBlock later changes in place.
 _NORMS_WITH_INPLACE_INPUT = ("norm1", "norm2")
@@ -233,12 +233,4 @@ class ForgeTrainableModel:
     def set_gradient_checkpointing(self, enabled: bool) -> None:
         """Per-instance checkpointed forwards on the UNet's transformer and residual blocks (Forge's
         own ``checkpoint()`` raises when asked to checkpoint)."""
-        for module in self._checkpointed:
-            module.__dict__.pop("forward", None)
-        self._checkpointed = []
-        if not enabled:
-            return
-        for module in self.unet.modules():
-            if type(module).__name__ in CHECKPOINTED_BLOCKS and "forward" not in module.__dict__:
-                module.forward = _checkpointed_forward(module)
-                self._checkpointed.append(module)
+        self._checkpointed = checkpoint_blocks(self.unet, self._checkpointed, enabled)

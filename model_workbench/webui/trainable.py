@@ -89,6 +89,21 @@ def _checkpointed_forward(module: nn.Module) -> Callable[..., Any]:
     return forward
 
 
+def checkpoint_blocks(unet: nn.Module, patched: list[nn.Module], enabled: bool) -> list[nn.Module]:
+    """Remove the per-instance checkpointed forwards in ``patched``; when ``enabled``, give every
+    transformer and residual block of ``unet`` one. Returns the blocks now patched."""
+    for module in patched:
+        module.__dict__.pop("forward", None)
+    if not enabled:
+        return []
+    now = []
+    for module in unet.modules():
+        if type(module).__name__ in CHECKPOINTED_BLOCKS and "forward" not in module.__dict__:
+            module.forward = _checkpointed_forward(module)
+            now.append(module)
+    return now
+
+
 class WebuiTrainableModel:
     """``model_workbench.training.protocol.TrainableModel`` over WebUI's ``shared.sd_model``.
 
@@ -188,12 +203,4 @@ class WebuiTrainableModel:
     def set_gradient_checkpointing(self, enabled: bool) -> None:
         """Checkpoint the UNet's transformer and residual blocks (LDM and SGM alike) with per-instance
         forwards, removed again when turned off, so no class WebUI uses elsewhere is patched."""
-        for module in self._checkpointed:
-            module.__dict__.pop("forward", None)
-        self._checkpointed = []
-        if not enabled:
-            return
-        for module in self.unet.modules():
-            if type(module).__name__ in CHECKPOINTED_BLOCKS and "forward" not in module.__dict__:
-                module.forward = _checkpointed_forward(module)
-                self._checkpointed.append(module)
+        self._checkpointed = checkpoint_blocks(self.unet, self._checkpointed, enabled)
