@@ -60,15 +60,16 @@ class GridWriter:
         self._canvas_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grid-canvas")
         self._workers = workers or max(1, min(4, os.cpu_count() or 1))
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="grid-deflate")
-        # Layout (fonts, label wrapping) and the labelled frame are made on the canvas thread,
-        # while the first cell renders; every later canvas task queues behind them.
-        self._canvas_future: Future = self._canvas_thread.submit(self._setup)
         self._placed: dict[int, PlacedCell] = {}
         self._waiting: list[set[int]] = []
         self._strips: dict[int, list[Future]] = {}
         self._lock = threading.Lock()
         self.fallback = False  # True once a cell did not fit the planned layout
         self._closed = False
+        # Layout (fonts, label wrapping) and the labelled frame are made on the canvas thread,
+        # while the first cell renders; every later canvas task queues behind them. Submitted last:
+        # _setup fills fields of its own, which an assignment here after it started would wipe.
+        self._canvas_future: Future = self._canvas_thread.submit(self._setup)
 
     def _setup(self) -> Image.Image:
         request = self.plan.cells[0].request

@@ -174,3 +174,15 @@ def test_streamed_file_is_strictly_valid(tmp_path: Path) -> None:
     raw = zlib.decompress(b"".join(body for kind, body, _ in chunks if kind == b"IDAT"))
     assert len(raw) == height * (1 + 3 * width)
     assert set(raw[:: 1 + 3 * width]) <= {0, 1, 2}  # every scanline's filter byte: None, Sub or Up
+
+
+def test_the_streamed_path_is_taken_every_time(tmp_path: Path) -> None:
+    # The canvas thread fills the layout while __init__ goes on: an __init__ assignment after it
+    # started once wiped that state and sent about one grid in six down the slow Pillow path.
+    for i in range(25):
+        plan = _plan(size=(16, 16))
+        writer = GridWriter(plan, tmp_path / str(i))
+        result = render_plan(plan, ColourRenderer(), on_cell=writer.add)
+        writer._canvas_thread.submit(lambda: None).result()  # every paste done
+        assert writer._collect_strips(result) is not None, f"round {i} fell back"
+        writer.finish(result)
