@@ -3,6 +3,7 @@ filled from disk when WebUI's page loads (our load event runs inside WebUI's own
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def test_training_routes_answer_inside_webui(project):
     assert preview.status_code == 400 and "no version named" in preview.json()["detail"]
 
 
-def test_train_tab_is_filled_when_webui_loads(project):
+def test_train_tab_is_filled_when_webui_loads(project, webui_kind):
     url, data_dir = project
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():
@@ -54,5 +55,11 @@ def test_train_tab_is_filled_when_webui_loads(project):
             assert PROJECT in on_disk and project_box.input_value() in on_disk
             expect(page.locator("#mw_train_upload")).to_be_visible()
             assert page.evaluate("typeof window.modelWorkbench.trainPreview") == "function"
+            notice = page.locator("#mw_train_notice").inner_text()
+            assert "needs" not in notice.lower()  # never "needs WebUI" inside a WebUI
+            if webui_kind == "forge":  # the banner names the host and what it lacks
+                assert "Running in Stable Diffusion WebUI Forge" in notice and "Textual Inversion" in notice
+            if os.environ.get("MW_SCREENSHOT_DIR"):
+                page.screenshot(path=str(Path(os.environ["MW_SCREENSHOT_DIR"]) / f"{webui_kind}-train-tab.png"))
         finally:
             browser.close()
