@@ -87,7 +87,7 @@ def inside(size: int, steps: int) -> None:
             processing.process_images(p)
             plain += time.perf_counter() - started
     spent: dict[str, float] = {}
-    for name in ("_forge_fresh_loras", "_forge_unmerge_loras", "generate"):
+    for name in ("_forge_fresh_loras", "_unmerge_loras", "generate"):
         original = getattr(host, name)
 
         def timed(*args, _original=original, _name=name, **kwargs):

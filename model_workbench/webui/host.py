@@ -36,7 +36,7 @@ from model_workbench.webui.forge_trainable import why_not_trainable_forge
 from model_workbench.webui.host_kind import HostKind, detect_host_kind
 from model_workbench.webui.lora_check import check_lora as check_lora_file
 from model_workbench.webui.lora_check import check_lora_forge
-from model_workbench.webui.model_guard import guarded_model
+from model_workbench.webui.model_guard import clear_applied_networks, guarded_model
 from model_workbench.webui.settings import current_values
 from model_workbench.webui.tagging import tag_image as tag_with_webui
 from model_workbench.webui.trainable import WebuiTrainableModel, why_not_trainable
@@ -344,9 +344,18 @@ class WebuiHost(BaseHost):
         if self.kind.engine == "forge" and getattr(engine, "forge_objects_original", None) is not None:
             forget_applied_loras(engine, _builtin_module("networks"))
 
-    def _forge_unmerge_loras(self) -> None:
-        """Put back the weights a rendered LoRA merged into Forge's shared modules (Forge itself does
-        that only at the next generation), so no LoRA stays in the model after our job."""
+    def _unmerge_loras(self) -> None:
+        """Put back the weights a rendered LoRA merged into the loaded model, so no LoRA stays in it after
+        our job. A1111 and Forge both undo a merge only at the next generation; A1111 also keeps a CPU
+        backup of every layer a LoRA touched (GBs for SDXL), which this frees."""
+        if self.kind.engine == "ldm":
+            # The model as loaded, without WebUI's shared.sd_model property (which would load one).
+            data = getattr(sd_models, "model_data", None)
+            model = data.sd_model if data is not None and hasattr(data, "sd_model") else shared.sd_model
+            networks = _builtin_module("networks")
+            if model is not None and networks is not None:
+                clear_applied_networks(model, networks)
+            return
         engine = shared.sd_model
         if self.kind.engine != "forge" or getattr(engine, "forge_objects_original", None) is None:
             return
@@ -384,6 +393,6 @@ class WebuiHost(BaseHost):
                 yield
             finally:
                 try:
-                    self._forge_unmerge_loras()
+                    self._unmerge_loras()
                 finally:
                     shared.state.end()

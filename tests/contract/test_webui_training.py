@@ -149,6 +149,17 @@ def test_merged_lora_weights_are_restored_before_training(webui, host, tmp_path)
     assert torch.equal(webui.sd_model.get_submodule(MERGED_UNET).weight, merged)
 
 
+def test_a_job_leaves_no_lora_merged_and_frees_the_backups(webui, host, tmp_path):
+    """A preview merges its LoRA into WebUI's layers and WebUI keeps a CPU copy of each; at the end of
+    our job the checkpoint's weights are back and the copies are gone (GBs for SDXL)."""
+    clean = clean_state(webui.sd_model)
+    with host.gpu_lock("preview"):
+        merge_like_a_generation(webui, write_lora(tmp_path / "l.safetensors", webui.sd_model))
+        assert getattr(webui.sd_model.get_submodule(MERGED_UNET), "network_weights_backup", None) is not None
+    assert_weights(webui.sd_model, clean)
+    assert all(getattr(m, "network_weights_backup", None) is None for m in webui.sd_model.modules())
+
+
 @pytest.mark.parametrize("ending", ["finished", "interrupted", "failed"])
 def test_nothing_is_left_changed_after_training(webui, host, tmp_path, ending):
     merge_like_a_generation(webui, write_lora(tmp_path / "l.safetensors", webui.sd_model))

@@ -55,7 +55,7 @@ def test_train_tab_is_filled_when_webui_loads(project, webui_kind):
             assert PROJECT in on_disk and project_box.input_value() in on_disk
             expect(page.locator("#mw_train_upload")).to_be_visible()
             assert page.evaluate("typeof window.modelWorkbench.trainPreview") == "function"
-            notice = page.locator("#mw_train_notice").inner_text()
+            notice = page.locator("#mw_train_notice").first.inner_text()
             assert "needs" not in notice.lower()  # never "needs WebUI" inside a WebUI
             if webui_kind == "forge":  # the banner names the host and what it lacks
                 assert "Running in Stable Diffusion WebUI Forge" in notice and "Textual Inversion" in notice
