@@ -79,7 +79,7 @@ def snapshot_repository(destination: Path) -> str:
 def webui_dir() -> Path:
     value = os.environ.get("WEBUI_DIR")
     if not value:
-        pytest.skip("WEBUI_DIR is not set: the webui tier needs a real WebUI v1.10.1")
+        pytest.skip("WEBUI_DIR is not set: the webui tier needs a real WebUI (A1111 v1.10.1 or Forge)")
     path = Path(value).resolve()
     if not (path / "launch.py").is_file():
         pytest.fail(f"WEBUI_DIR={value} does not look like a WebUI checkout (no launch.py)")
