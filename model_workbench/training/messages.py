@@ -31,7 +31,7 @@ LOSS_NOT_FINITE = (
     "earlier epochs are kept."
 )
 WEIGHTS_NOT_FINITE = (
-    "Training stopped at step {step} (epoch {epoch}): the LoRA's weights became NaN or infinite, so it has "
+    "Training stopped after step {step} (epoch {epoch}): the LoRA's weights became NaN or infinite, so it has "
     "diverged. Lower the learning rate (for example to a tenth) and start again; the checkpoints of earlier "
     "epochs are kept."
 )

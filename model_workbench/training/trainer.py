@@ -329,8 +329,6 @@ class Trainer:
                 if not math.isfinite(loss):
                     raise TrainingDiverged(messages.LOSS_NOT_FINITE.format(step=global_step + 1, epoch=epoch))
                 self._optimizer_step(optimizer, scheduler, scaler, params)
-                if not all(bool(torch.isfinite(p).all()) for p in params):
-                    raise TrainingDiverged(messages.WEIGHTS_NOT_FINITE.format(step=global_step + 1, epoch=epoch))
                 global_step += 1
                 steps_this_run += 1
                 result.steps = global_step
@@ -455,6 +453,10 @@ class Trainer:
     def _save(self, network, optimizer, scheduler, scaler, seed, run, result, metadata, file_name,
               step, next_epoch, next_batch) -> None:
         cfg = self.config
+        # Checked here, not every step: one pass per saved file, no per-parameter GPU sync in the loop
+        # (a NaN weight shows in the next step's loss anyway).
+        if not all(bool(torch.isfinite(p).all()) for p in network.parameters()):
+            raise TrainingDiverged(messages.WEIGHTS_NOT_FINITE.format(step=step, epoch=result.epochs_done))
         path = self.output_dir / file_name
         meta = dict(metadata)
         meta["ss_training_finished_at"] = str(time.time())

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from model_workbench.host import HostFeatureUnavailable
 from model_workbench.webui import messages
 from model_workbench.webui.fingerprint import TensorPrint, differences, fingerprint, tensor_print
 from model_workbench.webui.forge_trainable import (
@@ -31,7 +32,6 @@ from model_workbench.webui.forge_trainable import (
     as_trainable_tensors,
     clone_norm_inputs,
     restore_tensors,
-    text_encoders_by_name,
 )
 from model_workbench.webui.model_guard import ModelChangedError, _examples
 
@@ -113,20 +113,24 @@ def forge_training(
     for patcher in patchers:
         entry = _loaded_entry(memory_management, patcher)
         if entry is not None and getattr(entry, "model_accelerated", False):
-            raise RuntimeError(messages.FORGE_SWAPPED)
+            raise HostFeatureUnavailable(messages.FORGE_SWAPPED)
     forget_applied_loras(engine, networks)
     before, _ = take_prints(engine)
     modules = forge_modules(engine)
     trained = [modules["unet"], modules["clip"]]
     modes = [(m, m.training) for root in trained for m in root.modules()]
     clip_skips = {name: getattr(e, "clip_skip", None) for name, e in _text_engines(engine).items()}
-    swapped = as_trainable_tensors(trained)
-    handles = clone_norm_inputs(modules["unet"])
-    model = ForgeTrainableModel(engine, memory_management)
+    swapped: list = []
+    handles: list = []
+    model: ForgeTrainableModel | None = None
     try:
+        swapped = as_trainable_tensors(trained)
+        handles = clone_norm_inputs(modules["unet"])
+        model = ForgeTrainableModel(engine, memory_management)
         yield model
     finally:
-        model.set_gradient_checkpointing(False)
+        if model is not None:
+            model.set_gradient_checkpointing(False)
         for handle in handles:
             handle.remove()
         restore_tensors(swapped)
@@ -162,6 +166,3 @@ def _check(before: dict[str, TensorPrint], current_engine: Callable[[], Any],
     if still:
         raise ModelChangedError(messages.MODEL_CHANGED.format(count=len(still), examples=_examples(still)))
     log.warning(messages.MODEL_RELOADED.format(count=len(problems), examples=_examples(problems)))
-
-
-__all__ = ["forge_training", "compare_prints", "forget_applied_loras", "text_encoders_by_name"]

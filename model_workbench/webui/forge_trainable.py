@@ -62,7 +62,7 @@ def named_root(family: str, unet: nn.Module, encoders: dict[str, nn.Module]) -> 
         conditioner.embedders = nn.ModuleList([encoders["clip_l"], encoders["clip_g"]])
         root.conditioner = conditioner
     elif family == "sd2":
-        root.cond_stage_model = encoders.get("clip_h") or encoders["clip_g"]
+        root.cond_stage_model = encoders["clip_h"]
     else:
         root.cond_stage_model = encoders["clip_l"]
     return root
@@ -147,9 +147,8 @@ def why_not_trainable_forge(engine: Any) -> str | None:
     storage = getattr(kmodel, "storage_dtype", None)
     if storage is not None and storage not in TRAINABLE_STORAGE:
         return messages.FORGE_QUANTIZED.format(dtype=str(storage).replace("torch.", ""))
-    encoders = text_encoders_by_name(engine)
-    needed = {"sd1": ("clip_l",), "sd2": (), "sdxl": ("clip_l", "clip_g")}[model_family(engine)]
-    if any(name not in encoders for name in needed) or not encoders:
+    needed = {"sd1": ("clip_l",), "sd2": ("clip_h",), "sdxl": ("clip_l", "clip_g")}[model_family(engine)]
+    if not set(needed) <= text_encoders_by_name(engine).keys():
         return messages.UNKNOWN_FAMILY
     return None
 
@@ -226,9 +225,8 @@ class ForgeTrainableModel:
         extra: dict[str, Any] = {}
         if cond.vector is not None:
             extra["y"] = cond.vector.to(dtype)
-        out = self.unet(noisy_latents.to(dtype), timesteps.float(), context=cond.crossattn.to(dtype),
-                        transformer_options={}, **extra)
-        return out
+        return self.unet(noisy_latents.to(dtype), timesteps.float(), context=cond.crossattn.to(dtype),
+                         transformer_options={}, **extra)
 
     def set_gradient_checkpointing(self, enabled: bool) -> None:
         """Per-instance checkpointed forwards on the UNet's transformer and residual blocks (Forge's

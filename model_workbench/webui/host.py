@@ -29,8 +29,6 @@ from model_workbench.host import (
 )
 from model_workbench.host_base import BaseHost
 from model_workbench.settings_schema import settings_from_values
-from model_workbench.webui import messages
-from model_workbench.webui.flavor import flavor
 from model_workbench.webui.forge_guard import forge_training, forget_applied_loras
 from model_workbench.webui.forge_trainable import why_not_trainable_forge
 from model_workbench.webui.host_kind import HostKind, detect_host_kind
@@ -97,14 +95,13 @@ def _forge_load_model() -> None:
 class WebuiHost(BaseHost):
     def __init__(self) -> None:
         super().__init__()
-        self._flavor = flavor()
         self.kind: HostKind = detect_host_kind()
 
     def capabilities(self) -> HostCapabilities:
         kind = self.kind
         return HostCapabilities(
             name=kind.name + (f" ({kind.version})" if kind.version else ""),
-            flavor=self._flavor,
+            flavor="forge" if kind.is_forge else "a1111",
             can_generate=True,
             can_train=kind.train_refusal is None,
             can_tag=True,
@@ -330,10 +327,6 @@ class WebuiHost(BaseHost):
             with forge_training(lambda: shared.sd_model, memory_management, _builtin_module("networks"),
                                 reload=reload) as model:
                 yield model
-        except RuntimeError as exc:
-            if str(exc) == messages.FORGE_SWAPPED:
-                raise HostFeatureUnavailable(str(exc)) from exc
-            raise
         finally:
             _forget_cached_conditioning()
 

@@ -77,7 +77,8 @@ def detect_host_kind() -> HostKind:
         neo = "neo" in version.lower()
         name = "Forge Neo" if neo else "Stable Diffusion WebUI Forge"
         return HostKind(name, "forge", version, None, trainers)
-    name = "Forge Classic" if version.lower().startswith("classic") else "reForge"
-    if not _has("ldm_patched"):
+    if _has("ldm_patched"):
+        name = "Forge Classic" if version.lower().startswith("classic") else "reForge"
+    else:  # neither engine package: an unknown Forge variant, not trained on either
         name = "Stable Diffusion WebUI Forge"
     return HostKind(name, "ldm_patched", version, messages.LDM_PATCHED.format(name=name), trainers)

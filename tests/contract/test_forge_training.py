@@ -59,7 +59,6 @@ def forge_host(monkeypatch, engine="forge", name="Stable Diffusion WebUI Forge")
     from model_workbench.webui.host_kind import HostKind
 
     refusal = messages.LDM_PATCHED.format(name=name) if engine == "ldm_patched" else None
-    monkeypatch.setattr(host_module, "flavor", lambda: "forge")
     monkeypatch.setattr(host_module, "detect_host_kind", lambda: HostKind(name, engine, "2.0.1v1.10.1", refusal))
     return host_module.WebuiHost()
 

@@ -219,10 +219,6 @@ class FakeForgeSD1:
     def encode_first_stage(self, x: torch.Tensor) -> torch.Tensor:
         return self.forge_objects.vae.first_stage_model.encode(x).to(x)
 
-    @torch.inference_mode()
-    def get_learned_conditioning(self, prompts: list[str]) -> torch.Tensor:
-        return self.text_processing_engine(prompts)
-
     # -- what a generation with <lora:…> does --------------------------------------------------
     def apply_lora(self, filename: str, unet_deltas: dict[str, torch.Tensor], clip_deltas: dict[str, torch.Tensor],
                    memory_management: Any) -> None:
