@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from .config import user_agent
+from .endpoints import httpx_proxy, normalize_site_url
 
 
 def origin_of(url: httpx.URL | str) -> tuple[str, str, int | None]:
@@ -59,6 +60,7 @@ class OriginAuthHook:
 
 def _proxy_kwargs(proxy: str | None) -> dict[str, Any]:
     # httpx ≤0.25 only knows proxies=; 0.26+ adds proxy= and 0.28 removes proxies=.
+    proxy = httpx_proxy(proxy)  # "127.0.0.1:7890" → "http://…"; a sentence for what httpx cannot use
     if not proxy:
         return {}
     params = inspect.signature(httpx.Client.__init__).parameters
@@ -67,6 +69,7 @@ def _proxy_kwargs(proxy: str | None) -> dict[str, Any]:
 
 def make_http_client(base_url: str, api_key: str | None = None, *, proxy: str | None = None,
                      timeout: float | httpx.Timeout = 30.0, follow_redirects: bool = True) -> tuple[httpx.Client, OriginAuthHook]:
+    normalize_site_url(base_url)  # a sentence now rather than "not%20a%20url" on every request
     hook = OriginAuthHook(base_url, api_key)
     client = httpx.Client(
         headers={"User-Agent": user_agent(), "Accept": "application/json"},
