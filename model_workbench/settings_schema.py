@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from model_workbench.civitai.endpoints import CIVITAI_SITES
 from model_workbench.host import ModelKind, WorkbenchSettings
 
 SECTION_ID = "model_workbench"
@@ -45,6 +46,7 @@ class SettingSpec:
     widget: str  # "text", "password", "dropdown" or "checkbox"
     info: str = ""
     choices: tuple[str, ...] = ()
+    allow_custom: bool = False  # a dropdown that also takes a typed value
 
 
 def folder_key(kind: ModelKind) -> str:
@@ -61,20 +63,31 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Sent only to the Civitai host.",
     ),
     SettingSpec(
+        # The key keeps its old name ("base URL"): configs that set a mirror before the site choice still work.
         "model_workbench_civitai_base_url",
-        "Civitai base URL",
+        "Civitai site",
         "",
-        "text",
-        f"Empty means {DEFAULT_CIVITAI_URL} (or ${CIVITAI_URL_ENV} when set).",
+        "dropdown",
+        "civitai.com shows safe-for-work models only, civitai.red shows everything. Or type the address of a "
+        f"Civitai mirror or proxy. Empty means {DEFAULT_CIVITAI_URL} (or ${CIVITAI_URL_ENV} when set).",
+        CIVITAI_SITES,
+        allow_custom=True,
     ),
-    SettingSpec("model_workbench_proxy", "Proxy for Civitai", "", "text", "For example http://127.0.0.1:7890"),
     SettingSpec(
         "model_workbench_nsfw_level",
         "Highest NSFW level shown",
         "PG-13",
         "dropdown",
-        "Previews above this level are hidden and never saved.",
+        "Previews above this level are hidden and never saved. civitai.com itself shows nothing above PG-13: "
+        "choose civitai.red as the site for more.",
         NSFW_LEVELS,
+    ),
+    SettingSpec(
+        "model_workbench_proxy",
+        "Proxy for Civitai",
+        "",
+        "text",
+        "For example http://127.0.0.1:7890 or socks5://127.0.0.1:1080. Empty means no proxy.",
     ),
     SettingSpec(
         "model_workbench_use_subfolders",

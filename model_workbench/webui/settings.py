@@ -13,6 +13,7 @@ import gradio as gr
 from modules import shared
 
 from model_workbench.secrets_store import MASK, SecretStore
+from model_workbench.settings_save import NORMALIZERS
 from model_workbench.settings_schema import SECTION_ID, SECTION_LABEL, SETTINGS, SettingSpec
 
 SECTION = (SECTION_ID, SECTION_LABEL)
@@ -30,14 +31,32 @@ def secret_store() -> SecretStore:
 def stash_api_key() -> None:
     """Move a key typed into the settings field into the secret store; leave the mask behind.
 
-    An empty field removes the stored key. Called as the option's ``onchange`` (WebUI saves
-    config.json after the callbacks) and when settings are read, for a key an older config still holds.
+    An empty field removes the stored key: the field shows the mask whenever a key is saved (see
+    :func:`show_whether_a_key_is_saved`), so it is empty only when the user deleted the mask. Called as
+    the option's ``onchange`` (WebUI saves config.json after the callbacks) and when settings are read,
+    for a key an older config still holds.
     """
     value = shared.opts.data.get(API_KEY_OPTION, "")
     if value == MASK:
         return
     secret_store().set("civitai_api_key", (value or "").strip())
     shared.opts.data[API_KEY_OPTION] = MASK if value else ""
+
+
+def show_whether_a_key_is_saved() -> None:
+    """Keep the field's mask true to the secret store: WebUI fills its settings page from the options at
+    every page load, so the mask shows a saved key and an empty field means there is none."""
+    shared.opts.data[API_KEY_OPTION] = MASK if secret_store().get("civitai_api_key") else ""
+
+
+def _normalizer(key: str) -> Any:
+    """``onchange`` that writes the value in its one form, or raises so that WebUI puts the old value back
+    (WebUI prints our sentence in its console and counts the setting as not changed)."""
+
+    def normalize() -> None:
+        shared.opts.data[key] = NORMALIZERS[key](str(shared.opts.data.get(key) or ""))
+
+    return normalize
 
 
 def _option(spec: SettingSpec) -> Any:
@@ -47,6 +66,8 @@ def _option(spec: SettingSpec) -> Any:
         component, component_args = gr.Textbox, {"type": "password"}
     elif spec.widget == "dropdown":
         component, component_args = gr.Dropdown, {"choices": list(spec.choices)}
+        if spec.allow_custom:
+            component_args["allow_custom_value"] = True
     elif spec.widget == "text":
         component = gr.Textbox
     # A checkbox needs no component: WebUI picks one for a bool default.
@@ -54,6 +75,8 @@ def _option(spec: SettingSpec) -> Any:
     if spec.widget == "password":
         # Not settable through /sdapi/v1/options, and stashed away as soon as it is applied.
         extra = {"onchange": stash_api_key, "restrict_api": True}
+    elif spec.key in NORMALIZERS:
+        extra = {"onchange": _normalizer(spec.key)}
     info = shared.OptionInfo(spec.default, spec.label, component, component_args, section=SECTION, **extra)
     return info.info(spec.info) if spec.info else info
 
@@ -62,6 +85,9 @@ def register_settings() -> None:
     """``on_ui_settings`` callback: add every option to the "Model Workbench" section."""
     for spec in SETTINGS:
         shared.opts.add_option(spec.key, _option(spec))
+    if shared.opts.data.get(API_KEY_OPTION) not in (None, "", MASK):
+        stash_api_key()  # a key an older config still holds
+    show_whether_a_key_is_saved()
 
 
 def current_values() -> dict[str, Any]:

@@ -112,3 +112,48 @@ def test_a_key_left_in_an_older_config_is_moved_on_first_read(fake_webui):
 
     assert get_host().settings().civitai_api_key == "sk-legacy"
     assert fake_webui.shared.opts.data["model_workbench_civitai_api_key"] == "********"
+
+
+def test_site_choice_offers_com_and_red_and_takes_a_typed_address(fake_webui):
+    load_extension_script()
+    fake_webui.script_callbacks.ui_settings_callback()
+    site = fake_webui.shared.opts.data_labels["model_workbench_civitai_base_url"]
+    assert site.component is gr.Dropdown
+    assert site.component_args == {"choices": ["https://civitai.com", "https://civitai.red"], "allow_custom_value": True}
+
+
+def test_proxy_and_site_are_checked_when_applied(fake_webui):
+    load_extension_script()
+    fake_webui.script_callbacks.ui_settings_callback()
+    opts = fake_webui.shared.opts
+    assert opts.set("model_workbench_proxy", "127.0.0.1:7890") is True
+    assert opts.data["model_workbench_proxy"] == "http://127.0.0.1:7890"
+    # WebUI puts the old value back when onchange refuses, and says "0 settings changed".
+    assert opts.set("model_workbench_proxy", "garbage proxy") is False
+    assert opts.data["model_workbench_proxy"] == "http://127.0.0.1:7890"
+    assert opts.set("model_workbench_civitai_base_url", "civitai.red/") is True
+    assert opts.data["model_workbench_civitai_base_url"] == "https://civitai.red"
+    assert opts.set("model_workbench_civitai_base_url", "not a url") is False
+    from model_workbench.webui.entry import get_host
+
+    settings = get_host().settings()
+    assert settings.civitai_base_url == "https://civitai.red" and settings.proxy == "http://127.0.0.1:7890"
+
+
+def test_the_settings_page_shows_the_mask_exactly_when_a_key_is_saved(fake_webui, tmp_path):
+    # The page is filled from WebUI's options at every load: they must say whether a key is saved, so
+    # that Apply never wipes a key the page did not show, and a mask never stands for a key that is gone.
+    from model_workbench.secrets_store import SecretStore
+
+    SecretStore(tmp_path / "secrets").set("civitai_api_key", "sk-from-an-earlier-config")
+    load_extension_script()
+    fake_webui.script_callbacks.ui_settings_callback()
+    opts = fake_webui.shared.opts
+    assert opts.data["model_workbench_civitai_api_key"] == "********"
+    assert opts.set("model_workbench_civitai_api_key", "********") is False  # Apply of the reloaded page
+    from model_workbench.webui.entry import get_host
+
+    assert get_host().settings().civitai_api_key == "sk-from-an-earlier-config"
+    SecretStore(tmp_path / "secrets").set("civitai_api_key", "")
+    fake_webui.script_callbacks.ui_settings_callback()
+    assert opts.data["model_workbench_civitai_api_key"] == ""

@@ -55,10 +55,11 @@ def test_settings_are_saved_and_the_key_never_comes_back_to_the_page(page, app_u
     key_field = page.locator("#mw_setting_civitai_api_key input")
     expect(key_field).to_be_visible(timeout=30_000)
     key_field.fill("sk-e2e-secret")
-    page.locator("#mw_setting_civitai_base_url textarea, #mw_setting_civitai_base_url input").first.fill(
-        "http://127.0.0.1:9")
+    site = page.locator("#mw_setting_civitai_base_url input").first  # a dropdown that takes a typed address
+    site.fill("http://127.0.0.1:9")
+    site.press("Enter")
     page.locator("#mw_settings_save").click()
-    expect(page.locator("#mw_settings_status").first).to_contain_text("Settings saved.")
+    expect(page.locator("#mw_settings_status").first).to_contain_text("Saved: Civitai API key, Civitai site.")
     stored = json.loads((root / "data" / "settings.json").read_text())
     assert stored["model_workbench_civitai_api_key"] == "sk-e2e-secret"
     assert stored["model_workbench_civitai_base_url"] == "http://127.0.0.1:9"
@@ -69,6 +70,61 @@ def test_settings_are_saved_and_the_key_never_comes_back_to_the_page(page, app_u
     assert "sk-e2e-secret" not in page.content()
     assert "sk-e2e-secret" not in httpx.get(url + "/config").text
     screenshot(page, "settings-tab")
+
+
+def _field(page, name):
+    return page.locator(f"#mw_setting_{name} textarea, #mw_setting_{name} input").first
+
+
+def _open_settings(page, url):
+    page.goto(url)
+    tab_button(page, "Settings").click()
+    expect(page.locator("#mw_setting_civitai_api_key input")).to_be_visible(timeout=30_000)
+
+
+def test_settings_survive_a_reload_and_save_says_what_changed(page, tmp_path, screenshot):
+    data = tmp_path / "data"
+    with AppServer(["--models-dir", str(tmp_path / "models"), "--data-dir", str(data)],
+                   log_path=tmp_path / "server.log") as url:
+        status = page.locator("#mw_settings_status").first
+        _open_settings(page, url)
+        page.locator("#mw_setting_civitai_api_key input").fill("sk-e2e-keep")
+        _field(page, "proxy").fill("127.0.0.1:7890")
+        page.locator("#mw_settings_save").click()
+        expect(status).to_contain_text("Saved: Civitai API key, Proxy for Civitai.")
+        expect(_field(page, "proxy")).to_have_value("http://127.0.0.1:7890")  # the form it was saved in
+
+        # A reload shows what is saved now (not what the app read at start), and Save keeps it all.
+        page.reload()
+        tab_button(page, "Settings").click()
+        expect(_field(page, "proxy")).to_have_value("http://127.0.0.1:7890", timeout=30_000)
+        expect(page.locator("#mw_setting_civitai_api_key input")).to_have_value("")
+        expect(page.locator("#mw_settings_forget_key")).to_be_visible()
+        page.locator("#mw_settings_save").click()
+        expect(status).to_contain_text("Nothing changed")
+        stored = json.loads((data / "settings.json").read_text())
+        assert stored["model_workbench_civitai_api_key"] == "sk-e2e-keep"
+        assert stored["model_workbench_proxy"] == "http://127.0.0.1:7890"
+        assert "sk-e2e-keep" not in page.content()
+        screenshot(page, "settings-tab-after-reload")
+
+        # An address that cannot work is refused with a sentence, and nothing is saved.
+        _field(page, "proxy").fill("garbage proxy")
+        _field(page, "civitai_base_url").fill("not a url")
+        _field(page, "civitai_base_url").press("Enter")
+        page.locator("#mw_settings_save").click()
+        expect(status).to_contain_text("“garbage proxy” is not a proxy address")
+        expect(status).to_contain_text("“not a url” is not a web address")
+        screenshot(page, "settings-tab-refused")
+        assert json.loads((data / "settings.json").read_text()) == stored
+
+        # Forgetting the key is its own action.
+        page.locator("#mw_settings_forget_key").click()
+        expect(status).to_contain_text("The saved Civitai API key was removed.")
+        expect(page.locator("#mw_settings_forget_key")).to_be_hidden()
+        stored = json.loads((data / "settings.json").read_text())
+        assert stored["model_workbench_civitai_api_key"] == ""
+        assert stored["model_workbench_proxy"] == "http://127.0.0.1:7890"
 
 
 def test_the_app_in_chinese(page, tmp_path, screenshot):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from model_workbench.civitai import endpoints
 from model_workbench.host import ModelKind
 from model_workbench.settings_schema import SETTINGS
 from model_workbench.standalone import StandaloneConfig, StandaloneHost
@@ -35,6 +36,7 @@ def all_ui_strings() -> set[str]:
     strings |= {title for title, _, _ in TABS}
     strings |= {spec.label for spec in SETTINGS} | {spec.info for spec in SETTINGS if spec.info}
     strings |= {kind.value for kind in ModelKind}
+    strings |= set(endpoints.SENTENCES)  # the core's sentences the Settings tab translates
     return strings
 
 
