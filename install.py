@@ -5,11 +5,14 @@ The rules:
 - a package that is installed and satisfies its specifier is left alone (no pip call at all);
 - a package WebUI pins (``requirements_versions.txt``) is never installed over: WebUI would put its
   own version back at the next start, so we warn instead;
-- ``--skip-install`` is honoured (``launch.run_pip`` does nothing then, and we do not even look).
+- ``--skip-install`` is honoured (``launch.run_pip`` does nothing then, and we do not even look);
+- socksio (what httpx needs for a SOCKS proxy) only when the proxy setting in WebUI's config.json
+  is a SOCKS proxy: nobody else needs it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -18,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*(;.*)?$")
+SOCKS_REQUIREMENT = "socksio>=1.0,<2"  # what httpx[socks] asks for
+PROXY_OPTION = "model_workbench_proxy"
 _CLAUSE = re.compile(r"^(==|!=|>=|<=|~=|>|<)\s*([0-9][0-9A-Za-z.*+!-]*)$")
 
 
@@ -149,6 +154,21 @@ def plan(dependencies: list[str], version_of=None, pinned: set[str] = frozenset(
     return to_install, warnings
 
 
+def socks_proxy_configured(config_file: Path) -> bool:
+    """Whether WebUI's settings file names a SOCKS proxy for Model Workbench (no file: no)."""
+    try:
+        proxy = json.loads(config_file.read_text(encoding="utf-8")).get(PROXY_OPTION, "")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(proxy, str) and proxy.strip().lower().startswith("socks")
+
+
+def webui_config_file(launch) -> Path:
+    """``--ui-settings-file``, which WebUI's launcher has parsed already; else config.json in WebUI's root."""
+    configured = getattr(getattr(launch, "args", None), "ui_settings_file", None)
+    return Path(configured) if configured else find_webui_root() / "config.json"
+
+
 def main(launch_module=None) -> int:
     launch = launch_module
     if launch is None:
@@ -159,7 +179,10 @@ def main(launch_module=None) -> int:
             return 1
     if getattr(getattr(launch, "args", None), "skip_install", False):
         return 0
-    to_install, warnings = plan(read_dependencies(), pinned=webui_pins(find_webui_root()))
+    requirements = read_dependencies()
+    if socks_proxy_configured(webui_config_file(launch)):
+        requirements.append(SOCKS_REQUIREMENT)
+    to_install, warnings = plan(requirements, pinned=webui_pins(find_webui_root()))
     for warning in warnings:
         print(warning, file=sys.stderr)
     for requirement in to_install:

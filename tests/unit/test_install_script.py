@@ -4,6 +4,7 @@ never installs over WebUI's pins, honours --skip-install."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -106,3 +107,45 @@ def test_main_with_current_environment_makes_no_pip_call():
 def test_webui_pins_are_read_from_requirements_versions(tmp_path):
     (tmp_path / "requirements_versions.txt").write_text("Pillow==9.5.0\nfastapi==0.94.0\n# comment\nsafe_tensors==1\n")
     assert install.webui_pins(tmp_path) == {"pillow", "fastapi", "safe-tensors"}
+
+
+def _socksio(monkeypatch, version):
+    """socksio at ``version`` (None: missing); every other package as installed here."""
+    real = install.installed_version
+    monkeypatch.setattr(install, "installed_version", lambda n: version if n == "socksio" else real(n))
+
+
+def _webui_with_proxy(tmp_path, proxy):
+    (tmp_path / "config.json").write_text(json.dumps({"model_workbench_proxy": proxy}))
+    launch = FakeLaunch()
+    launch.args.ui_settings_file = str(tmp_path / "config.json")
+    return launch
+
+
+@pytest.mark.parametrize("proxy", ["socks5://127.0.0.1:1080", "SOCKS5H://127.0.0.1:1080"])
+def test_socksio_is_installed_when_a_socks_proxy_is_configured(tmp_path, monkeypatch, proxy):
+    launch = _webui_with_proxy(tmp_path, proxy)
+    _socksio(monkeypatch, None)
+    assert install.main(launch) == 0
+    assert launch.pip_calls == [f'install "{install.SOCKS_REQUIREMENT}"']
+
+
+@pytest.mark.parametrize("proxy", ["http://127.0.0.1:7890", ""])
+def test_socksio_is_not_installed_for_other_proxies(tmp_path, monkeypatch, proxy):
+    launch = _webui_with_proxy(tmp_path, proxy)
+    _socksio(monkeypatch, None)
+    assert install.main(launch) == 0
+    assert launch.pip_calls == []
+
+
+def test_socksio_already_there_is_left_alone(tmp_path, monkeypatch):
+    launch = _webui_with_proxy(tmp_path, "socks5://127.0.0.1:1080")
+    _socksio(monkeypatch, "1.0.0")
+    assert install.main(launch) == 0
+    assert launch.pip_calls == []
+
+
+def test_a_missing_or_damaged_webui_config_means_no_socks_proxy(tmp_path):
+    assert install.socks_proxy_configured(tmp_path / "absent.json") is False
+    (tmp_path / "config.json").write_text("{not json")
+    assert install.socks_proxy_configured(tmp_path / "config.json") is False
