@@ -149,3 +149,14 @@ def test_the_key_goes_to_the_chosen_site_and_never_follows_a_redirect_away(site,
 def test_a_site_that_is_not_an_address_gives_a_sentence_when_the_client_is_made():
     with pytest.raises(AddressRefused, match="is not a web address"):
         CivitaiClient("not a url")
+
+
+def test_a_search_with_a_garbage_proxy_in_the_settings_file_says_what_is_wrong(tmp_path):
+    # The proxy a user had saved before it was checked: search answers with the sentence, not "Error".
+    from model_workbench.civitai_service import CivitaiService, SearchForm
+    from model_workbench.standalone import StandaloneConfig, StandaloneHost
+
+    host = StandaloneHost(StandaloneConfig(models_dir=tmp_path / "models", data_dir=tmp_path / "data"))
+    host.settings_file.save({"model_workbench_proxy": "garbage proxy"})
+    with pytest.raises(AddressRefused, match="“garbage proxy” is not a proxy address"):
+        CivitaiService(host).search(SearchForm(query="castle"))
