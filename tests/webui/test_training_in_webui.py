@@ -2,9 +2,11 @@
 
 Create a project, put four images with captions in its dataset, train two epochs at 64×64 on the
 loaded checkpoint (the tiny random SD1.5-layout model), then: every checkpoint loads through WebUI's
-own Lora code with every key matched; preview cells at weights 0 and 1 differ; a plain txt2img with a
-fixed seed gives the same pixels before and after training (the loaded model is unchanged); publish
-copies the file into the LoRA folder where WebUI lists it.
+own Lora code with every key matched; preview cells at weights 0 and 1 differ; every cell's infotext
+(and the grid PNG's) names its epoch and weight as PNG Info reads it, and the epochs a preview
+registered leave WebUI's Lora list when it ends; a cell renders again from its infotext once its epoch
+is published; a plain txt2img with a fixed seed gives the same pixels before and after training (the
+loaded model is unchanged); publish copies the file into the LoRA folder where WebUI lists it.
 """
 
 from __future__ import annotations
