@@ -35,6 +35,7 @@ from model_workbench.webui.host_kind import HostKind, detect_host_kind
 from model_workbench.webui.lora_check import check_lora as check_lora_file
 from model_workbench.webui.lora_check import check_lora_forge
 from model_workbench.webui.model_guard import clear_applied_networks, guarded_model
+from model_workbench.webui.registered_networks import RegisteredNetworks
 from model_workbench.webui.settings import current_values
 from model_workbench.webui.tagging import tag_image as tag_with_webui
 from model_workbench.webui.trainable import WebuiTrainableModel, why_not_trainable
@@ -96,6 +97,7 @@ class WebuiHost(BaseHost):
     def __init__(self) -> None:
         super().__init__()
         self.kind: HostKind = detect_host_kind()
+        self._registered = RegisteredNetworks()
 
     def capabilities(self) -> HostCapabilities:
         kind = self.kind
@@ -175,19 +177,14 @@ class WebuiHost(BaseHost):
 
     # -- generation ---------------------------------------------------------------------------
     def _register_extra_networks(self, request: GenerationRequest) -> None:
-        """Make files outside WebUI's LoRA list loadable under their unique names, with no rescan."""
+        """Make files outside WebUI's LoRA list loadable under their unique names, with no rescan
+        (until the job ends: :meth:`gpu_lock` takes them out of the list again)."""
         networks, network = _builtin_module("networks"), _builtin_module("network")
+        if networks is None or network is None:
+            return
         for extra in request.extra_networks:
-            if extra.path is None or networks is None or network is None:
-                continue
-            if extra.name in networks.available_network_aliases:
-                continue
-            entry = network.NetworkOnDisk(extra.name, str(extra.path))
-            # PNG Info rewrites a pasted <lora:…> by its hash to the entry's alias (ss_output_name, the
-            # same for every retrain of an epoch): make the alias the unique name, so a pasted cell finds it.
-            entry.alias = extra.name
-            networks.available_networks[extra.name] = entry
-            networks.available_network_aliases[extra.name] = entry
+            if extra.path is not None:
+                self._registered.add(networks, network, extra.name, extra.path)
 
     def build_processing(self, request: GenerationRequest) -> Any:
         """The txt2img processing object for one request: explicit seed, no scripts, nothing saved."""
@@ -378,7 +375,9 @@ class WebuiHost(BaseHost):
 
     @contextmanager
     def gpu_lock(self, job: str) -> Iterator[None]:
-        """WebUI's queue lock (one GPU job at a time) with the job shown in WebUI's progress state."""
+        """WebUI's queue lock (one GPU job at a time) with the job shown in WebUI's progress state. However
+        the job ends, the LoRAs it merged are taken out of the model and the files it registered out of
+        WebUI's Lora list."""
         with call_queue.queue_lock:
             shared.state.begin(job=job)
             try:
@@ -388,4 +387,7 @@ class WebuiHost(BaseHost):
                 try:
                     self._unmerge_loras()
                 finally:
-                    shared.state.end()
+                    try:
+                        self._registered.forget(_builtin_module("networks"))
+                    finally:
+                        shared.state.end()

@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from tests.support.app_server import free_port
+from tests.support.webui_start import WebuiDidNotStart, wait_until_started
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SNIPPET = """
@@ -145,18 +146,19 @@ def webui_server(webui_dir, webui_python, installed_extension, webui_secrets_dir
     with open(log_path, "wb") as log:
         process = subprocess.Popen(args, cwd=webui_dir, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline and process.poll() is None:
-                # WebUI answers its own API before app_started has added ours: wait for both.
+            # WebUI answers its own API before app_started has added ours: wait for both, and send nothing
+            # before its "Startup time" line (a request during start-up can kill WebUI 1.10.1).
+            def ready() -> bool:
                 try:
-                    if (httpx.get(url + "/sdapi/v1/sd-models", timeout=5).status_code == 200
-                            and httpx.get(url + "/model-workbench/v1/status", timeout=5).status_code == 200):
-                        break
+                    return (httpx.get(url + "/sdapi/v1/sd-models", timeout=5).status_code == 200
+                            and httpx.get(url + "/model-workbench/v1/status", timeout=5).status_code == 200)
                 except httpx.HTTPError:
-                    pass
-                time.sleep(1)
-            else:
-                pytest.fail(f"WebUI did not start:\n{log_path.read_text(errors='replace')[-5000:]}")
+                    return False
+
+            try:
+                wait_until_started(process, log_path, deadline=time.monotonic() + 600, ready=ready)
+            except WebuiDidNotStart as exc:
+                pytest.fail(f"WebUI did not start: {exc}")
             yield url, log_path
         finally:
             process.terminate()

@@ -2,9 +2,11 @@
 
 Create a project, put four images with captions in its dataset, train two epochs at 64×64 on the
 loaded checkpoint (the tiny random SD1.5-layout model), then: every checkpoint loads through WebUI's
-own Lora code with every key matched; preview cells at weights 0 and 1 differ; a plain txt2img with a
-fixed seed gives the same pixels before and after training (the loaded model is unchanged); publish
-copies the file into the LoRA folder where WebUI lists it.
+own Lora code with every key matched; preview cells at weights 0 and 1 differ; every cell's infotext
+(and the grid PNG's) names its epoch and weight as PNG Info reads it, and the epochs a preview
+registered leave WebUI's Lora list when it ends; a cell renders again from its infotext once its epoch
+is published; a plain txt2img with a fixed seed gives the same pixels before and after training (the
+loaded model is unchanged); publish copies the file into the LoRA folder where WebUI lists it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -130,6 +133,69 @@ def preview_last_epoch(trained: dict, weights: str, prompt: str, seed: int) -> d
     return response.json()
 
 
+def png_info(url: str, png: bytes) -> dict:
+    """What WebUI's PNG Info reads from a PNG file (with the infotext_pasted callbacks, which the UI's
+    paste runs too: the Lora one renames <lora:NAME:…> to the listed file with NAME's hash)."""
+    parsed = httpx.post(url + "/sdapi/v1/png-info", timeout=60,
+                        json={"image": "data:image/png;base64," + base64.b64encode(png).decode()})
+    assert parsed.status_code == 200, parsed.text
+    return parsed.json()["parameters"]
+
+
+def png_with_parameters(image: Image.Image, parameters: str) -> bytes:
+    """The cell saved as WebUI saves an image: its infotext in the ``parameters`` text chunk."""
+    carrier = io.BytesIO()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", parameters)
+    image.save(carrier, format="PNG", pnginfo=info)
+    return carrier.getvalue()
+
+
+def assert_reproduces(params: dict, lora: str, weight: float, seed: int, prompt: str) -> None:
+    """PNG Info's reading of a cell: its prompt with <lora:NAME:W>, seed, size, sampler and steps."""
+    assert params["Prompt"] == f"{prompt} <lora:{lora}:{weight:g}>", params
+    assert (int(params["Seed"]), int(params["Size-1"]), int(params["Size-2"])) == (seed, 64, 64), params
+    assert (params["Sampler"], int(params["Steps"]), float(params["CFG scale"])) == ("Euler", 3, 5.0), params
+
+
+def registered_names(url: str) -> list[str]:
+    """Entries of WebUI's Lora list named as a preview registers epochs (``<stem>-<8 hex>``)."""
+    names = [entry["name"] for entry in httpx.get(url + "/sdapi/v1/loras", timeout=60).json()]
+    return [name for name in names if re.fullmatch(rf"{re.escape(PROJECT)}_v\d+-\d{{6}}-[0-9a-f]{{8}}", name)]
+
+
+def test_every_cell_infotext_and_the_grid_png_reproduce_their_cell(trained):
+    """Both epochs at two weights: each cell's infotext names its own epoch and weight; the grid PNG
+    carries the first cell's; afterwards WebUI's Lora list no longer has the epochs the preview registered."""
+    url, checkpoints = trained["url"], trained["status"]["checkpoints"]
+    response = httpx.post(url + API + "/preview", timeout=600, json={
+        "project": PROJECT, "version": "v1", "checkpoints": checkpoints, "weights": "0.5, 1",
+        "prompt": "tinysquare", "negative_prompt": "", "seed": 42, "steps": 3, "width": 64, "height": 64,
+        "cfg_scale": 5, "sampler_name": "Euler"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    cells = body["cells"]
+    assert [(Path(c["checkpoint"]).stem, c["weight"]) for c in cells] == [
+        (Path(path).stem, weight) for path in checkpoints for weight in (0.5, 1.0)]
+    assert all(c["status"] == "done" for c in cells), body
+    names = {}
+    for c in cells:
+        stem = re.escape(Path(c["checkpoint"]).stem)
+        found = re.search(rf"<lora:({stem}-[0-9a-f]{{8}}):([0-9.]+)>", c["infotext"])
+        assert found and float(found.group(2)) == c["weight"], c["infotext"]
+        names.setdefault(c["checkpoint"], found.group(1))
+        assert names[c["checkpoint"]] == found.group(1)  # one name per epoch in the whole grid
+        assert f"{names[c['checkpoint']]}: " in c["infotext"].split("Lora hashes:", 1)[1], c["infotext"]
+        params = png_info(url, png_with_parameters(Image.new("RGB", (64, 64)), c["infotext"]))
+        assert_reproduces(params, names[c["checkpoint"]], c["weight"], 42, "tinysquare")
+    assert len(set(names.values())) == 2 and len({c["infotext"] for c in cells}) == 4
+    with Image.open(body["grid"]) as grid:
+        assert grid.info["parameters"] == cells[0]["infotext"]
+    params = png_info(url, Path(body["grid"]).read_bytes())  # the grid file as it is
+    assert_reproduces(params, names[cells[0]["checkpoint"]], 0.5, 42, "tinysquare")
+    assert registered_names(url) == []
+
+
 def test_preview_cells_differ_by_weight(trained):
     url = trained["url"]
     body = preview_last_epoch(trained, "0, 1", "tinysquare, colour1, square", 99)
@@ -148,28 +214,32 @@ def test_preview_cells_differ_by_weight(trained):
 
 
 def test_a_cell_is_reproduced_from_its_infotext_through_png_info(trained):
-    """What a user does with a cell they like: PNG Info reads its parameters, txt2img renders it again."""
-    url = trained["url"]
+    """What a user does with a cell they like: publish its epoch, paste the cell's parameters through
+    PNG Info (which finds the published file by the hash in "Lora hashes"), render it again in txt2img."""
+    url, checkpoint = trained["url"], trained["status"]["checkpoints"][-1]
     body = preview_last_epoch(trained, "0.8", "tinysquare, colour1", 31)
     manifest = json.loads(Path(body["manifest"]).read_text(encoding="utf-8"))
-    cell = np.asarray(cell_image(body["manifest"], manifest["cells"][0]))
-    carrier = io.BytesIO()
-    info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", body["cells"][0]["infotext"])
-    Image.fromarray(cell).save(carrier, format="PNG", pnginfo=info)
-    parsed = httpx.post(url + "/sdapi/v1/png-info", timeout=60,
-                        json={"image": "data:image/png;base64," + base64.b64encode(carrier.getvalue()).decode()})
-    assert parsed.status_code == 200, parsed.text
-    params = parsed.json()["parameters"]
-    assert "<lora:" in params["Prompt"] and ":0.8>" in params["Prompt"] and int(params["Seed"]) == 31
+    cell = cell_image(body["manifest"], manifest["cells"][0])
+    infotext = body["cells"][0]["infotext"]
+    registered = re.search(r"<lora:([^:>]+):0\.8>", infotext).group(1)
+    carrier = png_with_parameters(cell, infotext)
+    assert_reproduces(png_info(url, carrier), registered, 0.8, 31, "tinysquare, colour1")
+    assert registered_names(url) == []  # the preview's own entry left WebUI's list when it ended
+
+    published = httpx.post(url + API + "/publish", timeout=60, json={
+        "project": PROJECT, "version": "v1", "checkpoint": checkpoint, "weight": 0.8})
+    assert published.status_code == 200, published.text
+    trained["published"].append(Path(published.json()["path"]).parent)
+    params = png_info(url, carrier)
+    assert_reproduces(params, Path(checkpoint).stem, 0.8, 31, "tinysquare, colour1")  # the published alias
     again = httpx.post(url + "/sdapi/v1/txt2img", timeout=300, json={
         "prompt": params["Prompt"], "negative_prompt": params.get("Negative prompt", ""), "seed": int(params["Seed"]),
         "steps": int(params["Steps"]), "sampler_name": params["Sampler"], "cfg_scale": float(params["CFG scale"]),
         "width": int(params["Size-1"]), "height": int(params["Size-2"])})
     assert again.status_code == 200, again.text
     image = np.asarray(Image.open(io.BytesIO(base64.b64decode(again.json()["images"][0]))).convert("RGB"))
-    assert json.loads(again.json()["info"])["infotexts"][0] == body["cells"][0]["infotext"]
-    assert np.array_equal(image, cell)
+    assert json.loads(again.json()["info"])["infotexts"][0] == infotext.replace(registered, Path(checkpoint).stem)
+    assert np.array_equal(image, np.asarray(cell))
 
 
 def test_publish_puts_the_file_in_the_lora_folder_where_webui_lists_it(trained):

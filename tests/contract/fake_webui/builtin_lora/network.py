@@ -1,5 +1,6 @@
 """Mirror of ``extensions-builtin/Lora/network.py: NetworkOnDisk``."""
 
+import hashlib
 import os
 
 
@@ -12,6 +13,20 @@ class NetworkOnDisk:
         self.alias = self.metadata.get("ss_output_name", self.name)
         self.hash = None
         self.shorthash = None
+        self.set_hash("")  # WebUI reads its hash cache here; an uncached file gets its hash when loaded
+
+    def set_hash(self, v):
+        self.hash = v
+        self.shorthash = self.hash[0:12]
+        if self.shorthash:
+            import networks
+            networks.available_network_hash_lookup[self.shorthash] = self
+
+    def read_hash(self):
+        """WebUI hashes the file when a generation loads it (``networks.load_networks``)."""
+        if not self.hash:
+            with open(self.filename, "rb") as f:
+                self.set_hash(hashlib.sha256(f.read()).hexdigest())
 
 
 class NetworkWeights:

@@ -2,6 +2,7 @@
 
 available_networks: dict = {}
 available_network_aliases: dict = {}
+available_network_hash_lookup: dict = {}
 forbidden_network_aliases: dict = {"none": 1, "Addams": 1}
 full_rescans = []
 
@@ -10,6 +11,7 @@ def list_available_networks():
     full_rescans.append(True)
     available_networks.clear()
     available_network_aliases.clear()
+    available_network_hash_lookup.clear()
 
 # --- the loading and weight-merging side (mirrors of networks.py in A1111 v1.10.1) ------------------
 import os  # noqa: E402

@@ -99,10 +99,32 @@ class Processed:
         self.index_of_first_image = index_of_first_image
 
 
+def _lora_hashes(networks_in_prompt):
+    """What the built-in Lora's ``activate`` adds: each mentioned name with its file's short hash."""
+    import sys
+
+    networks = sys.modules.get("networks")
+    hashes = []
+    for params in networks_in_prompt.get("lora", []):
+        name = params.items[0]
+        entry = networks.available_network_aliases.get(name) if networks is not None else None
+        if entry is not None:
+            entry.read_hash()
+            hashes.append(f"{name}: {entry.shorthash}")
+    return f', Lora hashes: "{", ".join(hashes)}"' if hashes else ""
+
+
 def process_images(p):
     from PIL import Image
 
+    from modules import extra_networks
+
     processed_requests.append(p)
     images = [Image.new("RGB", (p.width, p.height), (p.seed % 256, 0, 0)) for _ in range(p.batch_size * p.n_iter)]
-    info = f"{p.prompt}\nSteps: {p.steps}, Sampler: {p.sampler_name}, Seed: {p.seed}, Size: {p.width}x{p.height}"
+    # As in WebUI 1.10.1: the prompts lose their <lora:…> tags when parsed, and only a processing object
+    # with a script runner gets the full prompts back (postprocess_batch) before the infotext is made.
+    stripped, found = extra_networks.parse_prompt(p.prompt)
+    shown = p.prompt if p.scripts is not None else stripped
+    info = (f"{shown}\nSteps: {p.steps}, Sampler: {p.sampler_name}, Seed: {p.seed}, Size: {p.width}x{p.height}"
+            + _lora_hashes(found))
     return Processed(p, images, seed=p.seed, info=info)
