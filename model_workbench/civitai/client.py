@@ -30,6 +30,7 @@ from .http import _SecretKey, make_http_client, origin_of
 from .responses import RETRYABLE_STATUSES, error_for_response, parse_json_body, retry_after_seconds
 from .search import SearchQuery
 from .types import Enums, Model, ModelVersion, Page, parse_image_page, parse_model_page
+from .unreachable import heals_by_waiting, unreachable_message
 
 BY_HASH_BATCH = 100  # POST /model-versions/by-hash accepts at most 100 SHA256 per call
 
@@ -117,8 +118,12 @@ class CivitaiClient:
                 error: e.CivitaiError = e.UnavailableError(m.TIMEOUT.format(host=host), detail=type(exc).__name__)
                 retry_after = None
             except httpx.TransportError as exc:
-                error = e.UnavailableError(m.UNREACHABLE.format(host=host, detail=type(exc).__name__), detail=str(exc)[:200])
+                if not heals_by_waiting(exc):  # refused, no such name, no network: say so now, not in 16 s
+                    raise e.UnavailableError(unreachable_message(exc, host), detail=str(exc)[:200]) from None
+                error = e.UnavailableError(m.CONNECTION_BROKEN.format(host=host), detail=str(exc)[:200])
                 retry_after = None
+            except httpx.TooManyRedirects as exc:
+                raise e.BadResponseError(m.TOO_MANY_REDIRECTS.format(host=host), detail=str(exc)[:200]) from None
             else:
                 if accept(response):
                     return response

@@ -58,17 +58,24 @@ class CivitaiHandlers:
         try:
             result = self.service.search(form, direction, state)
         except CivitaiError as error:
-            return (views.error_html(error, self.ctx.standalone), gr.update(), gr.update(), state or {},
-                    gr.update(), gr.update(), gr.update())
+            return (views.error_html(error, self.ctx.standalone), gr.update(), gr.update(),
+                    {**(state or {}), "failed": True}, gr.update(), gr.update())
         versions, models = self._installed_sets()
         grid = views.cards_html(result.models, max_level=form.nsfw_level, installed_versions=versions,
                                 installed_models=models)
         label = views.page_label(result.page_number, len(result.models), result.hidden_installed)
         return ("", grid, label, result.state, gr.update(interactive=result.can_go_back),
-                gr.update(interactive=result.can_go_next), self._base_models_update(form.base_models))
+                gr.update(interactive=result.can_go_next))
 
-    def _base_models_update(self, selected: list[str]) -> Any:
-        """Civitai's current base-model list (``/enums``, cached a day) once Civitai answered a search."""
+    def base_models_after_search(self, selected: list[str] | None, state: dict | None) -> Any:
+        """Civitai's current base-model list (``/enums``, cached a day) once Civitai answered a search.
+
+        A separate, quiet event after the search: were the dropdown an output of the search itself,
+        gradio would draw the search's busy state on it instead of only on the results.
+        """
+        if not state or state.get("failed"):
+            return gr.update()  # Civitai did not answer: do not ask it again for the list
+        selected = list(selected or [])
         try:
             enums = self.service.enums()
         except (CivitaiError, OSError):

@@ -111,10 +111,13 @@ def _wire(c: dict, handlers: CivitaiHandlers, search_state: gr.State, details_st
     long = long_job_kwargs()
     filters = [c["query"], c["types"], c["base_models"], c["sort"], c["period"], c["nsfw"], c["hide_installed"],
                search_state]
-    results = [c["status"], c["results"], c["page_label"], search_state, c["back"], c["next"], c["base_models"]]
+    results = [c["status"], c["results"], c["page_label"], search_state, c["back"], c["next"]]
     for trigger, direction in ((c["search"].click, "first"), (c["query"].submit, "first"),
                                (c["next"].click, "next"), (c["back"].click, "back")):
-        trigger(partial(handlers.search, direction), inputs=filters, outputs=results)
+        # The busy state shows on the results; the base-model list follows quietly (see the handler).
+        trigger(partial(handlers.search, direction), inputs=filters, outputs=results, show_progress="full").then(
+            handlers.base_models_after_search, inputs=[c["base_models"], search_state], outputs=[c["base_models"]],
+            show_progress="hidden")
 
     details_outputs = [c["details"], c["details_more"], c["file"], c["subfolder"], c["filename"], c["download_status"], details_state]
     c["open_button"].click(handlers.open_model, inputs=[c["open_target"], details_state], outputs=details_outputs)

@@ -184,11 +184,18 @@ def test_search_handler_fills_base_models_from_civitai_enums(make_service, serve
     service, host = make_service()
     handlers = CivitaiHandlers(UiContext(host, standalone=True), service, base_model_choices=["SD 1.5"])
     out = handlers.search("first", "", [], ["SD 1.5", "Gone Model"], "Highest Rated", "AllTime", "PG-13", False, {})
-    status, grid, label, state, back, forward, bases = out
+    status, grid, label, state, back, forward = out
     assert status == "" and "mw-cards" in grid and "Page 1" in label
+    bases = handlers.base_models_after_search(["SD 1.5", "Gone Model"], state)
     assert bases["choices"] == data.ENUMS["ActiveBaseModel"] and bases["value"] == ["SD 1.5"]
-    again = handlers.search("first", "", [], [], "Highest Rated", "AllTime", "PG-13", False, {})
-    assert "choices" not in again[-1]  # unchanged choices: no update sent
+    assert "choices" not in handlers.base_models_after_search([], state)  # unchanged choices: no update sent
+    server.faults.outage_times = -1
+    try:
+        failed = handlers.search("first", "x", [], [], "Highest Rated", "AllTime", "PG-13", False, state)[3]
+    finally:
+        server.faults.reset()
+    handlers.base_model_choices = []
+    assert "choices" not in handlers.base_models_after_search([], failed)  # no answer: the list is not asked for
 
 
 def test_the_queue_resumes_partial_downloads_when_it_starts(make_service, server, tmp_path):
