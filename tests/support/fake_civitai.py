@@ -45,7 +45,8 @@ Fault switches (``srv.faults``, all off by default): ``throttle_bps`` (per conne
 (``drop_times`` limits how many responses are cut), ``ignore_range``, ``corrupt_at`` (flip the byte at that
 offset), ``hang_storage`` / ``hang_api`` (accept, never answer), ``outage_times`` (HTML 503 for that many API
 requests; -1 = always), ``rate_limit_times`` (429 with ``Retry-After``), ``download_rate_limited``,
-``storage_html`` (200 text/html page instead of the file), ``no_accept_ranges``, ``no_content_length``,
+``storage_html`` (200 text/html page instead of the file), ``storage_redirect_loop`` (the storage URL
+redirects to itself forever, as a hostile look-alike may), ``no_accept_ranges``, ``no_content_length``,
 ``short_body`` (Content-Length says more than is sent), ``empty_pages`` (list pages with a cursor and no items),
 ``signed_url_ttl`` (seconds; expired signatures answer 403).
 """
@@ -83,6 +84,7 @@ class Faults:
     retry_after: int = 1
     download_rate_limited: bool = False
     storage_html: bool = False
+    storage_redirect_loop: bool = False
     no_accept_ranges: bool = False
     no_content_length: bool = False
     short_body: bool = False

@@ -332,6 +332,8 @@ class FakeHandler(BaseHTTPRequestHandler):
             return self.hang()
         if faults.storage_html:
             return self.send_body(200, LOGIN_PAGE, "text/html; charset=utf-8")
+        if faults.storage_redirect_loop:
+            return self.send_body(302, b"", "text/plain", {"Location": self.path})
         start, end = 0, f.size - 1
         status = 200
         range_header = self.headers.get("Range")
