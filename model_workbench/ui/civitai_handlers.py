@@ -86,6 +86,13 @@ class CivitaiHandlers:
         self.base_model_choices = choices
         return gr.update(choices=choices, value=[b for b in selected if b in choices])
 
+    def open_linked(self, search_state: dict | None, details_state: dict | None) -> tuple:
+        """After a search for a pasted model link: open that model at that version (else change nothing)."""
+        target = (search_state or {}).get("open")
+        if not target or (search_state or {}).get("failed"):
+            return tuple(gr.update() for _ in range(7))
+        return self.open_model(target, details_state)
+
     # -- details --------------------------------------------------------------------------------
     def open_model(self, target: str, state: dict | None) -> tuple:
         """``target`` is "<model id>" or "<model id>:<version id>" (set by the card's click)."""

@@ -199,3 +199,22 @@ def test_a_version_chip_switches_the_files_offered(page, app):
     expect(details.locator(".mw-files")).to_contain_text("tower_v1.safetensors")
     expect(page.locator("#mw_civitai_filename input, #mw_civitai_filename textarea").first).to_have_value(
         "tower_v1.safetensors")
+
+
+def test_a_pasted_model_link_opens_that_model_and_version(page, app, civitai, screenshot):
+    url, _, _ = app
+    page.goto(url)
+    tower = civitai.tower_v1
+    search(page, f"https://civitai.red/models/{tower.model_id}/tower-lora?modelVersionId={tower.version_id}")
+    expect(page.locator(".mw-details-title").first).to_have_text("Tower LoRA", timeout=30_000)
+    details = page.locator("#mw_civitai_details").first
+    expect(details.locator(".mw-chip.mw-active")).to_contain_text("v1")
+    filename = page.locator("#mw_civitai_filename input, #mw_civitai_filename textarea").first
+    expect(filename).to_have_value("tower_v1.safetensors")
+    expect(page.locator("#mw_civitai_results .mw-card")).to_have_count(1)
+    expect(page.locator("#mw_civitai_results").first).not_to_contain_text("No models found")
+    screenshot(page, "civitai-pasted-link")
+
+    search(page, f"urn:air:sd1:lora:civitai:{tower.model_id}@{civitai.tower_v2.version_id}")
+    expect(details.locator(".mw-chip.mw-active")).to_contain_text("v2", timeout=30_000)
+    expect(filename).to_have_value("tower_v2.safetensors")

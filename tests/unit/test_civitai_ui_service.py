@@ -247,3 +247,32 @@ def test_actionable_messages_for_outage_early_access_and_archived(make_service, 
     assert "archived on Civitai" in archived[0]
     message = list(handlers.download(0, "", "", archived[-1]))[-1][0]
     assert "no downloadable file" in message
+
+
+def test_a_pasted_model_link_opens_that_model_and_version(make_service, server):
+    # v2 is listed first (newest), as Civitai lists versions.
+    v2 = server.add_file(data=b"link-v2" * 50, name="linked_v2.safetensors", model_name="Linked Lantern", version_name="v2")
+    v1 = server.add_file(data=b"link-v1" * 50, name="linked_v1.safetensors", model_name="Linked Lantern",
+                         version_name="v1", model_id=v2.model_id)
+    service, host = make_service()
+    handlers = CivitaiHandlers(UiContext(host, standalone=True), service)
+    for text in (f"https://civitai.com/models/{v1.model_id}/linked-lantern?modelVersionId={v1.version_id}",
+                 f"https://civitai.red/models/{v1.model_id}?modelVersionId={v1.version_id}",
+                 f"urn:air:sd1:lora:civitai:{v1.model_id}@{v1.version_id}",
+                 f"https://civitai.com/api/download/models/{v1.version_id}"):
+        status, grid, label, state, _back, _next = handlers.search(
+            "first", text, [], [], "Highest Rated", "AllTime", "PG-13", False, {})
+        assert status == "" and "Linked Lantern" in grid and "No models found" not in grid, text
+        assert state["open"] == f"{v1.model_id}:{v1.version_id}", text
+        details = handlers.open_linked(state, {})
+        assert "Linked Lantern" in details[0] and details[4] == "linked_v1.safetensors", text
+        assert details[-1]["version_id"] == v1.version_id
+    state = handlers.search("first", f"https://civitai.green/models/{v1.model_id}/x", [], [], "Highest Rated",
+                            "AllTime", "PG-13", False, {})[3]
+    assert state["open"] == f"{v1.model_id}:"
+    assert handlers.open_linked(state, {})[-1]["version_id"] == v2.version_id  # the newest, as on the site
+    plain = handlers.search("first", "Lantern", [], [], "Highest Rated", "AllTime", "PG-13", False, {})[3]
+    assert "open" not in plain and all(isinstance(u, dict) for u in handlers.open_linked(plain, {}))
+    missing = handlers.search("first", "https://civitai.com/models/987654321", [], [], "Highest Rated", "AllTime",
+                              "PG-13", False, {})
+    assert "mw-error" in missing[0] and "could not find" in missing[0]
