@@ -311,6 +311,7 @@ class CivitaiService:
     def download(self, model_id: int, version_id: int, file_id: int | None = None, subfolder: str | None = None,
                  filename: str | None = None) -> tuple[str, Path]:
         """Queue a file; returns (job id, the path it will have). Raises ValueError/CivitaiError with a message."""
+        self.client()  # a key saved since the model was cached reaches the queue before this job starts
         model = self.model(model_id)
         version = next((v for v in model.versions if v.id == int(version_id)), None) or self.version(version_id)
         file = version.file_by_id(int(file_id)) if file_id else version.primary_file

@@ -198,16 +198,17 @@ class CivitaiHandlers:
             if job.reused or "failed" in job.message:
                 text += " " + job.message  # the existing file was kept, or the sidecars could not be written
             return views.message_html(text, "ok")
-        message = job.message
-        if job.error_kind == "AuthRequiredError":
-            message = views.with_key_hint(message, self.ctx.standalone)
-        return views.message_html(message, "error" if job.status.value == "failed" else "notice")
+        if job.status.value == "failed":
+            # The job's card (which stays) says why and what to do; saying it here too doubles it.
+            return views.message_html(tf("The download of {name} failed: the Downloads list below says why.",
+                                         name=job.name), "error")
+        return views.message_html(job.message, "notice")
 
     def _queue_html(self) -> str:
         return queue_html(self.service.queue.snapshot(), standalone=self.ctx.standalone)
 
     def queue_action(self, value: str) -> Iterator[str]:
-        """``value`` is "<action>:<job id>" (cancel, retry, remove) or "refresh"; then follows active jobs."""
+        """``value`` is "<action>:<job id>" (cancel, retry, remove), "clear:" or "refresh"; then follows active jobs."""
         action, _, job_id = (value or "refresh").partition(":")
         queue = self.service.queue
         if action == "cancel":
@@ -216,6 +217,8 @@ class CivitaiHandlers:
             queue.retry(job_id)
         elif action == "remove":
             queue.remove(job_id)
+        elif action == "clear":
+            queue.clear_finished()
         yield self._queue_html()
         deadline = time.monotonic() + MAX_POLL_S
         while any_active(queue.snapshot()) and time.monotonic() < deadline:

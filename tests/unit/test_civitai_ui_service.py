@@ -112,7 +112,12 @@ def test_a_401_download_fails_with_the_api_key_message(make_service, server):
     assert job.status == JobStatus.FAILED and job.error_kind == AuthRequiredError.__name__
     assert "civitai.com/user/account" in job.message
     handlers = CivitaiHandlers(UiContext(service.host, standalone=False), service)
-    assert "Settings → Model Workbench" in handlers._job_result(job)
+    state = handlers.open_model(str(f.model_id), {})[-1]
+    status, panel = list(handlers.download(0, "", "", state))[-1]
+    # The key message is said once: in the job's card, which stays; the status line points there.
+    assert (status + panel).count("civitai.com/user/account") == 1
+    assert (status + panel).count("Settings → Model Workbench") == 1
+    assert "civitai.com/user/account" in panel and "Downloads list" in status and "mw-error" in status
 
 
 def test_the_client_follows_the_settings(make_service):
@@ -240,8 +245,8 @@ def test_actionable_messages_for_outage_early_access_and_archived(make_service, 
     summary = handlers.open_model(str(early.model_id), {})[0]
     assert "Early Access until 2030-01-02" in summary
     state = handlers.open_model(str(early.model_id), {})[-1]
-    final = list(handlers.download(0, "", "", state))[-1][0]
-    assert "Early Access" in final and "2030" in final
+    final, panel = list(handlers.download(0, "", "", state))[-1]
+    assert "Early Access" in panel and "2030" in panel and "Downloads list" in final
 
     archived = handlers.open_model(str(data.ARCHIVED_MODEL_ID), {})
     assert "archived on Civitai" in archived[0]
@@ -276,3 +281,14 @@ def test_a_pasted_model_link_opens_that_model_and_version(make_service, server):
     missing = handlers.search("first", "https://civitai.com/models/987654321", [], [], "Highest Rated", "AllTime",
                               "PG-13", False, {})
     assert "mw-error" in missing[0] and "could not find" in missing[0]
+
+
+def test_a_key_saved_after_a_failed_download_is_used_by_the_next_try(make_service, server):
+    f = server.add_file(data=b"keyed" * 100, name="keyed.safetensors", model_name="Keyed Unique")
+    service, host = make_service(key="")
+    first, _ = service.download(f.model_id, f.version_id)
+    assert service.queue.wait(first, timeout=30) and service.queue.get(first).status == JobStatus.FAILED
+    host.settings_file.save({"model_workbench_civitai_api_key": "test-key"})
+    again, _ = service.download(f.model_id, f.version_id)  # the model is cached: no request made on the way
+    assert service.queue.wait(again, timeout=30) and service.queue.get(again).status == JobStatus.DONE
+    assert [j.id for j in service.queue.snapshot()] == [again]  # the new try took the failed row's place
