@@ -29,6 +29,7 @@ from model_workbench.civitai import (
     CivitaiError,
     Model,
     ModelVersion,
+    NotFoundError,
     SearchQuery,
 )
 from model_workbench.civitai.links import ModelLink, parse_model_link
@@ -468,11 +469,15 @@ class CivitaiService:
         def lookup(hashes: list[str]) -> dict:
             return index_versions_by_sha256(v.raw for v in client.get_versions_by_hashes(hashes))
 
-        def model_versions(model_id: int) -> list[dict]:
-            model = self.model(model_id, fresh=True)
-            return [{"id": v.id, "name": v.name, "status": v.status} for v in model.versions]
+        def model_versions(model_id: int) -> list[dict] | None:
+            try:
+                model = self.model(model_id, fresh=True)
+            except NotFoundError:
+                return None  # removed from Civitai: recorded once by the matcher
+            return [v.raw for v in model.versions]  # with the Early Access and paid fields
 
-        return self.library.match(lookup, model_versions, force=force, cancel=self.library_cancel)
+        return self.library.match(lookup, model_versions, force=force, cancel=self.library_cancel,
+                                  skip_early_access=self.settings.updates_skip_early_access)
 
     def fill_sidecars(self, versions: dict[str, Any] | None = None) -> Iterator[tuple[str, SidecarReport]]:
         """Write the missing preview/.json/.civitai.info of matched models (never over a user's file).

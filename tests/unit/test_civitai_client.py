@@ -420,3 +420,17 @@ def test_endless_redirects_end_with_our_sentence(sleeps):
     with pytest.raises(BadResponseError) as info:
         c.get_json("/api/v1/enums")
     assert "redirected" in str(info.value) and "Exceeded" not in str(info.value) and sleeps == []
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_bulk_by_hash_falls_back_to_one_get_per_hash(server, client, status):
+    files = [server.add_file(data=b"fallback-%d-%d" % (status, i), name=f"fallback_{i}.safetensors") for i in range(3)]
+    server.faults.bulk_by_hash_status = status
+    hashes = [f.sha256 for f in files] + ["F" * 64]
+    found = client.get_versions_by_hashes(hashes)
+    assert sorted(v.id for v in found) == sorted(f.version_id for f in files)
+    gets = [r for r in api_requests(server, "/api/v1/model-versions/by-hash/")]
+    posts = [r for r in api_requests(server, "/api/v1/model-versions/by-hash") if r.method == "POST"]
+    assert len(gets) == 4 and len(posts) == 1
+    client.get_versions_by_hashes([files[0].sha256])  # remembered: no second POST
+    assert len([r for r in api_requests(server, "/api/v1/model-versions/by-hash") if r.method == "POST"]) == 1

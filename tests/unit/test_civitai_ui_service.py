@@ -292,3 +292,37 @@ def test_a_key_saved_after_a_failed_download_is_used_by_the_next_try(make_servic
     again, _ = service.download(f.model_id, f.version_id)  # the model is cached: no request made on the way
     assert service.queue.wait(again, timeout=30) and service.queue.get(again).status == JobStatus.DONE
     assert [j.id for j in service.queue.snapshot()] == [again]  # the new try took the failed row's place
+
+
+def test_library_leaves_out_early_access_updates_and_marks_removed_models(make_service, server, tmp_path):
+    early = server.add_file(data=b"lamp-v2" * 500, name="lamp_v2.safetensors", model_name="Lamp", version_name="v2",
+                            early_access_deadline="2099-01-01T00:00:00.000Z")
+    v1 = server.add_file(data=b"lamp-v1" * 500, name="lamp_v1.safetensors", model_name="Lamp", version_name="v1",
+                         model_id=early.model_id)
+    gone = server.add_file(data=b"gone-model" * 500, name="gone.safetensors", model_name="Gone")
+    lora = tmp_path / "models" / "Lora"
+    lora.mkdir(parents=True, exist_ok=True)
+    (lora / "lamp_v1.safetensors").write_bytes(v1.path.read_bytes())
+    (lora / "gone.safetensors").write_bytes(gone.path.read_bytes())
+    service, host = make_service()
+    handlers = CivitaiHandlers(UiContext(host, standalone=True), service)
+    list(handlers.library_scan())
+    rows = {r["filename"]: r for r in service.library_rows()}
+    assert rows["lamp_v1.safetensors"]["status"] == "matched"  # v2 is Early Access: no update badge (default)
+    assert rows["gone.safetensors"]["status"] == "matched"
+
+    host.settings_file.save({"model_workbench_civitai_api_key": "test-key",
+                             "model_workbench_updates_skip_early_access": False})
+    gone.removed = True
+    try:
+        status, table = list(handlers.library_scan(True))[-1]  # "Match on Civitai"
+        rows = {r["filename"]: r for r in service.library_rows()}
+        assert rows["lamp_v1.safetensors"]["status"] == "update_available"
+        assert rows["gone.safetensors"]["status"] == "removed" and rows["gone.safetensors"]["civitai_url"] is None
+        assert "Removed from Civitai" in table and "mw-error" not in status
+        asked = len([r for r in server.requests if r.path == f"/api/v1/models/{gone.model_id}"])
+        status, table = list(handlers.library_scan())[-1]  # the next scan does not ask again
+        assert len([r for r in server.requests if r.path == f"/api/v1/models/{gone.model_id}"]) == asked
+        assert "Removed from Civitai" in table and "mw-error" not in status
+    finally:
+        gone.removed = False
