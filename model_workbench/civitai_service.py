@@ -23,7 +23,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model_workbench.civitai import CivitaiClient, CivitaiError, Model, ModelVersion, SearchQuery
+from model_workbench.civitai import (
+    BadResponseError,
+    CivitaiClient,
+    CivitaiError,
+    Model,
+    ModelVersion,
+    NotFoundError,
+    SearchQuery,
+)
+from model_workbench.civitai.links import ModelLink, parse_model_link
 from model_workbench.civitai.types import Enums
 from model_workbench.downloads import DownloadOptions, DownloadQueue, DownloadRequest, DownloadResult
 from model_workbench.downloads.civitai_install import InstallContext, SidecarWriter, request_for_file
@@ -59,6 +68,9 @@ TYPE_TO_HOST_KIND = {
 # WebUI's hash-cache title prefixes (see library.kinds) → the host's kinds, for host.cached_sha256.
 _TITLE_PREFIX_TO_KIND = {"checkpoint": ModelKind.CHECKPOINT, "lora": ModelKind.LORA,
                          "textual_inversion": ModelKind.EMBEDDING, "hypernet": ModelKind.HYPERNETWORK}
+
+
+CIVITAI_NO_MODEL_FOR_VERSION = "Civitai did not say which model this version belongs to."
 
 
 def nsfw_level_from_setting(value: str) -> int:
@@ -191,6 +203,9 @@ class CivitaiService:
         if direction == "first" or not state.get("form"):
             state = {"form": asdict(form), "urls": [None], "next": None}
         form = SearchForm(**state["form"])
+        link = parse_model_link(form.query, extra_sites=[self.site_url])
+        if link is not None:
+            return self._open_link(form, link)
         query = form.to_query()
         urls: list[str | None] = list(state.get("urls") or [None])
         if direction == "next" and state.get("next"):
@@ -213,6 +228,18 @@ class CivitaiService:
             for m in models:
                 self._remember(self._models, m.id, m)
         return SearchResult(models, {"form": asdict(form), "urls": urls, "next": next_url}, hidden)
+
+    def _open_link(self, form: SearchForm, link: ModelLink) -> SearchResult:
+        """A pasted model link or AIR: that model as the only result; ``state["open"]`` says which version to show."""
+        version_id = link.version_id
+        model_id = link.model_id
+        if model_id is None and version_id is not None:
+            model_id = self.version(version_id).model_id  # a download URL names only the version
+            if model_id is None:
+                raise BadResponseError(CIVITAI_NO_MODEL_FOR_VERSION)
+        model = self.model(int(model_id or 0))
+        state = {"form": asdict(form), "urls": [None], "next": None, "open": f"{model.id}:{version_id or ''}"}
+        return SearchResult([model], state)
 
     # -- model details -------------------------------------------------------------------------
     def model(self, model_id: int, fresh: bool = False) -> Model:
@@ -285,6 +312,7 @@ class CivitaiService:
     def download(self, model_id: int, version_id: int, file_id: int | None = None, subfolder: str | None = None,
                  filename: str | None = None) -> tuple[str, Path]:
         """Queue a file; returns (job id, the path it will have). Raises ValueError/CivitaiError with a message."""
+        self.client()  # a key saved since the model was cached reaches the queue before this job starts
         model = self.model(model_id)
         version = next((v for v in model.versions if v.id == int(version_id)), None) or self.version(version_id)
         file = version.file_by_id(int(file_id)) if file_id else version.primary_file
@@ -300,7 +328,7 @@ class CivitaiService:
         """:meth:`download` knowing only the version (the HTTP API's form)."""
         version = self.version(version_id)
         if version.model_id is None:
-            raise ValueError("Civitai did not say which model this version belongs to.")
+            raise ValueError(CIVITAI_NO_MODEL_FOR_VERSION)
         return self.download(version.model_id, version_id, file_id, subfolder, filename)
 
     @property
@@ -441,11 +469,15 @@ class CivitaiService:
         def lookup(hashes: list[str]) -> dict:
             return index_versions_by_sha256(v.raw for v in client.get_versions_by_hashes(hashes))
 
-        def model_versions(model_id: int) -> list[dict]:
-            model = self.model(model_id, fresh=True)
-            return [{"id": v.id, "name": v.name, "status": v.status} for v in model.versions]
+        def model_versions(model_id: int) -> list[dict] | None:
+            try:
+                model = self.model(model_id, fresh=True)
+            except NotFoundError:
+                return None  # removed from Civitai: recorded once by the matcher
+            return [v.raw for v in model.versions]  # with the Early Access and paid fields
 
-        return self.library.match(lookup, model_versions, force=force, cancel=self.library_cancel)
+        return self.library.match(lookup, model_versions, force=force, cancel=self.library_cancel,
+                                  skip_early_access=self.settings.updates_skip_early_access)
 
     def fill_sidecars(self, versions: dict[str, Any] | None = None) -> Iterator[tuple[str, SidecarReport]]:
         """Write the missing preview/.json/.civitai.info of matched models (never over a user's file).

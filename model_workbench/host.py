@@ -157,6 +157,7 @@ class WorkbenchSettings:
     nsfw_level: str = "PG-13"
     folder_overrides: dict[str, str] = field(default_factory=dict)
     use_subfolders: bool = False
+    updates_skip_early_access: bool = True  # "update available" ignores Early Access and paid versions
 
     def __repr__(self) -> str:  # never show the key, not even in a traceback
         key = "<set>" if self.civitai_api_key else "<unset>"

@@ -96,6 +96,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "checkbox",
         "For example models/Lora/SDXL 1.0/",
     ),
+    SettingSpec(
+        "model_workbench_updates_skip_early_access",
+        "Update badges leave out Early Access and paid versions",
+        True,
+        "checkbox",
+        "A newer version you cannot download yet is not shown as an update.",
+    ),
 ) + tuple(
     SettingSpec(
         folder_key(kind),
@@ -137,4 +144,5 @@ def settings_from_values(values: Mapping[str, Any], environ: Mapping[str, str] |
         nsfw_level=nsfw,
         folder_overrides=overrides,
         use_subfolders=bool(values.get("model_workbench_use_subfolders", False)),
+        updates_skip_early_access=bool(values.get("model_workbench_updates_skip_early_access", True)),
     )

@@ -30,6 +30,7 @@ from .http import _SecretKey, make_http_client, origin_of
 from .responses import RETRYABLE_STATUSES, error_for_response, parse_json_body, retry_after_seconds
 from .search import SearchQuery
 from .types import Enums, Model, ModelVersion, Page, parse_image_page, parse_model_page
+from .unreachable import heals_by_waiting, unreachable_message
 
 BY_HASH_BATCH = 100  # POST /model-versions/by-hash accepts at most 100 SHA256 per call
 
@@ -58,6 +59,7 @@ class CivitaiClient:
         self._enums: tuple[float, Enums] | None = None
         self._enums_file = Path(enums_cache_file) if enums_cache_file else None
         self._lock = threading.Lock()
+        self._bulk_by_hash = True  # False once the server answered the bulk POST with 404/405
         self.http, self._auth = make_http_client(self.base_url, api_key, proxy=proxy, timeout=timeout)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -117,8 +119,12 @@ class CivitaiClient:
                 error: e.CivitaiError = e.UnavailableError(m.TIMEOUT.format(host=host), detail=type(exc).__name__)
                 retry_after = None
             except httpx.TransportError as exc:
-                error = e.UnavailableError(m.UNREACHABLE.format(host=host, detail=type(exc).__name__), detail=str(exc)[:200])
+                if not heals_by_waiting(exc):  # refused, no such name, no network: say so now, not in 16 s
+                    raise e.UnavailableError(unreachable_message(exc, host), detail=str(exc)[:200]) from None
+                error = e.UnavailableError(m.CONNECTION_BROKEN.format(host=host), detail=str(exc)[:200])
                 retry_after = None
+            except httpx.TooManyRedirects as exc:
+                raise e.BadResponseError(m.TOO_MANY_REDIRECTS.format(host=host), detail=str(exc)[:200]) from None
             else:
                 if accept(response):
                     return response
@@ -181,14 +187,29 @@ class CivitaiClient:
             return None
 
     def get_versions_by_hashes(self, sha256s: Iterable[str]) -> list[ModelVersion]:
-        """Bulk lookup by SHA256 (only full 64-hex SHA256 is accepted), 100 per request; unmatched are dropped."""
+        """Bulk lookup by SHA256 (only full 64-hex SHA256 is accepted), 100 per request; unmatched are dropped.
+
+        Where the server has no bulk POST (404/405: an old mirror or a proxy), one GET per hash instead;
+        that answer is remembered for this client.
+        """
         unique = list(dict.fromkeys(h.strip().upper() for h in sha256s if len(h.strip()) == 64))
         found: list[ModelVersion] = []
         for start in range(0, len(unique), BY_HASH_BATCH):
             chunk = unique[start:start + BY_HASH_BATCH]
-            response = self.send("POST", "/api/v1/model-versions/by-hash", json_body=chunk)
-            data = parse_json_body(response.status_code, response.headers.get("Content-Type", ""), response.content)
-            found.extend(ModelVersion.from_json(v) for v in (data if isinstance(data, list) else []) if isinstance(v, dict))
+            if self._bulk_by_hash:
+                try:
+                    response = self.send("POST", "/api/v1/model-versions/by-hash", json_body=chunk)
+                except e.CivitaiError as error:
+                    if error.status not in (404, 405):
+                        raise
+                    self._bulk_by_hash = False
+                else:
+                    data = parse_json_body(response.status_code, response.headers.get("Content-Type", ""),
+                                           response.content)
+                    found.extend(ModelVersion.from_json(v) for v in (data if isinstance(data, list) else [])
+                                 if isinstance(v, dict))
+                    continue
+            found.extend(v for v in map(self.get_version_by_hash, chunk) if v is not None)
         return found
 
     def get_enums(self, refresh: bool = False) -> Enums:

@@ -26,7 +26,21 @@ RATE_LIMITED = "Civitai is limiting requests right now ({detail}). Wait a minute
 RATE_LIMITED_RETRY = "Civitai is limiting requests right now ({detail}). Try again in {seconds} seconds."
 UNAVAILABLE = "Civitai is unavailable right now (HTTP {status}). Try again in a few minutes."
 UNAVAILABLE_HTML = "Civitai is unavailable right now (it answered with a web page instead of data). Try again in a few minutes."
-UNREACHABLE = "Could not reach Civitai at {host}: {detail}. Check your internet connection or proxy settings."
+UNREACHABLE = "Could not reach Civitai at {host}: no connection could be made. Check your internet connection or proxy settings."
+UNREACHABLE_DNS = (
+    "Could not reach Civitai at {host}: the name could not be looked up. Check your internet connection, DNS or "
+    "proxy settings."
+)
+UNREACHABLE_REFUSED = (
+    "Could not reach Civitai at {host}: the connection was refused. Check the Civitai address and the proxy settings."
+)
+UNREACHABLE_OFFLINE = "Could not reach Civitai at {host}: there is no network. Check your internet connection."
+UNREACHABLE_PROXY = "Could not reach Civitai at {host} through the proxy: the proxy refused. Check the proxy settings."
+CONNECTION_BROKEN = "The connection to Civitai at {host} broke before it answered. Try again in a few minutes."
+TOO_MANY_REDIRECTS = (
+    "Civitai at {host} redirected the request too many times. Try again later; if it persists, check the Civitai "
+    "address and the proxy settings."
+)
 TIMEOUT = "Civitai at {host} did not answer in time. Try again in a few minutes."
 NOT_JSON = "Civitai sent a response that is not valid data. Try again later; if it persists the API may have changed."
 BAD_REQUEST = "Civitai rejected the request as invalid ({detail}). Change the search filters and try again."

@@ -20,6 +20,10 @@ STALLED = (
     "The download of {name} stalled: the file server stopped sending data. The partial file is kept: press Retry to "
     "resume."
 )
+TOO_MANY_REDIRECTS = (
+    "Civitai redirected the download of {name} too many times without reaching the file, so nothing was "
+    "installed. Press Retry to try again later; if it persists, check the Civitai address and proxy settings."
+)
 STORAGE_STATUS = "Civitai's file server refused the download of {name} (HTTP {status}). Press Retry to try again."
 WRITE_FAILED = (
     "Could not write {name} to {folder}: {reason}. Free some disk space or check the folder's permissions, then "

@@ -37,6 +37,10 @@ class JobStatus(str, Enum):
         return self in (JobStatus.QUEUED, JobStatus.RESOLVING, JobStatus.DOWNLOADING, JobStatus.VERIFYING)
 
 
+_FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+_REPLACEABLE = (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PAUSED)
+
+
 @dataclass(frozen=True)
 class JobSnapshot:
     id: str
@@ -112,6 +116,7 @@ class DownloadQueue:
     def add(self, request: DownloadRequest) -> str:
         """Queue a download; the same URL to the same folder already queued or running returns that job's id."""
         with self._lock:
+            self._drop_replaced(request)
             for job in self._jobs.values():
                 if job.status.active and job.request.url == request.url and \
                         Path(job.request.dest_dir) == Path(request.dest_dir):
@@ -151,6 +156,15 @@ class DownloadQueue:
             del self._jobs[job_id]
             self._changed.notify_all()
         return True
+
+    def clear_finished(self) -> int:
+        """Forget every installed, failed or cancelled job (the panel's "Clear finished"); paused ones stay."""
+        with self._lock:
+            finished = [job_id for job_id, job in self._jobs.items() if job.status in _FINISHED]
+            for job_id in finished:
+                del self._jobs[job_id]
+            self._changed.notify_all()
+        return len(finished)
 
     def snapshot(self) -> list[JobSnapshot]:
         with self._lock:
@@ -199,6 +213,13 @@ class DownloadQueue:
             w.join(timeout)
 
     # -- internals -------------------------------------------------------------------------------
+    def _drop_replaced(self, request: DownloadRequest) -> None:
+        """A new try of a file that failed, was cancelled or paused takes that job's place (caller holds the lock)."""
+        for job_id, job in list(self._jobs.items()):
+            if job.status in _REPLACEABLE and job.request.url == request.url and \
+                    Path(job.request.dest_dir) == Path(request.dest_dir) and job.request.filename == request.filename:
+                del self._jobs[job_id]
+
     def _stop(self, job_id: str, keep_partial: bool) -> bool:
         with self._lock:
             job = self._jobs.get(job_id)

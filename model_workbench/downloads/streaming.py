@@ -28,6 +28,10 @@ class StreamContext:
         except httpx.TransportError:
             raise TransientError(DownloadError(msg.CONNECTION_LOST.format(name=self.name, done="0 bytes", total="?"),
                                                kind="connection")) from None
+        except httpx.TooManyRedirects:
+            # A loop does not heal on the next attempt; Retry (by hand) asks Civitai for a new URL.
+            raise DownloadError(msg.TOO_MANY_REDIRECTS.format(name=self.name), kind="redirects",
+                                retryable=True) from None
 
     def __exit__(self, *exc: object) -> None:
         try:

@@ -20,6 +20,7 @@ from .header_cache import HeaderInfoCache
 from .kinds import ModelKind
 from .match_store import DEFAULT_CIVITAI_BASE_URL, MatchStore
 from .matching import (
+    STATUS_REMOVED,
     BulkLookup,
     CivitaiMatcher,
     InstalledIndex,
@@ -124,13 +125,15 @@ class LocalLibrary:
         return self.hasher.start(targets, progress, on_done=attach)
 
     # -- matching --------------------------------------------------------------------------
-    def matcher(self, lookup: BulkLookup, model_versions: ModelVersionsLookup | None = None) -> CivitaiMatcher:
+    def matcher(self, lookup: BulkLookup, model_versions: ModelVersionsLookup | None = None,
+                skip_early_access: bool = False) -> CivitaiMatcher:
         return CivitaiMatcher(
             self.match_store,
             lookup,
             model_versions,
             recheck_not_found_days=self.recheck_not_found_days,
             recheck_updates_days=self.recheck_updates_days,
+            skip_early_access=skip_early_access,
         )
 
     def match(
@@ -140,10 +143,12 @@ class LocalLibrary:
         force: bool = False,
         cancel: threading.Event | None = None,
         progress: Callable[[MatchProgress], None] | None = None,
+        skip_early_access: bool = False,
     ) -> MatchReport:
         """Ask Civitai about every hashed record it has not answered for yet."""
         hashes = [r.sha256 for r in self.records if r.sha256]
-        return self.matcher(lookup, model_versions).match(hashes, force=force, cancel=cancel, progress=progress)
+        matcher = self.matcher(lookup, model_versions, skip_early_access)
+        return matcher.match(hashes, force=force, cancel=cancel, progress=progress)
 
     def status(self, record: ModelRecord) -> str:
         """One of matching.STATUS_* for this record."""
@@ -163,6 +168,7 @@ class LocalLibrary:
             row["status"] = self.status(record)
             match = self.match_store.get(record.sha256) if record.sha256 else None
             row["civitai"] = match.to_dict() if match else None
-            row["civitai_url"] = match.url(civitai_base_url) if match else None
+            # A model removed from Civitai has no page to open.
+            row["civitai_url"] = match.url(civitai_base_url) if match and row["status"] != STATUS_REMOVED else None
             rows.append(row)
         return rows

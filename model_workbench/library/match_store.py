@@ -5,7 +5,9 @@ model share it. Three tables:
 * matches: sha256 → the version it is (model/version ids and names, base model, newest version);
 * not_found: sha256 → when Civitai last said it does not know the file, so the next scans do
   not ask again until that answer is old (see CivitaiMatcher's recheck_not_found_days);
-* newest: model id → (newest version id and name, when checked), shared by all its files.
+* newest: model id → (newest version id and name, when checked), shared by all its files;
+* removed: model id → when Civitai answered 404 for the model (deleted or unpublished), so it is
+  shown as "removed from Civitai" and not asked again on every scan.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class MatchStore:
         self._matches: dict[str, CivitaiMatch] = {}
         self._not_found: dict[str, float] = {}
         self._newest: dict[int, NewestVersion] = {}
+        self._removed: dict[int, float] = {}
         self._dirty = False
         if path:
             self._load(path)
@@ -99,6 +102,9 @@ class MatchStore:
         for sha, when in (data.get("not_found") or {}).items():
             if isinstance(when, (int, float)):
                 self._not_found[str(sha).lower()] = float(when)
+        for model_id, when in (data.get("removed") or {}).items():
+            if str(model_id).isdigit() and isinstance(when, (int, float)):
+                self._removed[int(model_id)] = float(when)
         for model_id, raw in (data.get("newest") or {}).items():
             try:
                 self._newest[int(model_id)] = NewestVersion(
@@ -157,6 +163,22 @@ class MatchStore:
         with self._lock:
             return self._newest.get(int(model_id))
 
+    # -- removed from Civitai --------------------------------------------------------------
+    def mark_removed(self, model_id: int, when: float | None = None) -> None:
+        with self._lock:
+            self._removed[int(model_id)] = self.clock() if when is None else when
+            self._dirty = True
+
+    def removed_since(self, model_id: int) -> float | None:
+        """When Civitai last answered 404 for this model, or None."""
+        with self._lock:
+            return self._removed.get(int(model_id))
+
+    def clear_removed(self, model_id: int) -> None:
+        with self._lock:
+            if self._removed.pop(int(model_id), None) is not None:
+                self._dirty = True
+
     def save(self) -> None:
         with self._lock:
             if not self.path or not self._dirty:
@@ -166,6 +188,7 @@ class MatchStore:
                 "matches": {sha: asdict(m) for sha, m in self._matches.items()},
                 "not_found": dict(self._not_found),
                 "newest": {str(k): asdict(v) for k, v in self._newest.items()},
+                "removed": {str(k): v for k, v in self._removed.items()},
             }
             write_json_atomic(self.path, data)
             self._dirty = False

@@ -4,9 +4,10 @@ The Civitai calls are injected, so this module needs no HTTP client and tests ne
 * `lookup(sha256_list) -> {sha256: version_dict_or_None}`: the bulk by-hash POST (≤100 SHA256s
   per request; Civitai silently leaves out hashes it does not know, so a hash missing from the
   answer counts as "not on Civitai");
-* `model_versions(model_id) -> [version_dict_or_id, ...]` (optional): the model's versions in
-  Civitai's order, for "update available". Without it, a `modelVersions` list inside the looked-up
-  version (or its `model`) is used when the lookup provides one.
+* `model_versions(model_id) -> [version_dict_or_id, ...] | None` (optional): the model's versions in
+  Civitai's order, for "update available"; None when Civitai no longer has the model (404), which
+  is recorded once as "removed from Civitai". Without it, a `modelVersions` list inside the
+  looked-up version (or its `model`) is used when the lookup provides one.
 
 A failed lookup (network, rate limit) is never taken for "not on Civitai": the hashes of that
 chunk stay unknown and are asked again next time.
@@ -16,9 +17,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
+
+from model_workbench.civitai.coerce import parse_datetime
 
 from . import messages
 from .hash_cache import is_sha256_hex
@@ -29,13 +33,14 @@ log = logging.getLogger(__name__)
 
 BULK_LOOKUP_LIMIT = 100  # Civitai answers 400 above this
 BulkLookup = Callable[[list[str]], Mapping[str, Optional[Mapping[str, Any]]]]
-ModelVersionsLookup = Callable[[int], Sequence[Any]]
+ModelVersionsLookup = Callable[[int], Optional[Sequence[Any]]]
 
 STATUS_UNHASHED = "unhashed"  # no SHA256 yet
 STATUS_UNKNOWN = "unknown"  # hashed, Civitai not asked yet (or its answer expired)
 STATUS_MATCHED = "matched"
 STATUS_UPDATE_AVAILABLE = "update_available"
 STATUS_NOT_ON_CIVITAI = "not_on_civitai"
+STATUS_REMOVED = "removed"  # matched once, but Civitai no longer has the model
 
 
 @dataclass
@@ -49,6 +54,7 @@ class MatchReport:
     matched: dict[str, CivitaiMatch] = field(default_factory=dict)  # newly matched this run
     versions: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # raw answers, for sidecars
     not_found: list[str] = field(default_factory=list)  # newly marked "not on Civitai"
+    removed: list[int] = field(default_factory=list)  # models newly found removed from Civitai
     skipped: int = 0  # already known and still fresh: not asked
     invalid: list[str] = field(default_factory=list)  # not a SHA256
     lookup_calls: int = 0
@@ -94,16 +100,28 @@ def parse_version(sha256: str, version: Mapping[str, Any], now: float) -> Civita
     )
 
 
-def newest_of(versions: Sequence[Any]) -> tuple[int, str | None] | None:
+def is_restricted(version: Mapping[str, Any], now: float) -> bool:
+    """Early Access (until a date still ahead, or ``availability`` says so) or paid (2026's ``paidAccess``)."""
+    if str(version.get("availability") or "").lower() == "earlyaccess" or version.get("paidAccess"):
+        return True
+    ends = parse_datetime(version.get("earlyAccessEndsAt") or version.get("earlyAccessDeadline"))
+    return ends is not None and ends.timestamp() > now
+
+
+def newest_of(versions: Sequence[Any], skip_restricted: bool = False,
+              now: float | None = None) -> tuple[int, str | None] | None:
     """The newest (version id, name) in a model's version list.
 
     Civitai lists a model's versions newest first (the creator can reorder, and the page shows
-    that order too), so the first published entry is "the newest"; plain ids are accepted.
+    that order too), so the first published entry is "the newest"; plain ids are accepted. With
+    ``skip_restricted``, Early Access and paid versions do not count (an update one cannot download
+    is no update).
     """
+    moment = time.time() if now is None else now
     for entry in versions:
         if isinstance(entry, Mapping):
             status = entry.get("status")
-            if status not in (None, "Published"):
+            if status not in (None, "Published") or (skip_restricted and is_restricted(entry, moment)):
                 continue
             version_id = _as_int(entry.get("id"))
             if version_id is not None:
@@ -153,7 +171,9 @@ class CivitaiMatcher:
         recheck_not_found_days: float = 7.0,
         recheck_updates_days: float = 1.0,
         chunk_size: int = BULK_LOOKUP_LIMIT,
+        skip_early_access: bool = False,
     ) -> None:
+        self.skip_early_access = skip_early_access
         self.store = store
         self.lookup = lookup
         self.model_versions = model_versions
@@ -248,6 +268,9 @@ class CivitaiMatcher:
             match = self.store.get(sha)
             if match is None or match.model_id in model_ids:
                 continue
+            removed = self.store.removed_since(match.model_id)
+            if removed is not None and not force and now - removed < self.recheck_not_found_s:
+                continue  # said once; asked again only when that answer is old
             newest = self.store.newest(match.model_id)
             if match.model_id in embedded or force or newest is None or now - newest.checked_at >= self.recheck_updates_s:
                 model_ids.append(match.model_id)
@@ -259,7 +282,13 @@ class CivitaiMatcher:
                 except Exception:  # an update check is optional; the match itself stands
                     log.warning("Checking model %s for newer versions failed.", model_id, exc_info=True)
                     continue
-            found = newest_of(versions or [])
+                if versions is None:  # 404: the model is gone from Civitai
+                    if self.store.removed_since(model_id) is None:
+                        report.removed.append(model_id)
+                    self.store.mark_removed(model_id, now)
+                    continue
+                self.store.clear_removed(model_id)
+            found = newest_of(versions or [], self.skip_early_access, now)
             if found is not None:
                 self.store.set_newest(model_id, found[0], found[1])
                 report.updates_checked += 1
@@ -281,6 +310,8 @@ def match_status(store: MatchStore, sha256: str | None, recheck_not_found_days: 
         return STATUS_UNHASHED
     match = store.get(sha256)
     if match is not None:
+        if store.removed_since(match.model_id) is not None:
+            return STATUS_REMOVED
         return STATUS_UPDATE_AVAILABLE if match.update_available else STATUS_MATCHED
     since = store.not_found_since(sha256)
     if since is not None and store.clock() - since < recheck_not_found_days * 86400.0:

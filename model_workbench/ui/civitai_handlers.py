@@ -58,17 +58,24 @@ class CivitaiHandlers:
         try:
             result = self.service.search(form, direction, state)
         except CivitaiError as error:
-            return (views.error_html(error, self.ctx.standalone), gr.update(), gr.update(), state or {},
-                    gr.update(), gr.update(), gr.update())
+            return (views.error_html(error, self.ctx.standalone), gr.update(), gr.update(),
+                    {**(state or {}), "failed": True}, gr.update(), gr.update())
         versions, models = self._installed_sets()
         grid = views.cards_html(result.models, max_level=form.nsfw_level, installed_versions=versions,
                                 installed_models=models)
         label = views.page_label(result.page_number, len(result.models), result.hidden_installed)
         return ("", grid, label, result.state, gr.update(interactive=result.can_go_back),
-                gr.update(interactive=result.can_go_next), self._base_models_update(form.base_models))
+                gr.update(interactive=result.can_go_next))
 
-    def _base_models_update(self, selected: list[str]) -> Any:
-        """Civitai's current base-model list (``/enums``, cached a day) once Civitai answered a search."""
+    def base_models_after_search(self, selected: list[str] | None, state: dict | None) -> Any:
+        """Civitai's current base-model list (``/enums``, cached a day) once Civitai answered a search.
+
+        A separate, quiet event after the search: were the dropdown an output of the search itself,
+        gradio would draw the search's busy state on it instead of only on the results.
+        """
+        if not state or state.get("failed"):
+            return gr.update()  # Civitai did not answer: do not ask it again for the list
+        selected = list(selected or [])
         try:
             enums = self.service.enums()
         except (CivitaiError, OSError):
@@ -78,6 +85,13 @@ class CivitaiHandlers:
             return gr.update()
         self.base_model_choices = choices
         return gr.update(choices=choices, value=[b for b in selected if b in choices])
+
+    def open_linked(self, search_state: dict | None, details_state: dict | None) -> tuple:
+        """After a search for a pasted model link: open that model at that version (else change nothing)."""
+        target = (search_state or {}).get("open")
+        if not target or (search_state or {}).get("failed"):
+            return tuple(gr.update() for _ in range(7))
+        return self.open_model(target, details_state)
 
     # -- details --------------------------------------------------------------------------------
     def open_model(self, target: str, state: dict | None) -> tuple:
@@ -184,16 +198,17 @@ class CivitaiHandlers:
             if job.reused or "failed" in job.message:
                 text += " " + job.message  # the existing file was kept, or the sidecars could not be written
             return views.message_html(text, "ok")
-        message = job.message
-        if job.error_kind == "AuthRequiredError":
-            message = views.with_key_hint(message, self.ctx.standalone)
-        return views.message_html(message, "error" if job.status.value == "failed" else "notice")
+        if job.status.value == "failed":
+            # The job's card (which stays) says why and what to do; saying it here too doubles it.
+            return views.message_html(tf("The download of {name} failed: the Downloads list below says why.",
+                                         name=job.name), "error")
+        return views.message_html(job.message, "notice")
 
     def _queue_html(self) -> str:
         return queue_html(self.service.queue.snapshot(), standalone=self.ctx.standalone)
 
     def queue_action(self, value: str) -> Iterator[str]:
-        """``value`` is "<action>:<job id>" (cancel, retry, remove) or "refresh"; then follows active jobs."""
+        """``value`` is "<action>:<job id>" (cancel, retry, remove), "clear:" or "refresh"; then follows active jobs."""
         action, _, job_id = (value or "refresh").partition(":")
         queue = self.service.queue
         if action == "cancel":
@@ -202,6 +217,8 @@ class CivitaiHandlers:
             queue.retry(job_id)
         elif action == "remove":
             queue.remove(job_id)
+        elif action == "clear":
+            queue.clear_finished()
         yield self._queue_html()
         deadline = time.monotonic() + MAX_POLL_S
         while any_active(queue.snapshot()) and time.monotonic() < deadline:

@@ -75,7 +75,10 @@ def queue_html(jobs: Sequence[JobSnapshot], standalone: bool = False) -> str:
     if not jobs:
         return f"<div class='mw-empty mw-small'>{esc(t('No downloads yet. Open a model and press Download.'))}</div>"
     active = sum(1 for j in jobs if j.status.active)
-    head = f"<div class='mw-queue-head'>{esc(t('Downloads'))} <span class='mw-muted'>({active} {esc(t('active'))})</span></div>"
+    finished = any(j.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED) for j in jobs)
+    clear = _action(t("Clear finished"), "clear", "") if finished else ""
+    head = (f"<div class='mw-queue-head'>{esc(t('Downloads'))} <span class='mw-muted'>({active} {esc(t('active'))})"
+            f"</span> {clear}</div>")
     ordered = sorted(jobs, key=lambda j: int(j.id.rsplit("-", 1)[-1]) if j.id.rsplit("-", 1)[-1].isdigit() else 0,
                      reverse=True)
     return f"<div class='mw-queue'>{head}{''.join(job_html(j, standalone) for j in ordered)}</div>"

@@ -45,7 +45,7 @@ def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
     with gr.Tabs(elem_id="mw_civitai_tabs"):
         with gr.Tab(t("Search"), elem_id="mw_civitai_search_tab"):
             with gr.Row(elem_id="mw_civitai_search_row"):
-                c["query"] = gr.Textbox(label=t("Search Civitai"), placeholder=t("Model name, #tag or @creator"),
+                c["query"] = gr.Textbox(label=t("Search Civitai"), placeholder=t("Model name, #tag, @creator or a Civitai link"),
                                         elem_id="mw_civitai_query", scale=5)
                 c["search"] = gr.Button(t("Search"), variant="primary", elem_id="mw_civitai_search_button", scale=1)
             with gr.Row(elem_id="mw_civitai_filters"):
@@ -111,12 +111,18 @@ def _wire(c: dict, handlers: CivitaiHandlers, search_state: gr.State, details_st
     long = long_job_kwargs()
     filters = [c["query"], c["types"], c["base_models"], c["sort"], c["period"], c["nsfw"], c["hide_installed"],
                search_state]
-    results = [c["status"], c["results"], c["page_label"], search_state, c["back"], c["next"], c["base_models"]]
+    results = [c["status"], c["results"], c["page_label"], search_state, c["back"], c["next"]]
+    details_outputs = [c["details"], c["details_more"], c["file"], c["subfolder"], c["filename"], c["download_status"], details_state]
     for trigger, direction in ((c["search"].click, "first"), (c["query"].submit, "first"),
                                (c["next"].click, "next"), (c["back"].click, "back")):
-        trigger(partial(handlers.search, direction), inputs=filters, outputs=results)
+        # The busy state shows on the results; the base-model list follows quietly (see the handler), and a
+        # pasted model link opens that model's details.
+        searched = trigger(partial(handlers.search, direction), inputs=filters, outputs=results, show_progress="full")
+        searched.then(handlers.base_models_after_search, inputs=[c["base_models"], search_state],
+                      outputs=[c["base_models"]], show_progress="hidden")
+        searched.then(handlers.open_linked, inputs=[search_state, details_state], outputs=details_outputs,
+                      show_progress="hidden")
 
-    details_outputs = [c["details"], c["details_more"], c["file"], c["subfolder"], c["filename"], c["download_status"], details_state]
     c["open_button"].click(handlers.open_model, inputs=[c["open_target"], details_state], outputs=details_outputs)
     c["file"].select(handlers.file_changed, inputs=[c["file"], c["subfolder"], details_state],
                      outputs=[c["filename"], c["download_status"]])

@@ -15,13 +15,15 @@ from model_workbench.ui.civitai_views import esc, human_size, js_arg
 from model_workbench.ui.i18n import t, tf
 
 STATUS_CSS = {"matched": "mw-badge-installed", "update_available": "mw-badge-update",
-              "not_on_civitai": "mw-badge-muted", "unknown": "", "unhashed": "mw-badge-muted"}
+              "not_on_civitai": "mw-badge-muted", "unknown": "", "unhashed": "mw-badge-muted",
+              "removed": "mw-badge-warn"}
 
 
 def status_label(status: str) -> str:
     return {
         "matched": t("On Civitai"), "update_available": t("Update available"),
         "not_on_civitai": t("Not on Civitai"), "unknown": t("Not matched yet"), "unhashed": t("Not hashed yet"),
+        "removed": t("Removed from Civitai"),
     }.get(status, status)
 
 
@@ -92,7 +94,7 @@ def summary_html(rows: Sequence[dict[str, Any]]) -> str:
     for row in rows:
         counts[row.get("status", "unknown")] = counts.get(row.get("status", "unknown"), 0) + 1
     parts = [t("1 model") if len(rows) == 1 else tf("{count} models", count=len(rows))]
-    for status in ("matched", "update_available", "not_on_civitai", "unknown", "unhashed"):
+    for status in ("matched", "update_available", "removed", "not_on_civitai", "unknown", "unhashed"):
         if counts.get(status):
             parts.append(f"{counts[status]} {status_label(status)}")
     return f"<div class='mw-page-label'>{esc(' · '.join(parts))}</div>"
@@ -102,7 +104,7 @@ def library_html(rows: Sequence[dict[str, Any]], can_send: bool = False) -> str:
     if not rows:
         return (f"<div class='mw-empty'>{esc(t('No models found in the model folders.'))} "
                 f"{esc(t('Press Scan, or download a model from the Search tab.'))}</div>")
-    order = {"update_available": 0, "matched": 1, "unknown": 2, "unhashed": 3, "not_on_civitai": 4}
+    order = {"update_available": 0, "matched": 1, "removed": 2, "unknown": 3, "unhashed": 4, "not_on_civitai": 5}
     ordered = sorted(rows, key=lambda r: (order.get(r.get("status", ""), 5), r["kind"], str(r.get("name", "")).lower()))
     head = "".join(f"<th>{esc(h)}</th>" for h in (t("Name"), t("Kind"), t("Base model"), t("Size"), t("Status"),
                                                   t("Actions")))

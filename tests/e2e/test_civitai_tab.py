@@ -136,14 +136,32 @@ def test_download_without_a_key_says_where_to_set_one(page, app, screenshot):
         expect(page.locator("#mw_civitai_download_status").first).to_contain_text("No Civitai API key is set")
         page.locator("#mw_civitai_download").click()
         status = page.locator("#mw_civitai_download_status").first
-        expect(status).to_contain_text("logged in", timeout=60_000)
-        expect(status).to_contain_text("civitai.com/user/account")
-        expect(status).to_contain_text("Settings tab")
-        expect(page.locator("#mw_civitai_queue .mw-job", has_text="locked_castle").first).to_contain_text("Retry")
+        expect(status).to_contain_text("the Downloads list below says why", timeout=60_000)
+        card = page.locator("#mw_civitai_queue .mw-job", has_text="locked_castle")
+        expect(card).to_have_count(1)
+        expect(card).to_contain_text("logged in")
+        expect(card).to_contain_text("civitai.com/user/account")
+        expect(card).to_contain_text("Settings tab")
+        expect(card).to_contain_text("Retry")
+        # Said once: the card holds the message, the status line points to it.
+        assert page.locator("#mw_civitai_side_column").first.inner_text().count("civitai.com/user/account") == 1
         screenshot(page, "civitai-api-key-message")
     finally:
         settings.write_text(json.dumps({"model_workbench_civitai_api_key": "test-key"}))
     assert not (root / "models" / "Lora" / "locked_castle.safetensors").exists()
+
+    # With the key saved, Download again: the new try takes the failed row's place.
+    page.locator("#mw_civitai_download").click()
+    expect(page.locator("#mw_civitai_download_status").first).to_contain_text("Installed to", timeout=60_000)
+    card = page.locator("#mw_civitai_queue .mw-job", has_text="locked_castle")
+    expect(card).to_have_count(1)
+    expect(card).to_contain_text("Installed")
+    expect(card).not_to_contain_text("Retry")
+
+    # "Clear finished" empties the list of everything that ended.
+    page.locator("#mw_civitai_queue button", has_text="Clear finished").click()
+    expect(page.locator("#mw_civitai_queue .mw-job")).to_have_count(0, timeout=30_000)
+    expect(page.locator("#mw_civitai_queue").first).to_contain_text("No downloads yet")
 
 
 def test_library_scan_marks_installed_and_update_available(page, app, civitai, screenshot):
@@ -199,3 +217,22 @@ def test_a_version_chip_switches_the_files_offered(page, app):
     expect(details.locator(".mw-files")).to_contain_text("tower_v1.safetensors")
     expect(page.locator("#mw_civitai_filename input, #mw_civitai_filename textarea").first).to_have_value(
         "tower_v1.safetensors")
+
+
+def test_a_pasted_model_link_opens_that_model_and_version(page, app, civitai, screenshot):
+    url, _, _ = app
+    page.goto(url)
+    tower = civitai.tower_v1
+    search(page, f"https://civitai.red/models/{tower.model_id}/tower-lora?modelVersionId={tower.version_id}")
+    expect(page.locator(".mw-details-title").first).to_have_text("Tower LoRA", timeout=30_000)
+    details = page.locator("#mw_civitai_details").first
+    expect(details.locator(".mw-chip.mw-active")).to_contain_text("v1")
+    filename = page.locator("#mw_civitai_filename input, #mw_civitai_filename textarea").first
+    expect(filename).to_have_value("tower_v1.safetensors")
+    expect(page.locator("#mw_civitai_results .mw-card")).to_have_count(1)
+    expect(page.locator("#mw_civitai_results").first).not_to_contain_text("No models found")
+    screenshot(page, "civitai-pasted-link")
+
+    search(page, f"urn:air:sd1:lora:civitai:{tower.model_id}@{civitai.tower_v2.version_id}")
+    expect(details.locator(".mw-chip.mw-active")).to_contain_text("v2", timeout=30_000)
+    expect(filename).to_have_value("tower_v2.safetensors")

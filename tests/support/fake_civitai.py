@@ -25,7 +25,8 @@ Routes (API origin; every URL in a JSON answer is rewritten to the server's own 
 - ``GET /api/v1/models/{id}``: 400 for a bad id, 404 ``No model with id N``; Archived/TakenDown/empty-versions
   variants (see ``fake_civitai_data``).
 - ``GET /api/v1/model-versions/{id}``, ``GET /api/v1/model-versions/by-hash/{hash}`` (case-insensitive, any
-  hash kind), ``POST /api/v1/model-versions/by-hash`` (≤100 SHA256, else 400), ``GET /api/v1/images``
+  hash kind), ``POST /api/v1/model-versions/by-hash`` (a JSON array of ≤100 64-character SHA256, else 400 with
+  Civitai's sentence and the Zod issues; one version per matching file; unmatched left out), ``GET /api/v1/images``
   (``modelVersionId``, ``withMeta``), ``GET /api/v1/tags``, ``GET /api/v1/enums``, ``GET /login`` (an HTML page).
 - ``GET /api/download/models/{versionId}`` (``?token=`` or ``Authorization: Bearer``): per file, in Civitai's
   order: 429 limiter fault, 404 ``File not found``, 410 archived, 401 downloads disabled, 401 login required
@@ -45,9 +46,11 @@ Fault switches (``srv.faults``, all off by default): ``throttle_bps`` (per conne
 (``drop_times`` limits how many responses are cut), ``ignore_range``, ``corrupt_at`` (flip the byte at that
 offset), ``hang_storage`` / ``hang_api`` (accept, never answer), ``outage_times`` (HTML 503 for that many API
 requests; -1 = always), ``rate_limit_times`` (429 with ``Retry-After``), ``download_rate_limited``,
-``storage_html`` (200 text/html page instead of the file), ``no_accept_ranges``, ``no_content_length``,
+``storage_html`` (200 text/html page instead of the file), ``storage_redirect_loop`` (the storage URL
+redirects to itself forever, as a hostile look-alike may), ``no_accept_ranges``, ``no_content_length``,
 ``short_body`` (Content-Length says more than is sent), ``empty_pages`` (list pages with a cursor and no items),
-``signed_url_ttl`` (seconds; expired signatures answer 403).
+``signed_url_ttl`` (seconds; expired signatures answer 403), ``bulk_by_hash_status`` (404/405 for the bulk
+by-hash POST, as a server without it answers). ``FakeFile.removed`` makes a model vanish from every route.
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ class Faults:
     retry_after: int = 1
     download_rate_limited: bool = False
     storage_html: bool = False
+    storage_redirect_loop: bool = False
+    bulk_by_hash_status: int = 0  # 404/405: a server (an old mirror, a proxy) without the bulk by-hash POST
     no_accept_ranges: bool = False
     no_content_length: bool = False
     short_body: bool = False
@@ -131,6 +136,8 @@ class FakeFile:
     early_access_deadline: str | None = None
     nsfw_level: int = 1
     images: list = field(default_factory=list)
+    removed: bool = False  # deleted from Civitai: every route answers as if it never existed
+    extra_files: list = field(default_factory=list)  # more files of this version: {"name", "hashes"}
 
     @property
     def download_url(self) -> str:
@@ -150,7 +157,11 @@ class FakeFile:
                 "id": self.file_id, "sizeKB": self.size / 1024, "name": self.name, "type": "Model",
                 "pickleScanResult": "Success", "virusScanResult": "Success", "scannedAt": "2025-01-08T06:16:27.731Z",
                 "metadata": {"format": "SafeTensor", "size": None, "fp": None}, "hashes": dict(self.hashes),
-                "primary": True, "downloadUrl": f"{origin}/api/download/models/{self.version_id}"}],
+                "primary": True, "downloadUrl": f"{origin}/api/download/models/{self.version_id}"}] + [
+                {"id": self.file_id * 100 + n, "sizeKB": 1, "name": extra["name"], "type": "Model", "primary": False,
+                 "hashes": dict(extra.get("hashes") or {}), "metadata": {"format": "SafeTensor"},
+                 "downloadUrl": f"{origin}/api/download/models/{self.version_id}?type=Model"}
+                for n, extra in enumerate(self.extra_files, 1)],
             "images": [] if self.mode == "TakenDown" else [dict(i, url=i["url"].replace("ORIGIN", origin)) for i in self.images],
         }
         if not self.mode:
@@ -292,7 +303,7 @@ class FakeCivitai:
 
     def _file_models(self) -> dict[int, dict]:
         models: dict[int, dict] = {}
-        for f in list(self.files.values()):
+        for f in [f for f in list(self.files.values()) if not f.removed]:
             m = models.setdefault(f.model_id, {
                 "id": f.model_id, "name": f.model_name, "description": f.description, "type": f.model_type,
                 "poi": False, "nsfw": f.nsfw_level > 2, "nsfwLevel": f.nsfw_level, "allowNoCredit": True,
@@ -333,16 +344,26 @@ class FakeCivitai:
     def _version_json(self, version_id: int) -> dict | None:
         f = self.files.get(version_id)
         if f is not None:
-            return self._origin_fix(f.version_json("ORIGIN"))
+            return None if f.removed else self._origin_fix(f.version_json("ORIGIN"))
         return self._origin_fix(next((v for v in self._versions() if v["id"] == version_id), None))
 
-    def _find_hash(self, wanted: str, sha256_only: bool = False) -> dict | None:
+    def _find_hash(self, wanted: str) -> dict | None:
         for v in self._versions():
             for f in v.get("files", []):
                 hashes = {k: str(h).upper() for k, h in (f.get("hashes") or {}).items() if h}
-                if (hashes.get("SHA256") == wanted) if sha256_only else (wanted in hashes.values()):
+                if wanted in hashes.values():
                     return self._origin_fix(v)
         return None
+
+    def _versions_by_sha256(self, wanted: list[str]) -> list[dict]:
+        """The bulk POST's answer: one version per matching *file*, as Civitai's query selects files."""
+        out = []
+        for v in self._versions():
+            for f in v.get("files", []):
+                digest = str((f.get("hashes") or {}).get("SHA256") or "").upper()
+                if digest and digest in wanted:
+                    out.append(self._origin_fix(v))
+        return out
 
     def _search(self, query: dict) -> list[dict]:
         one = {k: v[-1] for k, v in query.items()}

@@ -30,6 +30,22 @@ OUTAGE_PAGE = (b"<!DOCTYPE html><html><head><title>civitai.com | 503: Service te
 LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Sign in | Civitai</title></head><body><form>Sign in</form></body></html>"
 
 
+def _sha256_list_issues(hashes: object) -> list[dict]:
+    """Zod's issues for Civitai's schema: an array (max 100) of strings of exactly 64 characters."""
+    if not isinstance(hashes, list):
+        return [{"code": "invalid_type", "expected": "array", "path": [], "message": "Expected array"}]
+    issues: list[dict] = []
+    for i, h in enumerate(hashes):
+        if not isinstance(h, str):
+            issues.append({"code": "invalid_type", "expected": "string", "path": [i], "message": "Expected string"})
+        elif len(h) != 64:
+            issues.append({"code": "custom", "path": [i], "message": "Invalid hash"})
+    if len(hashes) > 100:
+        issues.append({"code": "too_big", "maximum": 100, "type": "array", "inclusive": True, "path": [],
+                       "message": "Too many hashes"})
+    return issues
+
+
 def sign(key: str, expires: int) -> str:
     return hmac.new(_SECRET, f"{key}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
@@ -239,17 +255,21 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.send_json(200, version)
 
     def _by_hash_post(self, query: dict, body: bytes) -> None:
+        missing = self.fake.faults.bulk_by_hash_status
+        if missing:
+            return self.error(missing, "Method not allowed" if missing == 405 else "Not found")
         if self.command != "POST":
             return self.error(405, "Method not allowed")
         try:
             hashes = json.loads(body.decode("utf-8"))
         except ValueError:
-            return self.error(400, "Invalid JSON body")
-        if not isinstance(hashes, list) or len(hashes) > 100 or any(not isinstance(h, str) or len(h) != 64 for h in hashes):
-            return self.error(400, "Expected an array of at most 100 SHA256 hashes")
+            hashes = None
+        issues = _sha256_list_issues(hashes)
+        if issues:
+            # Civitai: 400 {"error": "Request must include an array of SHA256 Hashes. " + the ZodError's message}
+            return self.error(400, "Request must include an array of SHA256 Hashes. " + json.dumps(issues, indent=2))
         self.fake.bulk_calls.append(len(hashes))
-        found = [v for v in (self.fake._find_hash(h.upper(), sha256_only=True) for h in hashes) if v is not None]
-        self.send_json(200, found)
+        self.send_json(200, self.fake._versions_by_sha256([h.upper() for h in hashes]))
 
     def _images(self, query: dict, body: bytes) -> None:
         one = {k: v[-1] for k, v in query.items()}
@@ -285,7 +305,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             return self.error(429, "We've noticed an unusual amount of downloading from your account. "
                                    "Contact support@civitai.com or come back later.")
         f = self.fake.files.get(int(id)) if id.isdigit() else None
-        if f is None:
+        if f is None or f.removed:
             if id.isdigit() and int(id) == data.ARCHIVED_VERSION_ID:
                 return self.error(410, "Model archived, not available for download")
             return self.error(404, "File not found")
@@ -332,6 +352,8 @@ class FakeHandler(BaseHTTPRequestHandler):
             return self.hang()
         if faults.storage_html:
             return self.send_body(200, LOGIN_PAGE, "text/html; charset=utf-8")
+        if faults.storage_redirect_loop:
+            return self.send_body(302, b"", "text/plain", {"Location": self.path})
         start, end = 0, f.size - 1
         status = 200
         range_header = self.headers.get("Range")

@@ -309,13 +309,6 @@ def test_other_4xx_are_not_retried(server, client, sleeps):
     assert sleeps == [] and len(api_requests(server, "/api/v1/models/77777777")) == 1
 
 
-def test_unreachable_and_timeout(sleeps):
-    c = CivitaiClient("http://127.0.0.1:9", sleep=sleeps.append, max_retries=1)
-    with pytest.raises(UnavailableError) as info:
-        c.get_json("/api/v1/enums")
-    assert "Could not reach Civitai" in str(info.value) and len(sleeps) == 1
-
-
 def test_hanging_api_times_out(server, sleeps):
     server.faults.hang_api = True
     with CivitaiClient(server.url, timeout=0.3, sleep=sleeps.append, max_retries=0) as c, \
@@ -365,3 +358,79 @@ def test_api_key_can_change_at_runtime(server):
         assert c.has_api_key and c.resolve_download(f.download_url).redirected
         c.set_api_key("")
         assert not c.has_api_key
+
+
+# -- errors that waiting will not heal fail at once (issue 10 item 3) ---------------------------
+def _client_raising(exc_factory, sleeps, **kw):
+    c = CivitaiClient("https://civitai.example", sleep=sleeps.append, **kw)
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        raise exc_factory(request)
+
+    c.http = httpx.Client(transport=httpx.MockTransport(handler), event_hooks={"request": [c._auth]})
+    return c, calls
+
+
+def test_connection_refused_fails_at_once_with_a_sentence():
+    import time
+
+    started = time.monotonic()
+    with CivitaiClient("http://127.0.0.1:9") as c, pytest.raises(UnavailableError) as info:  # real sleep, 4 retries
+        c.search(SearchQuery(query="castle"))
+    assert time.monotonic() - started < 2.0
+    text = str(info.value)
+    assert "refused" in text and "127.0.0.1" in text
+    assert "Error" not in text and "httpx" not in text
+
+
+@pytest.mark.parametrize("message, words", [
+    ("[Errno -2] Name or service not known", "could not be looked up"),
+    ("[Errno -3] Temporary failure in name resolution", "could not be looked up"),
+    ("[Errno 101] Network is unreachable", "no network"),
+    ("[Errno 111] Connection refused", "refused"),
+])
+def test_connect_errors_are_not_retried_and_say_why(sleeps, message, words):
+    c, calls = _client_raising(lambda r: httpx.ConnectError(message, request=r), sleeps, max_retries=4)
+    with pytest.raises(UnavailableError) as info:
+        c.get_json("/api/v1/enums")
+    assert sleeps == [] and len(calls) == 1
+    text = str(info.value)
+    assert words in text and "ConnectError" not in text and "Errno" not in text
+    assert text.endswith(".") and "civitai.example" in text
+
+
+def test_timeouts_and_broken_connections_keep_their_backoff(sleeps):
+    for exc in (httpx.ConnectTimeout, httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError):
+        sleeps.clear()
+        c, calls = _client_raising(lambda r, exc=exc: exc("boom", request=r), sleeps, max_retries=4)
+        with pytest.raises(UnavailableError) as info:
+            c.get_json("/api/v1/enums")
+        assert sleeps == [1.0, 2.0, 4.0, 8.0] and len(calls) == 5, exc
+        assert exc.__name__ not in str(info.value) and "boom" not in str(info.value)
+
+
+def test_endless_redirects_end_with_our_sentence(sleeps):
+    def handler(request):
+        return httpx.Response(302, headers={"Location": str(request.url)})
+
+    c = CivitaiClient("https://civitai.example", sleep=sleeps.append)
+    c.http = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=True)
+    with pytest.raises(BadResponseError) as info:
+        c.get_json("/api/v1/enums")
+    assert "redirected" in str(info.value) and "Exceeded" not in str(info.value) and sleeps == []
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_bulk_by_hash_falls_back_to_one_get_per_hash(server, client, status):
+    files = [server.add_file(data=b"fallback-%d-%d" % (status, i), name=f"fallback_{i}.safetensors") for i in range(3)]
+    server.faults.bulk_by_hash_status = status
+    hashes = [f.sha256 for f in files] + ["F" * 64]
+    found = client.get_versions_by_hashes(hashes)
+    assert sorted(v.id for v in found) == sorted(f.version_id for f in files)
+    gets = [r for r in api_requests(server, "/api/v1/model-versions/by-hash/")]
+    posts = [r for r in api_requests(server, "/api/v1/model-versions/by-hash") if r.method == "POST"]
+    assert len(gets) == 4 and len(posts) == 1
+    client.get_versions_by_hashes([files[0].sha256])  # remembered: no second POST
+    assert len([r for r in api_requests(server, "/api/v1/model-versions/by-hash") if r.method == "POST"]) == 1

@@ -168,3 +168,30 @@ def test_control_routes_for_another_process(server):
     assert httpx.post(f"{server.url}/__fake__/faults", json={"reset": True}).json()["throttle_bps"] is None
     assert httpx.post(f"{server.url}/__fake__/faults", json={"nonsense": 1}).status_code == 400
     assert httpx.post(f"{server.url}/__fake__/files", json={"bogus": 1}).status_code == 400
+
+
+def test_by_hash_post_answers_as_civitai_does(server):
+    url = f"{server.url}/api/v1/model-versions/by-hash"
+    bad = httpx.post(url, json={"hashes": ["A" * 64]})
+    assert bad.status_code == 400 and bad.json()["error"].startswith("Request must include an array of SHA256 Hashes.")
+    assert "Too many hashes" in httpx.post(url, json=["A" * 64] * 101).json()["error"]
+    assert "Invalid hash" in httpx.post(url, json=["ABC"]).json()["error"]
+    assert httpx.post(url, json=[]).json() == []
+    # One entry per matching file (Civitai selects files): two files of one version give it twice.
+    f = server.add_file(data=b"twin-a", name="twin.safetensors")
+    f.extra_files = [{"name": "twin-b.safetensors", "hashes": {"SHA256": hashlib.sha256(b"twin-b").hexdigest().upper()}}]
+    twins = httpx.post(url, json=[f.sha256.lower(), hashlib.sha256(b"twin-b").hexdigest()]).json()
+    assert [v["id"] for v in twins] == [f.version_id, f.version_id]
+    # A model removed from Civitai is gone from every route.
+    gone = server.add_file(data=b"gone", name="gone.safetensors", removed=True)
+    assert httpx.post(url, json=[gone.sha256]).json() == []
+    assert httpx.get(f"{server.url}/api/v1/models/{gone.model_id}").status_code == 404
+    assert httpx.get(f"{url}/{gone.sha256}").status_code == 404
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_server_without_the_bulk_post(server, status):
+    server.faults.bulk_by_hash_status = status
+    f = server.add_file(data=b"old-mirror-%d" % status, name="old_mirror.safetensors")
+    assert httpx.post(f"{server.url}/api/v1/model-versions/by-hash", json=[f.sha256]).status_code == status
+    assert httpx.get(f"{server.url}/api/v1/model-versions/by-hash/{f.sha256}").json()["id"] == f.version_id

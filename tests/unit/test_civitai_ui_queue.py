@@ -52,3 +52,9 @@ def test_an_empty_queue_says_how_to_start():
 def test_names_and_messages_are_escaped():
     html = queue_html([snap(name="<b>x</b>.safetensors", message="<script>")])
     assert "<b>x</b>" not in html and "<script>" not in html
+
+
+def test_clear_finished_is_offered_only_when_something_finished():
+    assert "&quot;clear&quot;" not in queue_html([snap()])
+    html = queue_html([snap(), snap("dl-2", JobStatus.DONE, bytes=10, total=10, message="Installed.")])
+    assert "&quot;clear&quot;" in html and "Clear finished" in html

@@ -112,7 +112,12 @@ def test_a_401_download_fails_with_the_api_key_message(make_service, server):
     assert job.status == JobStatus.FAILED and job.error_kind == AuthRequiredError.__name__
     assert "civitai.com/user/account" in job.message
     handlers = CivitaiHandlers(UiContext(service.host, standalone=False), service)
-    assert "Settings → Model Workbench" in handlers._job_result(job)
+    state = handlers.open_model(str(f.model_id), {})[-1]
+    status, panel = list(handlers.download(0, "", "", state))[-1]
+    # The key message is said once: in the job's card, which stays; the status line points there.
+    assert (status + panel).count("civitai.com/user/account") == 1
+    assert (status + panel).count("Settings → Model Workbench") == 1
+    assert "civitai.com/user/account" in panel and "Downloads list" in status and "mw-error" in status
 
 
 def test_the_client_follows_the_settings(make_service):
@@ -184,11 +189,18 @@ def test_search_handler_fills_base_models_from_civitai_enums(make_service, serve
     service, host = make_service()
     handlers = CivitaiHandlers(UiContext(host, standalone=True), service, base_model_choices=["SD 1.5"])
     out = handlers.search("first", "", [], ["SD 1.5", "Gone Model"], "Highest Rated", "AllTime", "PG-13", False, {})
-    status, grid, label, state, back, forward, bases = out
+    status, grid, label, state, back, forward = out
     assert status == "" and "mw-cards" in grid and "Page 1" in label
+    bases = handlers.base_models_after_search(["SD 1.5", "Gone Model"], state)
     assert bases["choices"] == data.ENUMS["ActiveBaseModel"] and bases["value"] == ["SD 1.5"]
-    again = handlers.search("first", "", [], [], "Highest Rated", "AllTime", "PG-13", False, {})
-    assert "choices" not in again[-1]  # unchanged choices: no update sent
+    assert "choices" not in handlers.base_models_after_search([], state)  # unchanged choices: no update sent
+    server.faults.outage_times = -1
+    try:
+        failed = handlers.search("first", "x", [], [], "Highest Rated", "AllTime", "PG-13", False, state)[3]
+    finally:
+        server.faults.reset()
+    handlers.base_model_choices = []
+    assert "choices" not in handlers.base_models_after_search([], failed)  # no answer: the list is not asked for
 
 
 def test_the_queue_resumes_partial_downloads_when_it_starts(make_service, server, tmp_path):
@@ -233,10 +245,84 @@ def test_actionable_messages_for_outage_early_access_and_archived(make_service, 
     summary = handlers.open_model(str(early.model_id), {})[0]
     assert "Early Access until 2030-01-02" in summary
     state = handlers.open_model(str(early.model_id), {})[-1]
-    final = list(handlers.download(0, "", "", state))[-1][0]
-    assert "Early Access" in final and "2030" in final
+    final, panel = list(handlers.download(0, "", "", state))[-1]
+    assert "Early Access" in panel and "2030" in panel and "Downloads list" in final
 
     archived = handlers.open_model(str(data.ARCHIVED_MODEL_ID), {})
     assert "archived on Civitai" in archived[0]
     message = list(handlers.download(0, "", "", archived[-1]))[-1][0]
     assert "no downloadable file" in message
+
+
+def test_a_pasted_model_link_opens_that_model_and_version(make_service, server):
+    # v2 is listed first (newest), as Civitai lists versions.
+    v2 = server.add_file(data=b"link-v2" * 50, name="linked_v2.safetensors", model_name="Linked Lantern", version_name="v2")
+    v1 = server.add_file(data=b"link-v1" * 50, name="linked_v1.safetensors", model_name="Linked Lantern",
+                         version_name="v1", model_id=v2.model_id)
+    service, host = make_service()
+    handlers = CivitaiHandlers(UiContext(host, standalone=True), service)
+    for text in (f"https://civitai.com/models/{v1.model_id}/linked-lantern?modelVersionId={v1.version_id}",
+                 f"https://civitai.red/models/{v1.model_id}?modelVersionId={v1.version_id}",
+                 f"urn:air:sd1:lora:civitai:{v1.model_id}@{v1.version_id}",
+                 f"https://civitai.com/api/download/models/{v1.version_id}"):
+        status, grid, label, state, _back, _next = handlers.search(
+            "first", text, [], [], "Highest Rated", "AllTime", "PG-13", False, {})
+        assert status == "" and "Linked Lantern" in grid and "No models found" not in grid, text
+        assert state["open"] == f"{v1.model_id}:{v1.version_id}", text
+        details = handlers.open_linked(state, {})
+        assert "Linked Lantern" in details[0] and details[4] == "linked_v1.safetensors", text
+        assert details[-1]["version_id"] == v1.version_id
+    state = handlers.search("first", f"https://civitai.green/models/{v1.model_id}/x", [], [], "Highest Rated",
+                            "AllTime", "PG-13", False, {})[3]
+    assert state["open"] == f"{v1.model_id}:"
+    assert handlers.open_linked(state, {})[-1]["version_id"] == v2.version_id  # the newest, as on the site
+    plain = handlers.search("first", "Lantern", [], [], "Highest Rated", "AllTime", "PG-13", False, {})[3]
+    assert "open" not in plain and all(isinstance(u, dict) for u in handlers.open_linked(plain, {}))
+    missing = handlers.search("first", "https://civitai.com/models/987654321", [], [], "Highest Rated", "AllTime",
+                              "PG-13", False, {})
+    assert "mw-error" in missing[0] and "could not find" in missing[0]
+
+
+def test_a_key_saved_after_a_failed_download_is_used_by_the_next_try(make_service, server):
+    f = server.add_file(data=b"keyed" * 100, name="keyed.safetensors", model_name="Keyed Unique")
+    service, host = make_service(key="")
+    first, _ = service.download(f.model_id, f.version_id)
+    assert service.queue.wait(first, timeout=30) and service.queue.get(first).status == JobStatus.FAILED
+    host.settings_file.save({"model_workbench_civitai_api_key": "test-key"})
+    again, _ = service.download(f.model_id, f.version_id)  # the model is cached: no request made on the way
+    assert service.queue.wait(again, timeout=30) and service.queue.get(again).status == JobStatus.DONE
+    assert [j.id for j in service.queue.snapshot()] == [again]  # the new try took the failed row's place
+
+
+def test_library_leaves_out_early_access_updates_and_marks_removed_models(make_service, server, tmp_path):
+    early = server.add_file(data=b"lamp-v2" * 500, name="lamp_v2.safetensors", model_name="Lamp", version_name="v2",
+                            early_access_deadline="2099-01-01T00:00:00.000Z")
+    v1 = server.add_file(data=b"lamp-v1" * 500, name="lamp_v1.safetensors", model_name="Lamp", version_name="v1",
+                         model_id=early.model_id)
+    gone = server.add_file(data=b"gone-model" * 500, name="gone.safetensors", model_name="Gone")
+    lora = tmp_path / "models" / "Lora"
+    lora.mkdir(parents=True, exist_ok=True)
+    (lora / "lamp_v1.safetensors").write_bytes(v1.path.read_bytes())
+    (lora / "gone.safetensors").write_bytes(gone.path.read_bytes())
+    service, host = make_service()
+    handlers = CivitaiHandlers(UiContext(host, standalone=True), service)
+    list(handlers.library_scan())
+    rows = {r["filename"]: r for r in service.library_rows()}
+    assert rows["lamp_v1.safetensors"]["status"] == "matched"  # v2 is Early Access: no update badge (default)
+    assert rows["gone.safetensors"]["status"] == "matched"
+
+    host.settings_file.save({"model_workbench_civitai_api_key": "test-key",
+                             "model_workbench_updates_skip_early_access": False})
+    gone.removed = True
+    try:
+        status, table = list(handlers.library_scan(True))[-1]  # "Match on Civitai"
+        rows = {r["filename"]: r for r in service.library_rows()}
+        assert rows["lamp_v1.safetensors"]["status"] == "update_available"
+        assert rows["gone.safetensors"]["status"] == "removed" and rows["gone.safetensors"]["civitai_url"] is None
+        assert "Removed from Civitai" in table and "mw-error" not in status
+        asked = len([r for r in server.requests if r.path == f"/api/v1/models/{gone.model_id}"])
+        status, table = list(handlers.library_scan())[-1]  # the next scan does not ask again
+        assert len([r for r in server.requests if r.path == f"/api/v1/models/{gone.model_id}"]) == asked
+        assert "Removed from Civitai" in table and "mw-error" not in status
+    finally:
+        gone.removed = False

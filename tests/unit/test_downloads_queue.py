@@ -179,3 +179,41 @@ def test_resume_partials_after_restart(server, client, tmp_path):
         assert snap.status == JobStatus.DONE and (sub / f.name).read_bytes() == f.path.read_bytes()
     finally:
         q2.shutdown()
+
+
+def test_downloading_a_failed_file_again_replaces_its_row(server, client, tmp_path):
+    f = server.add_file(data=b"again" * 1000, name="again.safetensors", require_auth=True)
+    from model_workbench.civitai import CivitaiClient
+
+    with CivitaiClient(server.url, api_key=None, sleep=lambda s: None, max_retries=0) as anonymous:
+        q = DownloadQueue(anonymous, options=opts())
+        try:
+            failed = q.add(req(f, tmp_path))
+            assert q.wait(failed, timeout=10) and q.get(failed).status == JobStatus.FAILED
+            other = q.add(req(server.add_file(data=b"other", name="other.safetensors"), tmp_path))
+            assert q.wait(other, timeout=10)
+            again = q.add(req(f, tmp_path))  # the user pressed Download once more
+            assert q.wait(again, timeout=10)
+            ids = [s.id for s in q.snapshot()]
+            assert failed not in ids and again in ids and other in ids and len(ids) == 2
+        finally:
+            q.shutdown()
+
+
+def test_clear_finished_keeps_only_what_is_running_or_paused(server, client, tmp_path):
+    server.faults.throttle_bps = 256 * 1024
+    done = server.add_file(data=b"d" * 1000, name="done.safetensors")
+    slow = server.add_file(data=b"s" * (2 * MIB), name="slow_clear.safetensors")
+    q = DownloadQueue(client, options=opts())
+    try:
+        done_id = q.add(req(done, tmp_path))
+        assert q.wait(done_id, timeout=10)
+        cancelled_id = q.add(req(server.add_file(data=b"c" * MIB, name="cancel_me.safetensors"), tmp_path))
+        q.cancel(cancelled_id)
+        running_id = q.add(req(slow, tmp_path))
+        assert wait_for(lambda: q.get(running_id).status == JobStatus.DOWNLOADING)
+        assert q.clear_finished() == 2
+        assert [s.id for s in q.snapshot()] == [running_id]
+    finally:
+        server.faults.reset()
+        q.shutdown()

@@ -424,3 +424,15 @@ def test_error_page_on_resume_keeps_the_bytes_we_have(server, client, tmp_path):
     server.faults.reset()
     assert Transfer(client, request_for(f, tmp_path), options()).run().sha256 == f.sha256
 
+
+
+def test_endless_redirects_end_with_our_sentence(server, client, tmp_path):
+    f = server.add_file(data=b"loop" * 100)
+    server.faults.storage_redirect_loop = True
+    with pytest.raises(DownloadError) as info:
+        Transfer(client, request_for(f, tmp_path), options()).run()
+    text = str(info.value)
+    assert "redirected the download" in text and f.name in text
+    assert "Exceeded" not in text and "redirects.." not in text
+    assert info.value.kind == "redirects" and info.value.retryable
+    assert only_installed(tmp_path) == []

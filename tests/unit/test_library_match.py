@@ -13,6 +13,7 @@ from model_workbench.library.match_store import MatchStore
 from model_workbench.library.matching import (
     STATUS_MATCHED,
     STATUS_NOT_ON_CIVITAI,
+    STATUS_REMOVED,
     STATUS_UNHASHED,
     STATUS_UNKNOWN,
     STATUS_UPDATE_AVAILABLE,
@@ -303,3 +304,42 @@ def test_index_versions_by_sha256_adapts_the_bulk_answer(clock: Clock) -> None:
     matcher = CivitaiMatcher(MatchStore(None, clock), lambda hashes: index_versions_by_sha256([answer, other]))
     report = matcher.match([file_sha, sha(5), sha(6)])
     assert set(report.matched) == {file_sha, sha(5)} and report.not_found == [sha(6)]
+
+
+def test_update_badges_can_leave_out_early_access_and_paid_versions(clock: Clock) -> None:
+    future = "2099-01-01T00:00:00.000Z"
+    versions = [{"id": 104, "name": "paid", "paidAccess": {"buzz": 500}},
+                {"id": 103, "name": "ea", "earlyAccessEndsAt": future},
+                {"id": 102, "name": "ea2", "availability": "EarlyAccess"},
+                {"id": 101, "name": "v2", "earlyAccessEndsAt": "2020-01-01T00:00:00Z", "availability": "Public"},
+                {"id": 100, "name": "v1"}]
+    assert newest_of(versions) == (104, "paid")
+    assert newest_of(versions, skip_restricted=True, now=clock()) == (101, "v2")
+    for skip, newest in ((True, 101), (False, 104)):
+        matcher = CivitaiMatcher(MatchStore(None, clock), FakeCivitai({sha(1): version(100, 7)}), lambda _id: versions,
+                                 skip_early_access=skip)
+        matcher.match([sha(1)])
+        assert matcher.store.get(sha(1)).newest_version_id == newest
+
+
+def test_a_model_removed_from_civitai_is_recorded_once(clock: Clock, tmp_path: Path) -> None:
+    path = str(tmp_path / "matches.json")
+    asked: list[int] = []
+
+    def model_versions(model_id: int):
+        asked.append(model_id)
+        return None  # the model's page answers 404: removed from Civitai
+
+    civitai = FakeCivitai({sha(1): version(100, 7)})
+    matcher = CivitaiMatcher(MatchStore(path, clock), civitai, model_versions)
+    report = matcher.match([sha(1)])
+    assert report.removed == [7] and report.error is None
+    assert matcher.status(sha(1)) == STATUS_REMOVED
+    assert MatchStore(path, clock).removed_since(7) is not None  # persisted
+    clock.now += 2 * DAY
+    again = matcher.match([sha(1)])  # the next scans neither ask again nor report it again
+    assert again.removed == [] and asked == [7] and matcher.status(sha(1)) == STATUS_REMOVED
+    clock.now += 8 * DAY
+    matcher.model_versions = lambda _id: [{"id": 100, "name": "v1"}]  # back on Civitai
+    matcher.match([sha(1)])
+    assert matcher.status(sha(1)) == STATUS_MATCHED
