@@ -56,3 +56,31 @@ def test_sanitize_normalises_and_limits_length():
 
 def test_numbered_name():
     assert numbered_name("a.safetensors", 2) == "a (2).safetensors" and numbered_name("noext", 3) == "noext (3)"
+
+
+@pytest.mark.parametrize("stem", ["城" * 300, "a" * 300, "Ünïcödé-" * 40], ids=["cjk", "ascii", "mixed"])
+def test_long_names_leave_room_for_every_file_made_beside_them(stem):
+    from model_workbench.downloads.filenames import FILESYSTEM_NAME_BYTES, LONGEST_SIDE_SUFFIX
+
+    name = sanitize_filename(stem + ".safetensors")
+    assert name.endswith(".safetensors")
+    name.encode("utf-8")  # cut on a character boundary: still valid text
+    model_stem = name[: -len(".safetensors")]
+    beside = [name + ".part", name + ".part.json", name + ".part.json.abcdefgh.tmp", numbered_name(name, 99),
+              model_stem + ".preview.png", model_stem + ".json", model_stem + ".civitai.info", model_stem + ".hf.json"]
+    for other in beside:
+        assert len(other.encode("utf-8")) <= FILESYSTEM_NAME_BYTES, other
+    assert len(name.encode("utf-8")) + len(LONGEST_SIDE_SUFFIX.encode()) <= FILESYSTEM_NAME_BYTES
+
+
+def test_shortened_names_stay_unique_and_stable():
+    first = sanitize_filename("x" * 300 + "_one.safetensors")
+    second = sanitize_filename("x" * 300 + "_two.safetensors")
+    assert first != second  # the same long prefix, different endings: a hash of the full name tells them apart
+    assert sanitize_filename("x" * 300 + "_one.safetensors") == first  # the same name always shortens alike
+    assert sanitize_filename("short.safetensors") == "short.safetensors"
+
+
+def test_an_absurd_extension_is_not_kept_whole():
+    name = sanitize_filename("model." + "e" * 300)
+    assert len(name.encode("utf-8")) <= 230
