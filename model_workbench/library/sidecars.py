@@ -103,6 +103,8 @@ def user_metadata(version: ModelVersion, model: Model | None = None, *, preferre
 def civitai_info(version: ModelVersion, model: Model | None = None) -> dict:
     """Civitai Helper's ``.civitai.info``: the version JSON, plus the parent model's description, tags and licence."""
     info = dict(version.raw)
+    if "trainedWords" in info:
+        info["trainedWords"] = list(version.trained_words)  # the cleaned words (no bidi controls), as in the .json
     if model is not None:
         parent = dict(info.get("model") or {})
         parent.setdefault("name", model.name)

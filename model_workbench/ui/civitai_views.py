@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import PurePath
 
+from model_workbench.bidi import strip_bidi
 from model_workbench.civitai.types import Model, ModelFile, ModelImage, ModelVersion
 from model_workbench.ui.i18n import t, tf
 from model_workbench.ui.sanitize import sanitize_html
@@ -25,12 +26,14 @@ THUMB_WIDTH = 320
 
 
 def esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    """Text for the page: escaped, and without bidi controls (they would make a name read backwards)."""
+    return html.escape(strip_bidi("" if value is None else str(value)), quote=True)
 
 
 def js_arg(value: object) -> str:
-    """A value as a JavaScript literal inside a double-quoted HTML attribute."""
-    return esc(json.dumps(value))
+    """A value as a JavaScript literal inside a double-quoted HTML attribute (text without bidi controls:
+    json.dumps writes them as ``\\u202e``, which ``esc`` would not see)."""
+    return esc(json.dumps(strip_bidi(value) if isinstance(value, str) else value))
 
 
 def human_count(n: int | None) -> str:
@@ -200,7 +203,7 @@ def preferred_weight(version: ModelVersion) -> float:
 
 def prompt_tag(model_type: str, filename: str, weight: float) -> str | None:
     """What WebUI's prompt needs to use a model of this type, or None (checkpoints, VAEs...)."""
-    stem = PurePath(filename).stem if filename else ""
+    stem = strip_bidi(PurePath(filename).stem) if filename else ""  # as the file will be named on disk
     kind = re.sub(r"[^a-z]", "", (model_type or "").lower())
     if not stem:
         return None

@@ -52,3 +52,8 @@ def test_an_empty_queue_says_how_to_start():
 def test_names_and_messages_are_escaped():
     html = queue_html([snap(name="<b>x</b>.safetensors", message="<script>")])
     assert "<b>x</b>" not in html and "<script>" not in html
+
+
+def test_bidi_controls_in_a_job_name_are_not_displayed():
+    html = queue_html([snap(name="invoice_\u202egnp.safetensors", message="Installed invoice_\u202egnp.safetensors.")])
+    assert "\u202e" not in html and "invoice_gnp.safetensors" in html

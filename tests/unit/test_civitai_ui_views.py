@@ -206,3 +206,24 @@ def test_a_version_without_images_or_files_still_renders():
     version = ModelVersion(id=5, name="empty")
     html = details_html(model, version, [], site_url="https://c")
     assert "no files to download" in html
+
+
+def test_bidi_controls_are_not_displayed():
+    from model_workbench.bidi import BIDI_CONTROLS
+
+    tricky = model_json(name="invoice_\u202egnp", creator={"username": "\u2067maker\u2069"},
+                        tags=["\u202dtag"])
+    tricky["modelVersions"][0]["files"][0]["name"] = "evil_\u202egnp.safetensors"
+    tricky["modelVersions"][0]["trainedWords"] = ["\u202eword"]
+    model = Model.from_json(tricky)
+    shown = cards_html([model], max_level=2) + details_html(model, model.versions[0], [], site_url="https://civitai.com")
+    assert not set(shown) & BIDI_CONTROLS
+    assert "invoice_gnp" in shown and "evil_gnp.safetensors" in shown
+
+
+def test_copied_prompt_tags_carry_no_bidi_controls():
+    tricky = model_json()
+    tricky["modelVersions"][0]["files"][0]["name"] = "evil_\u202egnp.safetensors"
+    model = Model.from_json(tricky)
+    summary, _ = details_parts(model, model.versions[0], [], site_url="https://civitai.com")
+    assert "\\u202e" not in summary and "&lt;lora:evil_gnp:1&gt;" in summary

@@ -84,3 +84,12 @@ def test_shortened_names_stay_unique_and_stable():
 def test_an_absurd_extension_is_not_kept_whole():
     name = sanitize_filename("model." + "e" * 300)
     assert len(name.encode("utf-8")) <= 230
+
+
+def test_bidi_controls_are_stripped_from_file_names():
+    from model_workbench.bidi import BIDI_CONTROLS
+
+    assert sanitize_filename("invoice_\u202egnp.safetensors") == "invoice_gnp.safetensors"
+    every = "".join(sorted(BIDI_CONTROLS))
+    assert sanitize_filename(f"a{every}b.pt") == "ab.pt"
+    assert sanitize_filename("\u202e\u2066") == "download.bin"

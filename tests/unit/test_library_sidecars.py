@@ -144,3 +144,12 @@ def test_metadata_and_info_from_recorded_sample():
     assert meta["activation text"] == ", ".join(version.trained_words) and meta["sd version"] == "Unknown"
     info = civitai_info(version, Model.from_json(sample("models-id-1231067")))
     assert info["id"] == 1255556 and "allowCommercialUse" in info["model"]
+
+
+def test_bidi_controls_never_reach_the_trigger_words_on_disk():
+    raw = {"id": 5, "modelId": 6, "name": "v1", "trainedWords": ["\u202egnp sks", "cat\u2066 style\u2069", "\u200f"],
+           "files": [], "images": []}
+    version = ModelVersion.from_json(raw)
+    assert version.trained_words == ["gnp sks", "cat style"]
+    assert user_metadata(version)["activation text"] == "gnp sks, cat style"
+    assert civitai_info(version)["trainedWords"] == ["gnp sks", "cat style"]
