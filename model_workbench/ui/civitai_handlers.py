@@ -180,6 +180,10 @@ class CivitaiHandlers:
         if job is None:
             return ""
         if job.status.value == "done":
+            if not job.verified:
+                return views.message_html(tf("Installed unverified to {path}: Civitai gave no SHA256 checksum for "
+                                             "this file, so it could not be checked for damage in transit.",
+                                             path=job.destination or ""), "notice")
             text = tf("Installed to {path}", path=job.destination or "")
             if job.reused or "failed" in job.message:
                 text += " " + job.message  # the existing file was kept, or the sidecars could not be written

@@ -240,3 +240,21 @@ def test_actionable_messages_for_outage_early_access_and_archived(make_service, 
     assert "archived on Civitai" in archived[0]
     message = list(handlers.download(0, "", "", archived[-1]))[-1][0]
     assert "no downloadable file" in message
+
+
+def test_a_file_without_a_checksum_is_installed_as_unverified(make_service, server):
+    f = server.add_file(data=b"no-hash" * 300, name="nohash.safetensors", model_name="Nohash Unique", hashes={})
+    service, host = make_service()
+    job_id, _ = service.download(f.model_id, f.version_id)
+    assert service.queue.wait(job_id, timeout=30)
+    job = service.queue.get(job_id)
+    assert job.status == JobStatus.DONE and not job.verified
+    assert "unverified" in job.message and "no SHA256" in job.message  # the queue item says so
+    said = CivitaiHandlers(UiContext(host, standalone=True), service)._job_result(job)
+    assert "unverified" in said and "Installed to" not in said
+    # A verified one still says plainly where it went.
+    g = server.add_file(data=b"hashed" * 300, name="hashed.safetensors", model_name="Hashed Unique")
+    job_id, _ = service.download(g.model_id, g.version_id)
+    assert service.queue.wait(job_id, timeout=30)
+    job = service.queue.get(job_id)
+    assert job.verified and "Installed to" in CivitaiHandlers(UiContext(host, standalone=True), service)._job_result(job)
