@@ -98,3 +98,43 @@ def numbered_name(name: str, n: int) -> str:
     """``model.safetensors`` → ``model (2).safetensors``."""
     stem, dot, ext = name.rpartition(".")
     return f"{stem} ({n}).{ext}" if dot and stem else f"{name} ({n})"
+
+
+class UnsafeNameError(ValueError):
+    """A name typed by the user that would be saved somewhere or as something else than it says."""
+
+
+FILENAME_NOT_A_NAME = "{name} is not a file name: type a name such as my_model."
+FILENAME_HAS_FOLDER = ("The file name {name} contains a folder: type only a name (choose the folder with Subfolder).")
+FILENAME_WRONG_EXTENSION = (
+    "The file name {name} must end in {ext}, the type of this file on Civitai: under another extension it would not "
+    "load, or could be mistaken for another kind of file. Leave the extension out to have it added."
+)
+_DRIVE = re.compile(r"^[A-Za-z]:(?:$|[\\/])")
+# What counts as an extension the user typed: ".exe", ".ckpt"; not the ".5" of "v1.5".
+_TYPED_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,15}$")
+
+
+def user_filename(wanted: str | None, original: str) -> str:
+    """The name a download will really get from what the user typed in the File name box (empty: the
+    file's own name). Made legal like any name; refused with a sentence (``UnsafeNameError``) when it
+    names a folder, or an extension other than the file's own."""
+    typed = strip_bidi(wanted or "").strip()
+    if not typed:
+        return sanitize_filename(original) if original else ""
+    if not typed.strip(". "):
+        raise UnsafeNameError(FILENAME_NOT_A_NAME.format(name=typed))
+    if "/" in typed or "\\" in typed or _DRIVE.match(typed):
+        raise UnsafeNameError(FILENAME_HAS_FOLDER.format(name=typed))
+    ext = _extension(original)
+    typed_ext = _TYPED_EXTENSION.search(typed)
+    if ext and typed_ext and typed_ext.group(0).lower() != ext.lower():
+        raise UnsafeNameError(FILENAME_WRONG_EXTENSION.format(name=typed, ext=ext))
+    if ext and not typed_ext:
+        typed += ext
+    return sanitize_filename(typed, original or "download.bin")
+
+
+def _extension(name: str) -> str:
+    stem, dot, ext = (name or "").rpartition(".")
+    return f".{ext}" if dot and stem and ext else ""

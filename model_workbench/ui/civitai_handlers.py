@@ -113,22 +113,27 @@ class CivitaiHandlers:
         subfolder = self.service.default_subfolder(version) if version is not None else ""
         new_state = {"model_id": model.id, "version_id": version.id if version else None,
                      "file_ids": [f.id for f in files]}
-        where = self._where(model, version, files[chosen].id if files else None, subfolder, "") if files else \
-            views.message_html(t("Nothing to download for this version."), "notice")
+        name, where = self._where(model, version, files[chosen].id if files else None, subfolder, "")
+        if not files:
+            where = views.message_html(t("Nothing to download for this version."), "notice")
         return (summary, more, gr.update(choices=labels, value=labels[chosen] if labels else None), subfolder,
-                files[chosen].name if files else "", where, new_state)
+                name or "", where, new_state)
 
     def _where(self, model: Model, version: ModelVersion | None, file_id: int | None, subfolder: str,
-               filename: str) -> str:
+               filename: str) -> tuple[str | None, str]:
+        """(the file name that will really be used, or None when refused; where it goes, or why not)."""
         if version is None:
-            return ""
-        plan = self.service.plan(model, version, file_id, subfolder, filename)
+            return None, ""
+        try:
+            plan = self.service.plan(model, version, file_id, subfolder, filename)
+        except ValueError as error:
+            return None, views.message_html(str(error), "error")
         text = tf("Will be saved to {path}", path=str(plan.folder / plan.filename))
         notes = ""
         if not self.service.has_api_key:
             notes = views.message_html(t("No Civitai API key is set: most downloads need one.") + " "
                                        + views.api_key_hint(self.ctx.standalone), "notice")
-        return f"<div class='mw-muted mw-path'>{views.esc(text)}</div>{notes}"
+        return plan.filename, f"<div class='mw-muted mw-path'>{views.esc(text)}</div>{notes}"
 
     def file_changed(self, index: Any, subfolder: str, state: dict | None) -> tuple:
         file_id = _file_id(state, index)
@@ -137,17 +142,18 @@ class CivitaiHandlers:
         except (KeyError, TypeError, ValueError, CivitaiError):
             return gr.update(), gr.update()
         version = next((v for v in model.versions if v.id == (state or {}).get("version_id")), None)
-        file = version.file_by_id(file_id) if version is not None and file_id else None
-        name = file.name if file else ""
-        return name, self._where(model, version, file_id, subfolder or "", name)
+        name, where = self._where(model, version, file_id, subfolder or "", "")
+        return name or "", where
 
-    def where_changed(self, index: Any, subfolder: str, filename: str, state: dict | None) -> str:
+    def where_changed(self, index: Any, subfolder: str, filename: str, state: dict | None) -> tuple:
+        """The File name box shows the name that will really be used; a refused one stays as typed."""
         try:
             model = self.service.model(int((state or {})["model_id"]))
         except (KeyError, TypeError, ValueError, CivitaiError):
-            return ""
+            return gr.update(), ""
         version = next((v for v in model.versions if v.id == (state or {}).get("version_id")), None)
-        return self._where(model, version, _file_id(state, index), subfolder or "", filename or "")
+        name, where = self._where(model, version, _file_id(state, index), subfolder or "", filename or "")
+        return (name if name is not None else gr.update()), where
 
     # -- downloads ------------------------------------------------------------------------------
     def download(self, index: Any, subfolder: str, filename: str, state: dict | None) -> Iterator[tuple]:

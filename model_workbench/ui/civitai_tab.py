@@ -120,8 +120,9 @@ def _wire(c: dict, handlers: CivitaiHandlers, search_state: gr.State, details_st
     c["open_button"].click(handlers.open_model, inputs=[c["open_target"], details_state], outputs=details_outputs)
     c["file"].select(handlers.file_changed, inputs=[c["file"], c["subfolder"], details_state],
                      outputs=[c["filename"], c["download_status"]])
-    c["subfolder"].blur(handlers.where_changed, inputs=[c["file"], c["subfolder"], c["filename"], details_state],
-                        outputs=[c["download_status"]])
+    where_inputs = [c["file"], c["subfolder"], c["filename"], details_state]
+    for box in (c["subfolder"], c["filename"]):
+        box.blur(handlers.where_changed, inputs=where_inputs, outputs=[c["filename"], c["download_status"]])
     refresh_cards = js_kwarg("() => { window.modelWorkbench && modelWorkbench.refreshExtraNetworks(); }")
     c["download"].click(handlers.download, inputs=[c["file"], c["subfolder"], c["filename"], details_state],
                         outputs=[c["download_status"], c["queue"]], **long).then(None, None, None, **refresh_cards)

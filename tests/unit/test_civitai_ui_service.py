@@ -132,7 +132,7 @@ def test_folders_follow_type_overrides_and_base_model_subfolders(make_service, s
     model = service.model(f.model_id)
     plan = service.plan(model, model.versions[0], None)
     assert plan.folder == tmp_path / "models" / "Lora" / "SDXL 1.0" and plan.kind == ModelKind.LORA
-    custom = service.plan(model, model.versions[0], None, subfolder="../styles", filename="renamed")
+    custom = service.plan(model, model.versions[0], None, subfolder="styles", filename="renamed")
     assert custom.folder == tmp_path / "models" / "Lora" / "styles" and custom.filename == "renamed.safetensors"
     ckpt = server.add_file(data=b"ckpt" * 100, name="base.safetensors", model_type="Checkpoint")
     ckpt_model = service.model(ckpt.model_id)
@@ -258,3 +258,23 @@ def test_a_file_without_a_checksum_is_installed_as_unverified(make_service, serv
     assert service.queue.wait(job_id, timeout=30)
     job = service.queue.get(job_id)
     assert job.verified and "Installed to" in CivitaiHandlers(UiContext(host, standalone=True), service)._job_result(job)
+
+
+def test_subfolders_and_names_that_would_be_rewritten_are_refused(make_service, server, tmp_path):
+    f = server.add_file(data=b"x" * 100, name="escape.safetensors", model_name="Escape Unique")
+    service, host = make_service()
+    model = service.model(f.model_id)
+    for subfolder, filename in (("../escape", ""), ("/tmp/abs-escape", ""), ("", "evil.exe"), ("", "../x")):
+        with pytest.raises(ValueError):
+            service.plan(model, model.versions[0], None, subfolder, filename)
+        with pytest.raises(ValueError):
+            service.download(f.model_id, f.version_id, None, subfolder, filename)
+    assert service.queue.snapshot() == []
+    handlers = CivitaiHandlers(UiContext(host, standalone=True), service)
+    state = {"model_id": f.model_id, "version_id": f.version_id, "file_ids": [f.version_id * 10]}
+    name, where = handlers.where_changed(0, "", "evil.exe", state)
+    assert "must end in .safetensors" in where and "mw-error" in where
+    name, where = handlers.where_changed(0, "", "renamed", state)
+    assert name == "renamed.safetensors" and "Will be saved to" in where  # the box shows the name really used
+    said = list(handlers.download(0, "../escape", "", state))
+    assert "leaves the model folder" in said[-1][0] and service.queue.snapshot() == []

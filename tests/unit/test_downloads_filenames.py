@@ -93,3 +93,32 @@ def test_bidi_controls_are_stripped_from_file_names():
     every = "".join(sorted(BIDI_CONTROLS))
     assert sanitize_filename(f"a{every}b.pt") == "ab.pt"
     assert sanitize_filename("\u202e\u2066") == "download.bin"
+
+
+@pytest.mark.parametrize("wanted, expected", [
+    ("", "castle.safetensors"),
+    ("renamed", "renamed.safetensors"),
+    ("Renamed.SafeTensors", "Renamed.SafeTensors"),
+    ("v1.5", "v1.5.safetensors"),  # ".5" is a version, not an extension
+    ("a:b", "a_b.safetensors"),  # made legal, and the box shows it
+])
+def test_a_typed_file_name_keeps_the_files_type(wanted, expected):
+    from model_workbench.downloads.filenames import user_filename
+
+    assert user_filename(wanted, "castle.safetensors") == expected
+
+
+@pytest.mark.parametrize("wanted, words", [
+    ("evil.exe", "must end in .safetensors"),
+    ("model.ckpt", "must end in .safetensors"),
+    ("../escape", "only a name"),
+    ("/tmp/abs", "only a name"),
+    ("C:\\Windows\\x", "only a name"),
+    ("sub/name", "only a name"),
+    ("..", "is not a file name"),
+])
+def test_a_typed_file_name_that_would_mislead_is_refused(wanted, words):
+    from model_workbench.downloads.filenames import UnsafeNameError, user_filename
+
+    with pytest.raises(UnsafeNameError, match=words):
+        user_filename(wanted, "castle.safetensors")
