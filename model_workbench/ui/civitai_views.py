@@ -17,6 +17,7 @@ from pathlib import PurePath
 
 from model_workbench.bidi import strip_bidi
 from model_workbench.civitai.types import Model, ModelFile, ModelImage, ModelVersion
+from model_workbench.excerpt import excerpt
 from model_workbench.ui.i18n import t, tf
 from model_workbench.ui.sanitize import sanitize_html
 
@@ -372,6 +373,32 @@ def license_html(model: Model) -> str:
     return f"<div class='mw-facts mw-license'>{cells}</div>"
 
 
+# A description longer than this (as text) shows its beginning, the rest folded in a <details>; the page
+# gets at most DESCRIPTION_PAGE_CHARS of it (Civitai descriptions reach megabytes).
+DESCRIPTION_FOLD_CHARS = 1500
+DESCRIPTION_INTRO_CHARS = 600
+DESCRIPTION_PAGE_CHARS = 200_000
+
+
+def description_html(remote_html: str | None, page_url: str) -> str:
+    """A model or version description, sanitised; a long one collapsed below its first sentences."""
+    safe = sanitize_html(remote_html)
+    if not safe:
+        return ""
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", safe))).strip()
+    if len(text) <= DESCRIPTION_FOLD_CHARS:
+        return f"<div class='mw-description'>{safe}</div>"
+    intro, _ = excerpt(text, DESCRIPTION_INTRO_CHARS)
+    if len(safe) > DESCRIPTION_PAGE_CHARS:  # too big for the page: its plain text, cut, and where to read it all
+        body, _ = excerpt(text, DESCRIPTION_PAGE_CHARS // 2)
+        safe = f"<p>{esc(body)}…</p>"
+    link = (f"<a class='mw-link-button' href='{esc(page_url)}' target='_blank' rel='noopener noreferrer'>"
+            f"{esc(t('Read it on Civitai'))} ↗</a>")
+    return (f"<div class='mw-description mw-description-intro'>{esc(intro)}…</div>"
+            f"<details class='mw-description-more'><summary>{esc(t('Show the full description'))}</summary>"
+            f"<div class='mw-description'>{safe}</div>{link}</details>")
+
+
 def details_parts(model: Model, version: ModelVersion | None, examples: list[ModelImage], *, site_url: str,
                   installed_versions: Iterable[int] = (), can_send: bool = False,
                   standalone: bool = False) -> tuple[str, str]:
@@ -405,12 +432,12 @@ def details_parts(model: Model, version: ModelVersion | None, examples: list[Mod
         examples = sorted(examples, key=lambda i: not (i.meta or {}).get("prompt"))  # ones with a prompt first
         more.append(f"<h3>{esc(t('Example images'))}</h3><div class='mw-examples'>"
                     + "".join(example_html(i, can_send) for i in examples) + "</div>")
-    description = sanitize_html(model.description)
-    version_notes = sanitize_html(version.description)
+    version_notes = description_html(version.description, url)
     if version_notes:
-        more.append(f"<h3>{esc(t('About this version'))}</h3><div class='mw-description'>{version_notes}</div>")
+        more.append(f"<h3>{esc(t('About this version'))}</h3>{version_notes}")
+    description = description_html(model.description, url)
     if description:
-        more.append(f"<h3>{esc(t('Description'))}</h3><div class='mw-description'>{description}</div>")
+        more.append(f"<h3>{esc(t('Description'))}</h3>{description}")
     return f"<div class='mw-details'>{''.join(parts)}</div>", f"<div class='mw-details'>{''.join(more)}</div>"
 
 

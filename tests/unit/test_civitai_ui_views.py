@@ -227,3 +227,16 @@ def test_copied_prompt_tags_carry_no_bidi_controls():
     model = Model.from_json(tricky)
     summary, _ = details_parts(model, model.versions[0], [], site_url="https://civitai.com")
     assert "\\u202e" not in summary and "&lt;lora:evil_gnp:1&gt;" in summary
+
+
+def test_a_long_description_is_collapsed_and_bounded_and_still_sanitised():
+    paragraph = "<p>Paints castles in the evening light, with stone walls and towers.</p>"
+    long = paragraph * 30_000 + "<script>window.pwned=1</script><img src=x onerror=alert(1)>"  # ~2 MB
+    model = Model.from_json(model_json(description=long))
+    _, more = details_parts(model, model.versions[0], [], site_url="https://civitai.com")
+    assert "<details" in more and "Paints castles in the evening light" in more.split("<details")[0]
+    assert len(more) < 400_000  # not the whole 2 MB
+    assert "<script" not in more and "onerror" not in more
+    assert "https://civitai.com/models/11" in more.split("<details")[1]  # where to read the rest
+    short = Model.from_json(model_json())
+    assert "<details" not in details_parts(short, short.versions[0], [], site_url="https://civitai.com")[1]
