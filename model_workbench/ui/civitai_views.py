@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import PurePath
 
 from model_workbench.bidi import strip_bidi
+from model_workbench.civitai.compatibility import a1111_runs_base_model, webui_loads_type
 from model_workbench.civitai.types import Model, ModelFile, ModelImage, ModelVersion
 from model_workbench.excerpt import excerpt
 from model_workbench.ui.i18n import t, tf
@@ -237,6 +238,21 @@ def notices_html(model: Model, version: ModelVersion | None, standalone: bool) -
         if version.usage_control and version.usage_control != "Download":
             out.append(message_html(t("The creator allows this version only for generation on Civitai: it cannot be "
                                       "downloaded."), "error"))
+    out.append(compatibility_html(model, version))
+    return "".join(out)
+
+
+def compatibility_html(model: Model, version: ModelVersion | None) -> str:
+    """What WebUI cannot use, said before the download: a type it never loads, a base model A1111 cannot run."""
+    out = []
+    if not webui_loads_type(model.type):
+        out.append(message_html(tf("WebUI does not load {type} files: this one would only be saved, into a folder "
+                                   "no part of WebUI reads. Use it with the program or extension it was made for.",
+                                   type=model.type), "notice"))
+    if version is not None and not a1111_runs_base_model(version.base_model):
+        out.append(message_html(tf("{base} models do not run in AUTOMATIC1111 WebUI, which loads SD 1.x, SD 2.x, "
+                                   "SDXL (Pony, Illustrious…) and SD 3 models. Forge or ComfyUI can use some of them.",
+                                   base=version.base_model), "notice"))
     return "".join(out)
 
 
