@@ -112,7 +112,7 @@ class CivitaiHandlers:
         chosen = files.index(primary) if primary in files else 0
         subfolder = self.service.default_subfolder(version) if version is not None else ""
         new_state = {"model_id": model.id, "version_id": version.id if version else None,
-                     "file_ids": [f.id for f in files]}
+                     "file_ids": [f.id for f in files], "target": (target or "").strip()}
         name, where = self._where(model, version, files[chosen].id if files else None, subfolder, "")
         if not files:
             where = views.message_html(t("Nothing to download for this version."), "notice")
@@ -156,10 +156,16 @@ class CivitaiHandlers:
         return (name if name is not None else gr.update()), where
 
     # -- downloads ------------------------------------------------------------------------------
-    def download(self, index: Any, subfolder: str, filename: str, state: dict | None) -> Iterator[tuple]:
+    def download(self, index: Any, subfolder: str, filename: str, state: dict | None,
+                 clicked: str | None = None) -> Iterator[tuple]:
+        """``clicked`` is the model (and version) last clicked; the details in ``state`` must be that one's."""
         state = state or {}
         if not state.get("model_id") or not state.get("version_id"):
             yield views.message_html(t("Open a model first, then choose a file to download."), "notice"), gr.update()
+            return
+        if clicked and "target" in state and state["target"] != clicked.strip():
+            yield views.message_html(t("The model you clicked is still loading: press Download again once its "
+                                       "details are shown."), "notice"), gr.update()
             return
         try:
             job_id, path = self.service.download(state["model_id"], state["version_id"], _file_id(state, index),

@@ -125,14 +125,18 @@ def _wire(c: dict, handlers: CivitaiHandlers, search_state: gr.State, details_st
         trigger(partial(handlers.search, direction), inputs=filters, outputs=results)
 
     details_outputs = [c["details"], c["details_more"], c["file"], c["subfolder"], c["filename"], c["download_status"], details_state]
-    c["open_button"].click(handlers.open_model, inputs=[c["open_target"], details_state], outputs=details_outputs)
+    # Download is disabled while details load (it would act on the model shown before), then enabled again.
+    (c["open_button"].click(lambda: gr.update(interactive=False), inputs=None, outputs=[c["download"]], queue=False)
+     .then(handlers.open_model, inputs=[c["open_target"], details_state], outputs=details_outputs)
+     .then(lambda: gr.update(interactive=True), inputs=None, outputs=[c["download"]], queue=False))
     c["file"].select(handlers.file_changed, inputs=[c["file"], c["subfolder"], details_state],
                      outputs=[c["filename"], c["download_status"]])
     where_inputs = [c["file"], c["subfolder"], c["filename"], details_state]
     for box in (c["subfolder"], c["filename"]):
         box.blur(handlers.where_changed, inputs=where_inputs, outputs=[c["filename"], c["download_status"]])
     refresh_cards = js_kwarg("() => { window.modelWorkbench && modelWorkbench.refreshExtraNetworks(); }")
-    c["download"].click(handlers.download, inputs=[c["file"], c["subfolder"], c["filename"], details_state],
+    c["download"].click(handlers.download, inputs=[c["file"], c["subfolder"], c["filename"], details_state,
+                                                   c["open_target"]],
                         outputs=[c["download_status"], c["queue"]], **long).then(None, None, None, **refresh_cards)
     c["queue_button"].click(handlers.queue_action, inputs=[c["queue_target"]], outputs=[c["queue"]], **long)
     c["queue_refresh"].click(partial(handlers.queue_action, "refresh"), inputs=None, outputs=[c["queue"]], **long)

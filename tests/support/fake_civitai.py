@@ -47,7 +47,8 @@ offset), ``hang_storage`` / ``hang_api`` (accept, never answer), ``outage_times`
 requests; -1 = always), ``rate_limit_times`` (429 with ``Retry-After``), ``download_rate_limited``,
 ``storage_html`` (200 text/html page instead of the file), ``no_accept_ranges``, ``no_content_length``,
 ``short_body`` (Content-Length says more than is sent), ``empty_pages`` (list pages with a cursor and no items),
-``signed_url_ttl`` (seconds; expired signatures answer 403).
+``signed_url_ttl`` (seconds; expired signatures answer 403), ``slow_model_id`` with ``slow_model_s`` (that model's
+details answer late, as while a user clicks on).
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class Faults:
     short_body: bool = False
     empty_pages: bool = False
     signed_url_ttl: float = 300.0
+    slow_model_id: int | None = None  # GET /api/v1/models/{this id} answers only after slow_model_s seconds
+    slow_model_s: float = 0.0
 
     def reset(self) -> None:
         for name, value in Faults().__dict__.items():

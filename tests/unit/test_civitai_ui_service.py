@@ -173,7 +173,7 @@ def test_open_model_handler_fills_the_download_controls(make_service, server):
     assert "Meadow" in summary and "fake trigger, a castle" in more
     assert files["choices"] == ["meadow.safetensors · Model · 100 B"] and filename == "meadow.safetensors"
     assert "Will be saved to" in where and state == {"model_id": f.model_id, "version_id": f.version_id,
-                                                       "file_ids": [f.version_id * 10]}
+                                                       "file_ids": [f.version_id * 10], "target": str(f.model_id)}
     missing = handlers.open_model("999999999", {})
     assert "mw-error" in missing[0]
 
@@ -278,3 +278,14 @@ def test_subfolders_and_names_that_would_be_rewritten_are_refused(make_service, 
     assert name == "renamed.safetensors" and "Will be saved to" in where  # the box shows the name really used
     said = list(handlers.download(0, "../escape", "", state))
     assert "leaves the model folder" in said[-1][0] and service.queue.snapshot() == []
+
+
+def test_download_refuses_details_of_another_model_than_the_one_clicked(make_service, server, tmp_path):
+    a = server.add_file(data=b"a" * 100, name="alpha_click.safetensors", model_name="Alpha Click")
+    b = server.add_file(data=b"b" * 100, name="beta_click.safetensors", model_name="Beta Click")
+    service, host = make_service()
+    handlers = CivitaiHandlers(UiContext(host, standalone=True), service)
+    state = handlers.open_model(str(a.model_id), {})[-1]
+    said = list(handlers.download(0, "", "", state, str(b.model_id)))  # B clicked, A's details still shown
+    assert "still loading" in said[-1][0] and service.queue.snapshot() == []
+    assert not (tmp_path / "models" / "Lora" / "alpha_click.safetensors").exists()
