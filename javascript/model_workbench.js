@@ -68,6 +68,12 @@
 
     function openModel(modelId, versionId) {
         var value = String(modelId) + (versionId ? ":" + String(versionId) : "");
+        // Until the new details are shown, Download would still act on the model shown before: disable it at
+        // once (the tab's handlers then disable and re-enable it through gradio, which owns its state).
+        var download = app().querySelector("#mw_civitai_download");
+        if (download) {
+            download.disabled = true;
+        }
         return pressHidden("mw_civitai_open", "mw_civitai_open_button", value);
     }
 

@@ -36,9 +36,9 @@ from model_workbench.civitai.links import ModelLink, parse_model_link
 from model_workbench.civitai.types import Enums
 from model_workbench.downloads import DownloadOptions, DownloadQueue, DownloadRequest, DownloadResult
 from model_workbench.downloads.civitai_install import InstallContext, SidecarWriter, request_for_file
-from model_workbench.downloads.filenames import sanitize_filename
+from model_workbench.downloads.filenames import sanitize_filename, user_filename
 from model_workbench.host import Host, ModelKind
-from model_workbench.library.folders import model_folder, safe_subfolder
+from model_workbench.library.folders import check_subfolder, model_folder
 from model_workbench.library.local_library import LocalLibrary
 from model_workbench.library.matching import (
     InstalledIndex,
@@ -297,17 +297,19 @@ class CivitaiService:
         return root, overrides
 
     def default_subfolder(self, version: ModelVersion) -> str:
-        return (version.base_model or "") if self.settings.use_subfolders else ""
+        # One folder named after the base model, made legal (the name comes from Civitai, not the user).
+        return sanitize_filename(version.base_model or "", "") if self.settings.use_subfolders else ""
 
     def plan(self, model: Model, version: ModelVersion, file_id: int | None, subfolder: str | None = None,
              filename: str | None = None) -> DownloadPlan:
         file = version.file_by_id(file_id) if file_id else version.primary_file
         if subfolder is None:
             subfolder = self.default_subfolder(version)
+        sub = check_subfolder(subfolder)  # refused with a sentence rather than silently rewritten
+        name = user_filename(filename, file.name if file else "")
         root, overrides = self.folder_overrides()
-        folder = model_folder(model.type, root, overrides, subfolder=subfolder, file_type=file.type if file else None)
-        name = _clean_filename(filename, file.name if file else "")
-        return DownloadPlan(folder, str(safe_subfolder(subfolder) or ""), name, self._kind_of(folder, model.type))
+        folder = model_folder(model.type, root, overrides, subfolder=str(sub or ""), file_type=file.type if file else None)
+        return DownloadPlan(folder, str(sub or ""), name, self._kind_of(folder, model.type))
 
     def download(self, model_id: int, version_id: int, file_id: int | None = None, subfolder: str | None = None,
                  filename: str | None = None) -> tuple[str, Path]:
@@ -535,18 +537,6 @@ def _with_cursor(client: CivitaiClient, query: SearchQuery, cursor: str) -> str:
 
     params = [(k, v) for k, v in query.params() if k != "cursor"] + [("cursor", cursor)]
     return str(httpx.URL(client.url("/api/v1/models"), params=params))
-
-
-def _clean_filename(wanted: str | None, original: str) -> str:
-    """The user's filename, made safe, keeping the original extension if they left it out."""
-    wanted = (wanted or "").strip()
-    if not wanted:
-        return sanitize_filename(original) if original else ""
-    name = sanitize_filename(wanted)
-    original_ext = Path(original).suffix
-    if original_ext and Path(name).suffix.lower() != original_ext.lower():
-        name += original_ext
-    return name
 
 
 def _preferred_weight(model_path: str) -> float:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from model_workbench.bidi import strip_bidi
+
 from . import coerce as c
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".m4v", ".gif")
@@ -176,7 +178,7 @@ class ModelVersion:
             base_model=c.as_opt_str(d.get("baseModel")),
             base_model_type=c.as_opt_str(d.get("baseModelType")),
             description=c.as_opt_str(d.get("description")),
-            trained_words=[w for w in (s.strip() for s in c.as_str_list(d.get("trainedWords"))) if w],
+            trained_words=[w for w in (strip_bidi(s).strip() for s in c.as_str_list(d.get("trainedWords"))) if w],
             created_at=c.parse_datetime(d.get("createdAt")),
             updated_at=c.parse_datetime(d.get("updatedAt")),
             published_at=c.parse_datetime(d.get("publishedAt")),

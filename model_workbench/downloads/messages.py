@@ -41,6 +41,10 @@ REUSED = "{name} is already installed with the same SHA256; the existing file is
 CANCELLED = "Download cancelled."
 PAUSED = "Download paused. The partial file is kept: press Retry to resume."
 COMPLETED = "Installed {name}."
+COMPLETED_UNVERIFIED = (
+    "Installed {name} unverified: Civitai gave no SHA256 checksum for this file, so it could not be checked for "
+    "damage in transit."
+)
 QUEUED = "Waiting for a free download slot."
 RESOLVING = "Asking Civitai for the file."
 DOWNLOADING = "Downloading."

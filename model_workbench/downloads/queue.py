@@ -56,6 +56,7 @@ class JobSnapshot:
     retryable: bool = False
     reused: bool = False
     version_id: int | None = None
+    verified: bool = True  # False once installed without a checksum to compare with
 
     @property
     def fraction(self) -> float | None:
@@ -83,7 +84,8 @@ class _Job:
             destination=str(self.destination) if self.destination else None,
             error_kind=self.error.kind if self.error else None,
             retryable=bool(self.error and self.error.retryable) or self.status in (JobStatus.CANCELLED, JobStatus.PAUSED),
-            reused=bool(self.result and self.result.reused), version_id=self.request.version_id)
+            reused=bool(self.result and self.result.reused), version_id=self.request.version_id,
+            verified=self.result.verified if self.result else True)
 
 
 class DownloadQueue:
@@ -275,7 +277,8 @@ class DownloadQueue:
         try:
             result = transfer.run()
             status = JobStatus.DONE
-            message = msg.REUSED.format(name=result.path.name) if result.reused else msg.COMPLETED.format(name=result.path.name)
+            done = msg.REUSED if result.reused else msg.COMPLETED if result.verified else msg.COMPLETED_UNVERIFIED
+            message = done.format(name=result.path.name)
         except Cancelled:
             status = JobStatus.PAUSED if job.keep_partial else JobStatus.CANCELLED
             message = msg.PAUSED if job.keep_partial else msg.CANCELLED

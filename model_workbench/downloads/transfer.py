@@ -86,6 +86,7 @@ class DownloadResult:
     sha256: str
     size: int
     reused: bool = False
+    verified: bool = True  # False: Civitai gave no SHA256, so the bytes were never compared with anything
 
 
 def file_sha256(path: Path, cancel: threading.Event | None = None) -> str:
@@ -518,7 +519,7 @@ class Transfer:
             state_path(self.final).unlink()
         except FileNotFoundError:
             pass
-        return DownloadResult(self.final, digest, size)
+        return DownloadResult(self.final, digest, size, verified=bool(self.request.sha256))
 
     # -- helpers --------------------------------------------------------------------------------
     def _load_state(self) -> None:

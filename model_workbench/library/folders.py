@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from model_workbench.bidi import strip_bidi
 from model_workbench.downloads.filenames import sanitize_filename
 
 # folder key → default path relative to the WebUI root
@@ -84,6 +85,30 @@ def folder_key(model_type: str, file_type: str | None = None, overrides: Mapping
     if t == "locon" and overrides and "lycoris" in {normalize_key(k) for k in overrides}:
         key = "lycoris"
     return key
+
+
+SUBFOLDER_ABSOLUTE = ("The subfolder {path} is an absolute path: type a folder inside the model folder, such as "
+                      "styles or SDXL/characters.")
+SUBFOLDER_CLIMBS = "The subfolder {path} leaves the model folder (..): type a folder inside it, such as styles."
+SUBFOLDER_BAD_CHARACTERS = ('The subfolder {path} contains characters not allowed in folder names (< > : " | ? * or '
+                            "control characters).")
+_ILLEGAL_IN_FOLDER = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
+
+
+def check_subfolder(subfolder: str | None) -> Path | None:
+    """A subfolder the user typed, as a relative path; ``ValueError`` with a sentence for anything that
+    would land elsewhere than it says (an absolute path, ``..``, characters a folder name cannot have)."""
+    text = strip_bidi(subfolder or "").strip()
+    if not text:
+        return None
+    if text.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", text):
+        raise ValueError(SUBFOLDER_ABSOLUTE.format(path=text))
+    parts = [p.strip() for p in re.split(r"[\\/]+", text) if p.strip() not in ("", ".")]
+    if ".." in parts:
+        raise ValueError(SUBFOLDER_CLIMBS.format(path=text))
+    if any(_ILLEGAL_IN_FOLDER.search(p) for p in parts):
+        raise ValueError(SUBFOLDER_BAD_CHARACTERS.format(path=text))
+    return safe_subfolder(text)
 
 
 def safe_subfolder(subfolder: str | None) -> Path | None:

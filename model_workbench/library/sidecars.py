@@ -21,6 +21,7 @@ from pathlib import Path
 
 from model_workbench.civitai.coerce import NSFW_PG13
 from model_workbench.civitai.types import Model, ModelImage, ModelVersion
+from model_workbench.excerpt import excerpt
 
 # What WebUI's find_preview() looks for (png/jpg/jpeg/webp/gif, as <name>.<ext> and <name>.preview.<ext>).
 PREVIEW_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif")
@@ -32,6 +33,11 @@ PREVIEW_FETCH_FAILED = "Could not download the preview image: {reason}"
 NO_ALLOWED_IMAGE = ("No preview image was written: Civitai has no still image within the allowed content level "
                     "for this version.")
 NO_READABLE_IMAGE = "No preview image was written: none of the example images could be read."  # url → (bytes, content type); CivitaiClient.fetch_bytes fits
+READ_MORE = "The full text is on Civitai: {url}"
+
+# WebUI embeds the .json sidecar in every Extra Networks card of the page: a few KB of text at most.
+DESCRIPTION_CHARS = 2000
+NOTES_CHARS = 1000
 
 
 @dataclass
@@ -86,12 +92,14 @@ def model_page_url(version: ModelVersion, site: str = "https://civitai.com") -> 
 def user_metadata(version: ModelVersion, model: Model | None = None, *, preferred_weight: float = 0.0,
                   site: str = "https://civitai.com") -> dict:
     """WebUI's ``<name>.json`` (keys as extensions-builtin/Lora/ui_edit_user_metadata.py writes them)."""
-    notes = [f"Civitai: {model_page_url(version, site)}"]
+    url = model_page_url(version, site)
+    notes = [f"Civitai: {url}"]
     version_text = html_to_text(version.description)
     if version_text:
-        notes.append(version_text)
+        notes.append(_short(version_text, NOTES_CHARS, url))
     return {
-        "description": html_to_text(model.description if model else None) or version_text,
+        "description": _short(html_to_text(model.description if model else None) or version_text, DESCRIPTION_CHARS,
+                              url),
         "sd version": sd_version(version.base_model),
         "activation text": ", ".join(version.trained_words),
         "preferred weight": float(preferred_weight),
@@ -100,9 +108,16 @@ def user_metadata(version: ModelVersion, model: Model | None = None, *, preferre
     }
 
 
+def _short(text: str, max_chars: int, url: str) -> str:
+    cut, was_cut = excerpt(text, max_chars)
+    return f"{cut}…\n\n{READ_MORE.format(url=url)}" if was_cut else cut
+
+
 def civitai_info(version: ModelVersion, model: Model | None = None) -> dict:
     """Civitai Helper's ``.civitai.info``: the version JSON, plus the parent model's description, tags and licence."""
     info = dict(version.raw)
+    if "trainedWords" in info:
+        info["trainedWords"] = list(version.trained_words)  # the cleaned words (no bidi controls), as in the .json
     if model is not None:
         parent = dict(info.get("model") or {})
         parent.setdefault("name", model.name)

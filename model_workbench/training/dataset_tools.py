@@ -154,8 +154,8 @@ def preprocess(root: str | Path, project: str, width: int, height: int, mode: st
         try:
             with Image.open(backup) as opened:
                 image = ImageOps.exif_transpose(opened).convert("RGB")
-        except Exception as exc:  # Pillow raises many types for a damaged file
-            report.append(f"{item.path.name}: skipped, the image cannot be read ({exc}).")
+        except Exception:  # noqa: BLE001 - Pillow raises many types; its words name paths and internals
+            report.append(f"{item.path.name}: skipped, it is not an image or is damaged, and cannot be read.")
             continue
         fitted = _fit(image, (width, height), mode)
         target = item.path.with_suffix(".png") if item.path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp") \

@@ -50,7 +50,8 @@ MSG_REPEATS = "Repeats must be a whole number from 1 to {limit} (got {value!r}).
 MSG_EPOCH = "The epoch must be a whole number from 0 to 999999 (got {value!r})."
 MSG_OUTSIDE = "The path '{path}' is outside the projects folder."
 MSG_SKIP_NOT_IMAGE = "not an image file type ({ext})"
-MSG_SKIP_UNREADABLE = "the image cannot be read: {error}"
+MSG_SKIP_UNREADABLE = "the image cannot be read: the file is damaged or cut short"
+MSG_SKIP_NOT_AN_IMAGE = "this file is not an image, whatever its name says"
 MSG_SKIP_MISSING = "the file does not exist"
 MSG_SKIP_SAME = "the same file is already in the concept folder"
 MSG_HEADER_BAD = "The file is not a readable safetensors file: {error}"
@@ -696,7 +697,7 @@ def import_images(root: str | Path, project: str, concept: str, sources: Iterabl
     Non-images and unreadable images are skipped and reported; a caption ``.txt`` beside an image
     comes along under the same new stem. Nothing in the concept folder is ever overwritten.
     """
-    from PIL import Image  # Pillow is a dependency; imported here so listing projects never needs it
+    from PIL import Image, UnidentifiedImageError  # imported here so listing projects never needs Pillow
 
     folder = _existing_concept(root, project, concept).path
     report = ImportReport()
@@ -708,11 +709,15 @@ def import_images(root: str | Path, project: str, concept: str, sources: Iterabl
         if ext not in IMAGE_EXTENSIONS:
             report.skipped.append((source, MSG_SKIP_NOT_IMAGE.format(ext=ext or "no extension")))
             continue
+        # Pillow's own words name the temporary copy (an upload's path) and its internals: say it our way.
         try:
             with Image.open(source) as im:
                 im.verify()
-        except Exception as exc:  # Pillow raises many types for a corrupt file
-            report.skipped.append((source, MSG_SKIP_UNREADABLE.format(error=exc)))
+        except UnidentifiedImageError:
+            report.skipped.append((source, MSG_SKIP_NOT_AN_IMAGE))
+            continue
+        except Exception:  # noqa: BLE001 - Pillow raises many types for a damaged file
+            report.skipped.append((source, MSG_SKIP_UNREADABLE))
             continue
         same = folder / source.name
         if same.exists() and filecmp.cmp(source, same, shallow=False):

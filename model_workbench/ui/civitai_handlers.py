@@ -87,11 +87,14 @@ class CivitaiHandlers:
         return gr.update(choices=choices, value=[b for b in selected if b in choices])
 
     def open_linked(self, search_state: dict | None, details_state: dict | None) -> tuple:
-        """After a search for a pasted model link: open that model at that version (else change nothing)."""
+        """After a search for a pasted model link: open that model at that version (else change nothing).
+
+        The last output is the "clicked" box: the opened link counts as the last click, so Download acts on it.
+        """
         target = (search_state or {}).get("open")
         if not target or (search_state or {}).get("failed"):
-            return tuple(gr.update() for _ in range(7))
-        return self.open_model(target, details_state)
+            return tuple(gr.update() for _ in range(8))
+        return (*self.open_model(target, details_state), target)
 
     # -- details --------------------------------------------------------------------------------
     def open_model(self, target: str, state: dict | None) -> tuple:
@@ -126,23 +129,28 @@ class CivitaiHandlers:
         chosen = files.index(primary) if primary in files else 0
         subfolder = self.service.default_subfolder(version) if version is not None else ""
         new_state = {"model_id": model.id, "version_id": version.id if version else None,
-                     "file_ids": [f.id for f in files]}
-        where = self._where(model, version, files[chosen].id if files else None, subfolder, "") if files else \
-            views.message_html(t("Nothing to download for this version."), "notice")
+                     "file_ids": [f.id for f in files], "target": (target or "").strip()}
+        name, where = self._where(model, version, files[chosen].id if files else None, subfolder, "")
+        if not files:
+            where = views.message_html(t("Nothing to download for this version."), "notice")
         return (summary, more, gr.update(choices=labels, value=labels[chosen] if labels else None), subfolder,
-                files[chosen].name if files else "", where, new_state)
+                name or "", where, new_state)
 
     def _where(self, model: Model, version: ModelVersion | None, file_id: int | None, subfolder: str,
-               filename: str) -> str:
+               filename: str) -> tuple[str | None, str]:
+        """(the file name that will really be used, or None when refused; where it goes, or why not)."""
         if version is None:
-            return ""
-        plan = self.service.plan(model, version, file_id, subfolder, filename)
+            return None, ""
+        try:
+            plan = self.service.plan(model, version, file_id, subfolder, filename)
+        except ValueError as error:
+            return None, views.message_html(str(error), "error")
         text = tf("Will be saved to {path}", path=str(plan.folder / plan.filename))
         notes = ""
         if not self.service.has_api_key:
             notes = views.message_html(t("No Civitai API key is set: most downloads need one.") + " "
                                        + views.api_key_hint(self.ctx.standalone), "notice")
-        return f"<div class='mw-muted mw-path'>{views.esc(text)}</div>{notes}"
+        return plan.filename, f"<div class='mw-muted mw-path'>{views.esc(text)}</div>{notes}"
 
     def file_changed(self, index: Any, subfolder: str, state: dict | None) -> tuple:
         file_id = _file_id(state, index)
@@ -151,23 +159,30 @@ class CivitaiHandlers:
         except (KeyError, TypeError, ValueError, CivitaiError):
             return gr.update(), gr.update()
         version = next((v for v in model.versions if v.id == (state or {}).get("version_id")), None)
-        file = version.file_by_id(file_id) if version is not None and file_id else None
-        name = file.name if file else ""
-        return name, self._where(model, version, file_id, subfolder or "", name)
+        name, where = self._where(model, version, file_id, subfolder or "", "")
+        return name or "", where
 
-    def where_changed(self, index: Any, subfolder: str, filename: str, state: dict | None) -> str:
+    def where_changed(self, index: Any, subfolder: str, filename: str, state: dict | None) -> tuple:
+        """The File name box shows the name that will really be used; a refused one stays as typed."""
         try:
             model = self.service.model(int((state or {})["model_id"]))
         except (KeyError, TypeError, ValueError, CivitaiError):
-            return ""
+            return gr.update(), ""
         version = next((v for v in model.versions if v.id == (state or {}).get("version_id")), None)
-        return self._where(model, version, _file_id(state, index), subfolder or "", filename or "")
+        name, where = self._where(model, version, _file_id(state, index), subfolder or "", filename or "")
+        return (name if name is not None else gr.update()), where
 
     # -- downloads ------------------------------------------------------------------------------
-    def download(self, index: Any, subfolder: str, filename: str, state: dict | None) -> Iterator[tuple]:
+    def download(self, index: Any, subfolder: str, filename: str, state: dict | None,
+                 clicked: str | None = None) -> Iterator[tuple]:
+        """``clicked`` is the model (and version) last clicked; the details in ``state`` must be that one's."""
         state = state or {}
         if not state.get("model_id") or not state.get("version_id"):
             yield views.message_html(t("Open a model first, then choose a file to download."), "notice"), gr.update()
+            return
+        if clicked and "target" in state and state["target"] != clicked.strip():
+            yield views.message_html(t("The model you clicked is still loading: press Download again once its "
+                                       "details are shown."), "notice"), gr.update()
             return
         try:
             job_id, path = self.service.download(state["model_id"], state["version_id"], _file_id(state, index),
@@ -194,6 +209,10 @@ class CivitaiHandlers:
         if job is None:
             return ""
         if job.status.value == "done":
+            if not job.verified:
+                return views.message_html(tf("Installed unverified to {path}: Civitai gave no SHA256 checksum for "
+                                             "this file, so it could not be checked for damage in transit.",
+                                             path=job.destination or ""), "notice")
             text = tf("Installed to {path}", path=job.destination or "")
             if job.reused or "failed" in job.message:
                 text += " " + job.message  # the existing file was kept, or the sidecars could not be written

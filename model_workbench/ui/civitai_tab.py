@@ -13,6 +13,7 @@ from functools import partial
 import gradio as gr
 
 from model_workbench.civitai.enums import PERIODS, SORTS, fallback_enums
+from model_workbench.civitai.types import Enums
 from model_workbench.civitai_service import service_for
 from model_workbench.ui.civitai_handlers import NSFW_CHOICES, CivitaiHandlers, nsfw_choice
 from model_workbench.ui.civitai_views import details_placeholder
@@ -20,23 +21,30 @@ from model_workbench.ui.compat import dropdown, js_kwarg, long_job_kwargs
 from model_workbench.ui.context import UiContext
 from model_workbench.ui.i18n import t
 
-MODEL_TYPES = ["Checkpoint", "LORA", "LoCon", "DoRA", "TextualInversion", "Hypernetwork", "VAE", "Controlnet",
-               "Upscaler", "MotionModule", "Poses", "Wildcards", "Detection", "Other"]
+# The types people look for most, first; then every other type Civitai's /enums lists, in its order.
+COMMON_TYPES = ["Checkpoint", "LORA", "LoCon", "DoRA", "TextualInversion", "Hypernetwork", "VAE", "Controlnet",
+                "Upscaler", "MotionModule"]
 
 
-def _enums(ctx: UiContext) -> list[str]:
-    """Base models from the enums saved by an earlier search (no network while the UI is built)."""
+def type_choices(enums: Enums) -> list[str]:
+    """The Types filter: every model type Civitai lists (the common ones first)."""
+    listed = list(enums.model_types) or fallback_enums().model_types
+    return [t for t in COMMON_TYPES if t in listed] + [t for t in listed if t not in COMMON_TYPES]
+
+
+def _enums(ctx: UiContext) -> Enums:
+    """The enums saved by an earlier search, else the built-in list (no network while the UI is built)."""
     try:
-        saved = service_for(ctx.host).client().saved_enums()
-        return list((saved or fallback_enums()).base_models)
+        return service_for(ctx.host).client().saved_enums() or fallback_enums()
     except Exception:  # noqa: BLE001 - a broken cache must not stop the tab from building
-        return fallback_enums().base_models
+        return fallback_enums()
 
 
 def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
     """Lay out the Civitai tab in the current gradio context and wire its events; returns its components."""
     c: dict[str, gr.components.Component] = {}
-    base_models = _enums(ctx)
+    enums = _enums(ctx)
+    base_models = list(enums.base_models)
     handlers = CivitaiHandlers(ctx, base_model_choices=base_models)
     handlers.service.queue  # noqa: B018 - created now: resumes partial downloads left by the last run
     nsfw_default = nsfw_choice(ctx.host.settings().nsfw_level)
@@ -49,7 +57,7 @@ def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
                                         elem_id="mw_civitai_query", scale=5)
                 c["search"] = gr.Button(t("Search"), variant="primary", elem_id="mw_civitai_search_button", scale=1)
             with gr.Row(elem_id="mw_civitai_filters"):
-                c["types"] = dropdown(MODEL_TYPES, value=[], label=t("Types"), multiselect=True,
+                c["types"] = dropdown(type_choices(enums), value=[], label=t("Types"), multiselect=True,
                                       elem_id="mw_civitai_types")
                 c["base_models"] = dropdown(base_models, value=[], label=t("Base model"), multiselect=True,
                                             elem_id="mw_civitai_base_models")
@@ -120,16 +128,22 @@ def _wire(c: dict, handlers: CivitaiHandlers, search_state: gr.State, details_st
         searched = trigger(partial(handlers.search, direction), inputs=filters, outputs=results, show_progress="full")
         searched.then(handlers.base_models_after_search, inputs=[c["base_models"], search_state],
                       outputs=[c["base_models"]], show_progress="hidden")
-        searched.then(handlers.open_linked, inputs=[search_state, details_state], outputs=details_outputs,
+        searched.then(handlers.open_linked, inputs=[search_state, details_state],
+                      outputs=[*details_outputs, c["open_target"]],
                       show_progress="hidden")
 
-    c["open_button"].click(handlers.open_model, inputs=[c["open_target"], details_state], outputs=details_outputs)
+    # Download is disabled while details load (it would act on the model shown before), then enabled again.
+    (c["open_button"].click(lambda: gr.update(interactive=False), inputs=None, outputs=[c["download"]], queue=False)
+     .then(handlers.open_model, inputs=[c["open_target"], details_state], outputs=details_outputs)
+     .then(lambda: gr.update(interactive=True), inputs=None, outputs=[c["download"]], queue=False))
     c["file"].select(handlers.file_changed, inputs=[c["file"], c["subfolder"], details_state],
                      outputs=[c["filename"], c["download_status"]])
-    c["subfolder"].blur(handlers.where_changed, inputs=[c["file"], c["subfolder"], c["filename"], details_state],
-                        outputs=[c["download_status"]])
+    where_inputs = [c["file"], c["subfolder"], c["filename"], details_state]
+    for box in (c["subfolder"], c["filename"]):
+        box.blur(handlers.where_changed, inputs=where_inputs, outputs=[c["filename"], c["download_status"]])
     refresh_cards = js_kwarg("() => { window.modelWorkbench && modelWorkbench.refreshExtraNetworks(); }")
-    c["download"].click(handlers.download, inputs=[c["file"], c["subfolder"], c["filename"], details_state],
+    c["download"].click(handlers.download, inputs=[c["file"], c["subfolder"], c["filename"], details_state,
+                                                   c["open_target"]],
                         outputs=[c["download_status"], c["queue"]], **long).then(None, None, None, **refresh_cards)
     c["queue_button"].click(handlers.queue_action, inputs=[c["queue_target"]], outputs=[c["queue"]], **long)
     c["queue_refresh"].click(partial(handlers.queue_action, "refresh"), inputs=None, outputs=[c["queue"]], **long)

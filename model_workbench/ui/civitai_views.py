@@ -15,7 +15,10 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import PurePath
 
+from model_workbench.bidi import strip_bidi
+from model_workbench.civitai.compatibility import a1111_runs_base_model, webui_loads_type
 from model_workbench.civitai.types import Model, ModelFile, ModelImage, ModelVersion
+from model_workbench.excerpt import excerpt
 from model_workbench.ui.i18n import t, tf
 from model_workbench.ui.sanitize import sanitize_html
 
@@ -25,12 +28,14 @@ THUMB_WIDTH = 320
 
 
 def esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    """Text for the page: escaped, and without bidi controls (they would make a name read backwards)."""
+    return html.escape(strip_bidi("" if value is None else str(value)), quote=True)
 
 
 def js_arg(value: object) -> str:
-    """A value as a JavaScript literal inside a double-quoted HTML attribute."""
-    return esc(json.dumps(value))
+    """A value as a JavaScript literal inside a double-quoted HTML attribute (text without bidi controls:
+    json.dumps writes them as ``\\u202e``, which ``esc`` would not see)."""
+    return esc(json.dumps(strip_bidi(value) if isinstance(value, str) else value))
 
 
 def human_count(n: int | None) -> str:
@@ -200,7 +205,7 @@ def preferred_weight(version: ModelVersion) -> float:
 
 def prompt_tag(model_type: str, filename: str, weight: float) -> str | None:
     """What WebUI's prompt needs to use a model of this type, or None (checkpoints, VAEs...)."""
-    stem = PurePath(filename).stem if filename else ""
+    stem = strip_bidi(PurePath(filename).stem) if filename else ""  # as the file will be named on disk
     kind = re.sub(r"[^a-z]", "", (model_type or "").lower())
     if not stem:
         return None
@@ -233,6 +238,21 @@ def notices_html(model: Model, version: ModelVersion | None, standalone: bool) -
         if version.usage_control and version.usage_control != "Download":
             out.append(message_html(t("The creator allows this version only for generation on Civitai: it cannot be "
                                       "downloaded."), "error"))
+    out.append(compatibility_html(model, version))
+    return "".join(out)
+
+
+def compatibility_html(model: Model, version: ModelVersion | None) -> str:
+    """What WebUI cannot use, said before the download: a type it never loads, a base model A1111 cannot run."""
+    out = []
+    if not webui_loads_type(model.type):
+        out.append(message_html(tf("WebUI does not load {type} files: this one would only be saved, into a folder "
+                                   "no part of WebUI reads. Use it with the program or extension it was made for.",
+                                   type=model.type), "notice"))
+    if version is not None and not a1111_runs_base_model(version.base_model):
+        out.append(message_html(tf("{base} models do not run in AUTOMATIC1111 WebUI, which loads SD 1.x, SD 2.x, "
+                                   "SDXL (Pony, Illustrious…) and SD 3 models. Forge or ComfyUI can use some of them.",
+                                   base=version.base_model), "notice"))
     return "".join(out)
 
 
@@ -369,6 +389,32 @@ def license_html(model: Model) -> str:
     return f"<div class='mw-facts mw-license'>{cells}</div>"
 
 
+# A description longer than this (as text) shows its beginning, the rest folded in a <details>; the page
+# gets at most DESCRIPTION_PAGE_CHARS of it (Civitai descriptions reach megabytes).
+DESCRIPTION_FOLD_CHARS = 1500
+DESCRIPTION_INTRO_CHARS = 600
+DESCRIPTION_PAGE_CHARS = 200_000
+
+
+def description_html(remote_html: str | None, page_url: str) -> str:
+    """A model or version description, sanitised; a long one collapsed below its first sentences."""
+    safe = sanitize_html(remote_html)
+    if not safe:
+        return ""
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", safe))).strip()
+    if len(text) <= DESCRIPTION_FOLD_CHARS:
+        return f"<div class='mw-description'>{safe}</div>"
+    intro, _ = excerpt(text, DESCRIPTION_INTRO_CHARS)
+    if len(safe) > DESCRIPTION_PAGE_CHARS:  # too big for the page: its plain text, cut, and where to read it all
+        body, _ = excerpt(text, DESCRIPTION_PAGE_CHARS // 2)
+        safe = f"<p>{esc(body)}…</p>"
+    link = (f"<a class='mw-link-button' href='{esc(page_url)}' target='_blank' rel='noopener noreferrer'>"
+            f"{esc(t('Read it on Civitai'))} ↗</a>")
+    return (f"<div class='mw-description mw-description-intro'>{esc(intro)}…</div>"
+            f"<details class='mw-description-more'><summary>{esc(t('Show the full description'))}</summary>"
+            f"<div class='mw-description'>{safe}</div>{link}</details>")
+
+
 def details_parts(model: Model, version: ModelVersion | None, examples: list[ModelImage], *, site_url: str,
                   installed_versions: Iterable[int] = (), can_send: bool = False,
                   standalone: bool = False) -> tuple[str, str]:
@@ -402,12 +448,12 @@ def details_parts(model: Model, version: ModelVersion | None, examples: list[Mod
         examples = sorted(examples, key=lambda i: not (i.meta or {}).get("prompt"))  # ones with a prompt first
         more.append(f"<h3>{esc(t('Example images'))}</h3><div class='mw-examples'>"
                     + "".join(example_html(i, can_send) for i in examples) + "</div>")
-    description = sanitize_html(model.description)
-    version_notes = sanitize_html(version.description)
+    version_notes = description_html(version.description, url)
     if version_notes:
-        more.append(f"<h3>{esc(t('About this version'))}</h3><div class='mw-description'>{version_notes}</div>")
+        more.append(f"<h3>{esc(t('About this version'))}</h3>{version_notes}")
+    description = description_html(model.description, url)
     if description:
-        more.append(f"<h3>{esc(t('Description'))}</h3><div class='mw-description'>{description}</div>")
+        more.append(f"<h3>{esc(t('Description'))}</h3>{description}")
     return f"<div class='mw-details'>{''.join(parts)}</div>", f"<div class='mw-details'>{''.join(more)}</div>"
 
 

@@ -35,6 +35,8 @@ def civitai():
                                     version_name="v2")
         srv.tower_v1 = srv.add_file(data=b"tower-v1" * 3000, name="tower_v1.safetensors", model_name="Tower LoRA",
                                     version_name="v1", model_id=srv.tower_v2.model_id)
+        srv.race_a = srv.add_file(data=b"race-a" * 3000, name="race_alpha.safetensors", model_name="Race Alpha")
+        srv.race_b = srv.add_file(data=b"race-b" * 3000, name="race_beta.safetensors", model_name="Race Beta")
         for n in range(25):
             srv.add_file(data=b"f%d" % n, name=f"filler_{n}.safetensors", model_name=f"Filler {n:02d}", images=[])
         yield srv
@@ -236,3 +238,23 @@ def test_a_pasted_model_link_opens_that_model_and_version(page, app, civitai, sc
     search(page, f"urn:air:sd1:lora:civitai:{tower.model_id}@{civitai.tower_v2.version_id}")
     expect(details.locator(".mw-chip.mw-active")).to_contain_text("v2", timeout=30_000)
     expect(filename).to_have_value("tower_v2.safetensors")
+
+
+def test_download_never_takes_the_model_that_was_open_before(page, app, civitai):
+    url, root, _ = app
+    page.goto(url)
+    search(page, "Race")
+    open_card(page, "Race Alpha")
+    expect(page.locator("#mw_civitai_download_status").first).to_contain_text("race_alpha.safetensors")
+    civitai.faults.slow_model_id, civitai.faults.slow_model_s = civitai.race_b.model_id, 2.0
+    try:
+        page.locator(".mw-card", has_text="Race Beta").first.click()
+        page.locator("#mw_civitai_download").click()  # at once, while Beta's details are still loading
+        status = page.locator("#mw_civitai_download_status").first
+        expect(status).to_contain_text("Installed to", timeout=60_000)
+    finally:
+        civitai.faults.slow_model_id, civitai.faults.slow_model_s = None, 0.0
+    expect(status).to_contain_text("race_beta.safetensors")
+    lora = root / "models" / "Lora"
+    assert (lora / "race_beta.safetensors").is_file()
+    assert not (lora / "race_alpha.safetensors").exists()  # the model open before was not downloaded

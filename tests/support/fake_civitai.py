@@ -50,7 +50,8 @@ requests; -1 = always), ``rate_limit_times`` (429 with ``Retry-After``), ``downl
 redirects to itself forever, as a hostile look-alike may), ``no_accept_ranges``, ``no_content_length``,
 ``short_body`` (Content-Length says more than is sent), ``empty_pages`` (list pages with a cursor and no items),
 ``signed_url_ttl`` (seconds; expired signatures answer 403), ``bulk_by_hash_status`` (404/405 for the bulk
-by-hash POST, as a server without it answers). ``FakeFile.removed`` makes a model vanish from every route.
+by-hash POST, as a server without it answers). ``slow_model_id`` with ``slow_model_s`` (that model's
+details answer late, as while a user clicks on). ``FakeFile.removed`` makes a model vanish from every route.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ class Faults:
     short_body: bool = False
     empty_pages: bool = False
     signed_url_ttl: float = 300.0
+    slow_model_id: int | None = None  # GET /api/v1/models/{this id} answers only after slow_model_s seconds
+    slow_model_s: float = 0.0
 
     def reset(self) -> None:
         for name, value in Faults().__dict__.items():

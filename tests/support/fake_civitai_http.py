@@ -235,6 +235,9 @@ class FakeHandler(BaseHTTPRequestHandler):
                 raise ValueError
         except ValueError:
             return self.error(400, "Expected number, received nan")
+        faults = self.fake.faults
+        if faults.slow_model_id == model_id and faults.slow_model_s > 0:
+            time.sleep(faults.slow_model_s)
         model = self.fake._model_json(model_id)
         if model is None:
             return self.error(404, f"No model with id {model_id}")

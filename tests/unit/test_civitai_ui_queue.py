@@ -58,3 +58,8 @@ def test_clear_finished_is_offered_only_when_something_finished():
     assert "&quot;clear&quot;" not in queue_html([snap()])
     html = queue_html([snap(), snap("dl-2", JobStatus.DONE, bytes=10, total=10, message="Installed.")])
     assert "&quot;clear&quot;" in html and "Clear finished" in html
+
+
+def test_bidi_controls_in_a_job_name_are_not_displayed():
+    html = queue_html([snap(name="invoice_\u202egnp.safetensors", message="Installed invoice_\u202egnp.safetensors.")])
+    assert "\u202e" not in html and "invoice_gnp.safetensors" in html

@@ -13,15 +13,20 @@ from model_workbench.standalone import StandaloneConfig, StandaloneHost
 from tests.support.fake_civitai import FakeCivitai
 
 
+def api_for(srv: FakeCivitai, tmp_path) -> tuple[StandaloneHost, TestClient]:
+    """A standalone host on the fake Civitai, with its routes on a test client."""
+    host = StandaloneHost(StandaloneConfig(models_dir=tmp_path / "models", data_dir=tmp_path / "data",
+                                           civitai_url=srv.url))
+    host.settings_file.save({"model_workbench_civitai_api_key": "test-key"})
+    app = FastAPI()
+    app.include_router(build_router(host))
+    return host, TestClient(app)
+
+
 def test_download_through_the_api_and_poll_the_queue(tmp_path):
     with FakeCivitai(api_key="test-key") as srv:
         f = srv.add_file(data=b"api-lora" * 500, name="api_lora.safetensors")
-        host = StandaloneHost(StandaloneConfig(models_dir=tmp_path / "models", data_dir=tmp_path / "data",
-                                               civitai_url=srv.url))
-        host.settings_file.save({"model_workbench_civitai_api_key": "test-key"})
-        app = FastAPI()
-        app.include_router(build_router(host))
-        client = TestClient(app)
+        host, client = api_for(srv, tmp_path)
         try:
             answer = client.post("/model-workbench/v1/civitai/download", json={"version_id": f.version_id})
             assert answer.status_code == 200, answer.text
@@ -37,5 +42,21 @@ def test_download_through_the_api_and_poll_the_queue(tmp_path):
             assert (tmp_path / "models" / "Lora" / "api_lora.json").is_file()
             missing = client.post("/model-workbench/v1/civitai/download", json={"version_id": 987654321})
             assert missing.status_code == 404 and "could not find" in missing.json()["detail"]
+        finally:
+            service_for(host).close()
+
+
+def test_a_download_into_another_folder_or_as_a_program_is_a_400(tmp_path):
+    with FakeCivitai(api_key="test-key") as srv:
+        f = srv.add_file(data=b"api-lora" * 500, name="api_lora.safetensors")
+        host, client = api_for(srv, tmp_path)
+        try:
+            for body, words in (({"subfolder": "../escape"}, "leaves the model folder"),
+                                ({"subfolder": "/tmp/abs-escape"}, "absolute path"),
+                                ({"filename": "evil.exe"}, "must end in .safetensors")):
+                answer = client.post("/model-workbench/v1/civitai/download", json={"version_id": f.version_id, **body})
+                assert answer.status_code == 400 and words in answer.json()["detail"], answer.text
+            assert client.get("/model-workbench/v1/civitai/queue").json()["jobs"] == []
+            assert not (tmp_path / "models" / "Lora").exists() or not any((tmp_path / "models").rglob("*.part"))
         finally:
             service_for(host).close()

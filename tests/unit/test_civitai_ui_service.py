@@ -137,7 +137,7 @@ def test_folders_follow_type_overrides_and_base_model_subfolders(make_service, s
     model = service.model(f.model_id)
     plan = service.plan(model, model.versions[0], None)
     assert plan.folder == tmp_path / "models" / "Lora" / "SDXL 1.0" and plan.kind == ModelKind.LORA
-    custom = service.plan(model, model.versions[0], None, subfolder="../styles", filename="renamed")
+    custom = service.plan(model, model.versions[0], None, subfolder="styles", filename="renamed")
     assert custom.folder == tmp_path / "models" / "Lora" / "styles" and custom.filename == "renamed.safetensors"
     ckpt = server.add_file(data=b"ckpt" * 100, name="base.safetensors", model_type="Checkpoint")
     ckpt_model = service.model(ckpt.model_id)
@@ -178,7 +178,7 @@ def test_open_model_handler_fills_the_download_controls(make_service, server):
     assert "Meadow" in summary and "fake trigger, a castle" in more
     assert files["choices"] == ["meadow.safetensors · Model · 100 B"] and filename == "meadow.safetensors"
     assert "Will be saved to" in where and state == {"model_id": f.model_id, "version_id": f.version_id,
-                                                       "file_ids": [f.version_id * 10]}
+                                                       "file_ids": [f.version_id * 10], "target": str(f.model_id)}
     missing = handlers.open_model("999999999", {})
     assert "mw-error" in missing[0]
 
@@ -271,11 +271,16 @@ def test_a_pasted_model_link_opens_that_model_and_version(make_service, server):
         assert state["open"] == f"{v1.model_id}:{v1.version_id}", text
         details = handlers.open_linked(state, {})
         assert "Linked Lantern" in details[0] and details[4] == "linked_v1.safetensors", text
-        assert details[-1]["version_id"] == v1.version_id
+        assert details[-2]["version_id"] == v1.version_id
+        assert details[-1] == state["open"]  # the link counts as the last click: Download acts on it
     state = handlers.search("first", f"https://civitai.green/models/{v1.model_id}/x", [], [], "Highest Rated",
                             "AllTime", "PG-13", False, {})[3]
     assert state["open"] == f"{v1.model_id}:"
-    assert handlers.open_linked(state, {})[-1]["version_id"] == v2.version_id  # the newest, as on the site
+    linked = handlers.open_linked(state, {})
+    assert linked[-2]["version_id"] == v2.version_id  # the newest, as on the site
+    # A card clicked before the link was pasted does not block the download of the linked model.
+    said = list(handlers.download(0, "", "", linked[-2], linked[-1]))
+    assert "still loading" not in said[-1][0]
     plain = handlers.search("first", "Lantern", [], [], "Highest Rated", "AllTime", "PG-13", False, {})[3]
     assert "open" not in plain and all(isinstance(u, dict) for u in handlers.open_linked(plain, {}))
     missing = handlers.search("first", "https://civitai.com/models/987654321", [], [], "Highest Rated", "AllTime",
@@ -326,3 +331,52 @@ def test_library_leaves_out_early_access_updates_and_marks_removed_models(make_s
         assert "Removed from Civitai" in table and "mw-error" not in status
     finally:
         gone.removed = False
+
+
+def test_a_file_without_a_checksum_is_installed_as_unverified(make_service, server):
+    f = server.add_file(data=b"no-hash" * 300, name="nohash.safetensors", model_name="Nohash Unique", hashes={})
+    service, host = make_service()
+    job_id, _ = service.download(f.model_id, f.version_id)
+    assert service.queue.wait(job_id, timeout=30)
+    job = service.queue.get(job_id)
+    assert job.status == JobStatus.DONE and not job.verified
+    assert "unverified" in job.message and "no SHA256" in job.message  # the queue item says so
+    said = CivitaiHandlers(UiContext(host, standalone=True), service)._job_result(job)
+    assert "unverified" in said and "Installed to" not in said
+    # A verified one still says plainly where it went.
+    g = server.add_file(data=b"hashed" * 300, name="hashed.safetensors", model_name="Hashed Unique")
+    job_id, _ = service.download(g.model_id, g.version_id)
+    assert service.queue.wait(job_id, timeout=30)
+    job = service.queue.get(job_id)
+    assert job.verified and "Installed to" in CivitaiHandlers(UiContext(host, standalone=True), service)._job_result(job)
+
+
+def test_subfolders_and_names_that_would_be_rewritten_are_refused(make_service, server, tmp_path):
+    f = server.add_file(data=b"x" * 100, name="escape.safetensors", model_name="Escape Unique")
+    service, host = make_service()
+    model = service.model(f.model_id)
+    for subfolder, filename in (("../escape", ""), ("/tmp/abs-escape", ""), ("", "evil.exe"), ("", "../x")):
+        with pytest.raises(ValueError):
+            service.plan(model, model.versions[0], None, subfolder, filename)
+        with pytest.raises(ValueError):
+            service.download(f.model_id, f.version_id, None, subfolder, filename)
+    assert service.queue.snapshot() == []
+    handlers = CivitaiHandlers(UiContext(host, standalone=True), service)
+    state = {"model_id": f.model_id, "version_id": f.version_id, "file_ids": [f.version_id * 10]}
+    name, where = handlers.where_changed(0, "", "evil.exe", state)
+    assert "must end in .safetensors" in where and "mw-error" in where
+    name, where = handlers.where_changed(0, "", "renamed", state)
+    assert name == "renamed.safetensors" and "Will be saved to" in where  # the box shows the name really used
+    said = list(handlers.download(0, "../escape", "", state))
+    assert "leaves the model folder" in said[-1][0] and service.queue.snapshot() == []
+
+
+def test_download_refuses_details_of_another_model_than_the_one_clicked(make_service, server, tmp_path):
+    a = server.add_file(data=b"a" * 100, name="alpha_click.safetensors", model_name="Alpha Click")
+    b = server.add_file(data=b"b" * 100, name="beta_click.safetensors", model_name="Beta Click")
+    service, host = make_service()
+    handlers = CivitaiHandlers(UiContext(host, standalone=True), service)
+    state = handlers.open_model(str(a.model_id), {})[-1]
+    said = list(handlers.download(0, "", "", state, str(b.model_id)))  # B clicked, A's details still shown
+    assert "still loading" in said[-1][0] and service.queue.snapshot() == []
+    assert not (tmp_path / "models" / "Lora" / "alpha_click.safetensors").exists()

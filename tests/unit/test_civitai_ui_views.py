@@ -206,3 +206,70 @@ def test_a_version_without_images_or_files_still_renders():
     version = ModelVersion(id=5, name="empty")
     html = details_html(model, version, [], site_url="https://c")
     assert "no files to download" in html
+
+
+def test_bidi_controls_are_not_displayed():
+    from model_workbench.bidi import BIDI_CONTROLS
+
+    tricky = model_json(name="invoice_\u202egnp", creator={"username": "\u2067maker\u2069"},
+                        tags=["\u202dtag"])
+    tricky["modelVersions"][0]["files"][0]["name"] = "evil_\u202egnp.safetensors"
+    tricky["modelVersions"][0]["trainedWords"] = ["\u202eword"]
+    model = Model.from_json(tricky)
+    shown = cards_html([model], max_level=2) + details_html(model, model.versions[0], [], site_url="https://civitai.com")
+    assert not set(shown) & BIDI_CONTROLS
+    assert "invoice_gnp" in shown and "evil_gnp.safetensors" in shown
+
+
+def test_copied_prompt_tags_carry_no_bidi_controls():
+    tricky = model_json()
+    tricky["modelVersions"][0]["files"][0]["name"] = "evil_\u202egnp.safetensors"
+    model = Model.from_json(tricky)
+    summary, _ = details_parts(model, model.versions[0], [], site_url="https://civitai.com")
+    assert "\\u202e" not in summary and "&lt;lora:evil_gnp:1&gt;" in summary
+
+
+def test_a_long_description_is_collapsed_and_bounded_and_still_sanitised():
+    paragraph = "<p>Paints castles in the evening light, with stone walls and towers.</p>"
+    long = paragraph * 30_000 + "<script>window.pwned=1</script><img src=x onerror=alert(1)>"  # ~2 MB
+    model = Model.from_json(model_json(description=long))
+    _, more = details_parts(model, model.versions[0], [], site_url="https://civitai.com")
+    assert "<details" in more and "Paints castles in the evening light" in more.split("<details")[0]
+    assert len(more) < 400_000  # not the whole 2 MB
+    assert "<script" not in more and "onerror" not in more
+    assert "https://civitai.com/models/11" in more.split("<details")[1]  # where to read the rest
+    short = Model.from_json(model_json())
+    assert "<details" not in details_parts(short, short.versions[0], [], site_url="https://civitai.com")[1]
+
+
+@pytest.mark.parametrize("model_type, base, warned", [
+    ("LORA", "SDXL 1.0", None), ("LORA", "Pony", None), ("Checkpoint", "SD 1.5", None), ("LORA", "Other", None),
+    ("LORA", "Flux.1 D", "do not run in AUTOMATIC1111"), ("LORA", "SD 3.5", "do not run in AUTOMATIC1111"),
+    ("LORA", "SD 3.5 Large", "do not run in AUTOMATIC1111"), ("LORA", "Hunyuan Video", "do not run in AUTOMATIC1111"),
+    ("LORA", "Wan Video", "do not run in AUTOMATIC1111"), ("Checkpoint", "Flux.1 S", "do not run in AUTOMATIC1111"),
+    ("Workflows", "SDXL 1.0", "WebUI does not load"), ("Wildcards", "SD 1.5", "WebUI does not load"),
+    ("Poses", "SD 1.5", "WebUI does not load"), ("Other", "SD 1.5", "WebUI does not load"),
+    ("AestheticGradient", "SD 1.5", "WebUI does not load"),
+])
+def test_what_webui_cannot_use_is_said_before_the_download(model_type, base, warned):
+    raw = model_json(type=model_type)
+    raw["modelVersions"][0]["baseModel"] = base
+    model = Model.from_json(raw)
+    summary, _ = details_parts(model, model.versions[0], [], site_url="https://civitai.com")
+    if warned:
+        assert warned in summary
+    else:
+        assert "do not run in AUTOMATIC1111" not in summary and "WebUI does not load" not in summary
+
+
+def test_the_types_filter_offers_every_type_civitai_lists():
+    from model_workbench.civitai.enums import fallback_enums
+    from model_workbench.civitai.types import Enums
+    from model_workbench.ui.civitai_tab import type_choices
+    from tests.support.fake_civitai_data import ENUMS
+
+    offered = type_choices(fallback_enums())
+    assert {"Workflows", "AestheticGradient"} <= set(offered) and set(ENUMS["ModelType"]) <= set(offered)
+    assert offered.index("Checkpoint") == 0 and offered.index("LORA") == 1  # the common ones first
+    newer = Enums.from_json(dict(ENUMS, ModelType=[*ENUMS["ModelType"], "VisionLanguage"]))
+    assert "VisionLanguage" in type_choices(newer)

@@ -56,3 +56,69 @@ def test_sanitize_normalises_and_limits_length():
 
 def test_numbered_name():
     assert numbered_name("a.safetensors", 2) == "a (2).safetensors" and numbered_name("noext", 3) == "noext (3)"
+
+
+@pytest.mark.parametrize("stem", ["城" * 300, "a" * 300, "Ünïcödé-" * 40], ids=["cjk", "ascii", "mixed"])
+def test_long_names_leave_room_for_every_file_made_beside_them(stem):
+    from model_workbench.downloads.filenames import FILESYSTEM_NAME_BYTES, LONGEST_SIDE_SUFFIX
+
+    name = sanitize_filename(stem + ".safetensors")
+    assert name.endswith(".safetensors")
+    name.encode("utf-8")  # cut on a character boundary: still valid text
+    model_stem = name[: -len(".safetensors")]
+    beside = [name + ".part", name + ".part.json", name + ".part.json.abcdefgh.tmp", numbered_name(name, 99),
+              model_stem + ".preview.png", model_stem + ".json", model_stem + ".civitai.info", model_stem + ".hf.json"]
+    for other in beside:
+        assert len(other.encode("utf-8")) <= FILESYSTEM_NAME_BYTES, other
+    assert len(name.encode("utf-8")) + len(LONGEST_SIDE_SUFFIX.encode()) <= FILESYSTEM_NAME_BYTES
+
+
+def test_shortened_names_stay_unique_and_stable():
+    first = sanitize_filename("x" * 300 + "_one.safetensors")
+    second = sanitize_filename("x" * 300 + "_two.safetensors")
+    assert first != second  # the same long prefix, different endings: a hash of the full name tells them apart
+    assert sanitize_filename("x" * 300 + "_one.safetensors") == first  # the same name always shortens alike
+    assert sanitize_filename("short.safetensors") == "short.safetensors"
+
+
+def test_an_absurd_extension_is_not_kept_whole():
+    name = sanitize_filename("model." + "e" * 300)
+    assert len(name.encode("utf-8")) <= 230
+
+
+def test_bidi_controls_are_stripped_from_file_names():
+    from model_workbench.bidi import BIDI_CONTROLS
+
+    assert sanitize_filename("invoice_\u202egnp.safetensors") == "invoice_gnp.safetensors"
+    every = "".join(sorted(BIDI_CONTROLS))
+    assert sanitize_filename(f"a{every}b.pt") == "ab.pt"
+    assert sanitize_filename("\u202e\u2066") == "download.bin"
+
+
+@pytest.mark.parametrize("wanted, expected", [
+    ("", "castle.safetensors"),
+    ("renamed", "renamed.safetensors"),
+    ("Renamed.SafeTensors", "Renamed.SafeTensors"),
+    ("v1.5", "v1.5.safetensors"),  # ".5" is a version, not an extension
+    ("a:b", "a_b.safetensors"),  # made legal, and the box shows it
+])
+def test_a_typed_file_name_keeps_the_files_type(wanted, expected):
+    from model_workbench.downloads.filenames import user_filename
+
+    assert user_filename(wanted, "castle.safetensors") == expected
+
+
+@pytest.mark.parametrize("wanted, words", [
+    ("evil.exe", "must end in .safetensors"),
+    ("model.ckpt", "must end in .safetensors"),
+    ("../escape", "only a name"),
+    ("/tmp/abs", "only a name"),
+    ("C:\\Windows\\x", "only a name"),
+    ("sub/name", "only a name"),
+    ("..", "is not a file name"),
+])
+def test_a_typed_file_name_that_would_mislead_is_refused(wanted, words):
+    from model_workbench.downloads.filenames import UnsafeNameError, user_filename
+
+    with pytest.raises(UnsafeNameError, match=words):
+        user_filename(wanted, "castle.safetensors")

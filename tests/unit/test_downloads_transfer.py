@@ -436,3 +436,16 @@ def test_endless_redirects_end_with_our_sentence(server, client, tmp_path):
     assert "Exceeded" not in text and "redirects.." not in text
     assert info.value.kind == "redirects" and info.value.retryable
     assert only_installed(tmp_path) == []
+
+
+@pytest.mark.parametrize("stem", ["城" * 300, "a" * 300], ids=["cjk", "ascii"])
+def test_a_300_character_name_downloads_under_a_shortened_name(server, client, tmp_path, stem):
+    f = server.add_file(data=b"weights" * 100, name=stem + ".safetensors")
+    result = Transfer(client, request_for(f, tmp_path), options()).run()
+    assert result.path.suffix == ".safetensors" and result.path.read_bytes() == f.path.read_bytes()
+    assert len(result.path.name.encode("utf-8")) < 255
+    assert only_installed(tmp_path) == [result.path.name]  # no 0-byte .part left behind
+    # Content-Disposition names are shortened alike.
+    g = server.add_file(data=b"other" * 100, name=stem + "2.safetensors")
+    again = Transfer(client, request_for(g, tmp_path / "cd", filename=None), options()).run()
+    assert again.path.suffix == ".safetensors" and len(again.path.name.encode("utf-8")) < 255

@@ -75,3 +75,15 @@ def test_subfolders_are_sanitised():
 ])
 def test_normalize_key(key, expected):
     assert normalize_key(key) == expected
+
+
+def test_a_typed_subfolder_that_leaves_the_model_folder_is_refused():
+    from model_workbench.library.folders import check_subfolder
+
+    assert check_subfolder("styles/anime") == Path("styles/anime")
+    assert check_subfolder("  ") is None and check_subfolder("./styles/") == Path("styles")
+    for bad, words in (("../escape", "leaves the model folder"), ("styles/../../x", "leaves the model folder"),
+                       ("/tmp/abs-escape", "absolute path"), ("\\\\server\\share", "absolute path"),
+                       ("C:\\models", "absolute path"), ("a<b", "not allowed in folder names")):
+        with pytest.raises(ValueError, match=words):
+            check_subfolder(bad)

@@ -144,3 +144,33 @@ def test_metadata_and_info_from_recorded_sample():
     assert meta["activation text"] == ", ".join(version.trained_words) and meta["sd version"] == "Unknown"
     info = civitai_info(version, Model.from_json(sample("models-id-1231067")))
     assert info["id"] == 1255556 and "allowCommercialUse" in info["model"]
+
+
+def test_bidi_controls_never_reach_the_trigger_words_on_disk():
+    raw = {"id": 5, "modelId": 6, "name": "v1", "trainedWords": ["\u202egnp sks", "cat\u2066 style\u2069", "\u200f"],
+           "files": [], "images": []}
+    version = ModelVersion.from_json(raw)
+    assert version.trained_words == ["gnp sks", "cat style"]
+    assert user_metadata(version)["activation text"] == "gnp sks, cat style"
+    assert civitai_info(version)["trainedWords"] == ["gnp sks", "cat style"]
+
+
+def test_a_huge_description_leaves_a_short_sidecar_with_the_model_link(tmp_path):
+    sentence = "<p>This model paints castles in the evening light, with stone walls and towers.</p>"
+    raw_model = {"id": 6, "name": "Castle", "type": "LORA", "description": sentence * 25_000,  # ~2 MB
+                 "modelVersions": []}
+    version = ModelVersion.from_json({"id": 5, "modelId": 6, "name": "v1", "description": sentence * 5_000,
+                                      "trainedWords": ["castle"], "files": [], "images": []})
+    report = write_sidecars(tmp_path / "castle.safetensors", version, Model.from_json(raw_model), preview=False)
+    assert report.problems == []
+    text = (tmp_path / "castle.json").read_text(encoding="utf-8")
+    assert len(text.encode("utf-8")) < 8_000
+    meta = json.loads(text)
+    link = "https://civitai.com/models/6?modelVersionId=5"
+    assert meta["description"].startswith("This model paints castles") and link in meta["description"]
+    first_part = meta["description"].split("…")[0]
+    assert first_part.endswith("towers.")  # cut after a whole sentence, not inside a word
+    assert link in meta["notes"]
+    # Short descriptions stay whole.
+    short = user_metadata(version, Model.from_json(dict(raw_model, description=sentence)))
+    assert short["description"] == "This model paints castles in the evening light, with stone walls and towers."

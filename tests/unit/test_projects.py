@@ -285,7 +285,7 @@ def test_import_images_copies_images_and_reports_the_rest(tmp_path: Path) -> Non
     assert (folder / "a.txt").read_text(encoding="utf-8") == "sks cat, sitting"  # caption came along
     reasons = {p.name: why for p, why in report.skipped}
     assert "not an image" in reasons["notes.md"]
-    assert "cannot be read" in reasons["broken.png"]
+    assert "not an image" in reasons["broken.png"]
     assert "does not exist" in reasons["gone.png"]
 
     # Importing the same file again is skipped; a different file with the same name gets a new name.
@@ -307,3 +307,30 @@ def test_paths_never_leave_the_projects_folder(tmp_path: Path) -> None:
     (tmp_path / "projects" / "link").symlink_to(outside, target_is_directory=True)
     with pytest.raises(ProjectError, match="outside the projects folder"):
         pj.project_paths(tmp_path, "link")
+
+
+def test_a_non_image_named_png_is_refused_by_its_own_name_in_plain_words(tmp_path: Path) -> None:
+    pj.create_project(tmp_path, "cat")
+    pj.create_concept(tmp_path, "cat", "sks cat", repeats=5)
+    upload = tmp_path / "tmp" / "gradio" / "3f1c9a" / "holiday photo.png"  # where gradio keeps an upload
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"%PDF-1.7 this is really a document")
+    cut_short = upload.with_name("cut.png")
+    cut_short.write_bytes(_png_bytes()[:60])
+    report = pj.import_images(tmp_path, "cat", "sks cat", [upload, cut_short])
+    reasons = {p.name: why for p, why in report.skipped}
+    assert report.copied == [] and set(reasons) == {"holiday photo.png", "cut.png"}
+    for why in reasons.values():
+        assert "/" not in why and "gradio" not in why and "identify" not in why and "Error" not in why
+    assert "not an image" in reasons["holiday photo.png"]
+    assert "damaged" in reasons["cut.png"]
+
+
+def _png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(out, "PNG")
+    return out.getvalue()

@@ -84,3 +84,13 @@ def test_auto_tag_through_the_host_with_modes(tmp_path):
     dt.auto_tag(host, root, "cat", "deepbooru", 0.5, "replace")
     assert dt.dataset_images(root, "cat")[1].caption.startswith("tinycat, blue background")
     assert host.current_job is None and paths.dataset.is_dir()
+
+
+def test_preprocess_names_a_file_that_is_no_image_in_plain_words(tmp_path):
+    root = tmp_path / "data"
+    projects.create_project(root, "cat")
+    folder = projects.create_concept(root, "cat", "mixed", 2)
+    (folder / "renamed.png").write_bytes(b"%PDF-1.7 not an image at all")
+    report = dt.preprocess(root, "cat", 64, 64, "crop")
+    assert len(report) == 1 and report[0].startswith("renamed.png: skipped")
+    assert "not an image" in report[0] and "identify" not in report[0] and "/" not in report[0]
