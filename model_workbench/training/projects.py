@@ -29,6 +29,8 @@ from typing import Any
 from model_workbench.jsonfile import write_json_atomic
 
 # --- messages (one place, plain sentences the UI can localise) -----------------------------
+# The words filled into the MSG_NAME_* sentences as {kind}; they are translated like the sentences.
+NAME_KINDS = ("project", "version", "concept")
 MSG_NAME_EMPTY = "Enter a {kind} name."
 MSG_NAME_TOO_LONG = "The {kind} name is too long; use at most {limit} characters."
 MSG_NAME_BAD_CHAR = "The {kind} name must not contain {char!r}. Letters (any language), digits, spaces, '-', '_' and '.' are fine."
