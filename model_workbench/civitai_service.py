@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from model_workbench.civitai import CivitaiClient, CivitaiError, Model, ModelVersion, SearchQuery
+from model_workbench.civitai import messages as cm
 from model_workbench.civitai.types import Enums
 from model_workbench.downloads import DownloadOptions, DownloadQueue, DownloadRequest, DownloadResult
 from model_workbench.downloads.civitai_install import InstallContext, SidecarWriter, request_for_file
@@ -300,7 +301,7 @@ class CivitaiService:
         """:meth:`download` knowing only the version (the HTTP API's form)."""
         version = self.version(version_id)
         if version.model_id is None:
-            raise ValueError("Civitai did not say which model this version belongs to.")
+            raise ValueError(cm.NO_MODEL_OF_VERSION)
         return self.download(version.model_id, version_id, file_id, subfolder, filename)
 
     @property
