@@ -15,6 +15,7 @@ from model_workbench.civitai.enums import PERIODS, SORTS
 from model_workbench.host import ModelKind
 from model_workbench.settings_schema import SETTINGS
 from model_workbench.standalone import StandaloneConfig, StandaloneHost
+from model_workbench.training import dataset_tools
 from model_workbench.training import messages as training_messages
 from model_workbench.training.projects import NAME_KINDS
 from model_workbench.training.session import MSG_FAILED
@@ -63,7 +64,8 @@ def core_sentences() -> dict[str, str]:
 
 def all_ui_strings() -> set[str]:
     strings = literal_ui_strings()
-    strings |= set(core_sentences()) | set(NAME_KINDS) | set(SORTS) | set(PERIODS)
+    strings |= set(core_sentences()) | set(NAME_KINDS) | set(SORTS) | set(PERIODS) | set(dataset_tools.MODES)
+    strings |= set(dataset_tools.TAG_MODES)
     strings |= {title for title, _, _ in TABS}
     strings |= {spec.label for spec in SETTINGS} | {spec.info for spec in SETTINGS if spec.info}
     strings |= {kind.value for kind in ModelKind}
