@@ -32,6 +32,7 @@ from model_workbench.civitai import (
     NotFoundError,
     SearchQuery,
 )
+from model_workbench.civitai import messages as cm
 from model_workbench.civitai.links import ModelLink, parse_model_link
 from model_workbench.civitai.types import Enums
 from model_workbench.downloads import DownloadOptions, DownloadQueue, DownloadRequest, DownloadResult
@@ -70,7 +71,6 @@ _TITLE_PREFIX_TO_KIND = {"checkpoint": ModelKind.CHECKPOINT, "lora": ModelKind.L
                          "textual_inversion": ModelKind.EMBEDDING, "hypernet": ModelKind.HYPERNETWORK}
 
 
-CIVITAI_NO_MODEL_FOR_VERSION = "Civitai did not say which model this version belongs to."
 
 
 def nsfw_level_from_setting(value: str) -> int:
@@ -236,7 +236,7 @@ class CivitaiService:
         if model_id is None and version_id is not None:
             model_id = self.version(version_id).model_id  # a download URL names only the version
             if model_id is None:
-                raise BadResponseError(CIVITAI_NO_MODEL_FOR_VERSION)
+                raise BadResponseError(cm.NO_MODEL_OF_VERSION)
         model = self.model(int(model_id or 0))
         state = {"form": asdict(form), "urls": [None], "next": None, "open": f"{model.id}:{version_id or ''}"}
         return SearchResult([model], state)
@@ -330,7 +330,7 @@ class CivitaiService:
         """:meth:`download` knowing only the version (the HTTP API's form)."""
         version = self.version(version_id)
         if version.model_id is None:
-            raise ValueError(CIVITAI_NO_MODEL_FOR_VERSION)
+            raise ValueError(cm.NO_MODEL_OF_VERSION)
         return self.download(version.model_id, version_id, file_id, subfolder, filename)
 
     @property

@@ -18,6 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+MSG_RANDOM_SEED = "A preview needs a fixed seed (0 or more), not a random one."
+MSG_STEPS = "Steps must be at least 1."
+MSG_SIZE = "Width and height must be multiples of 8."
+MSG_BATCH = "Batch size and batch count must be at least 1."
+
 if TYPE_CHECKING:  # pragma: no cover - typing only; keeps torch out of this module's imports
     from PIL.Image import Image
 
@@ -89,13 +94,13 @@ class GenerationRequest:
 
     def __post_init__(self) -> None:
         if self.seed < 0:
-            raise ValueError("A preview needs a fixed seed (0 or more), not a random one.")
+            raise ValueError(MSG_RANDOM_SEED)
         if self.steps < 1:
-            raise ValueError("Steps must be at least 1.")
+            raise ValueError(MSG_STEPS)
         if self.width < 8 or self.height < 8 or self.width % 8 or self.height % 8:
-            raise ValueError("Width and height must be multiples of 8.")
+            raise ValueError(MSG_SIZE)
         if self.batch_size < 1 or self.n_iter < 1:
-            raise ValueError("Batch size and batch count must be at least 1.")
+            raise ValueError(MSG_BATCH)
 
 
 @dataclass

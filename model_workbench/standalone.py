@@ -30,6 +30,8 @@ WEBUI_MODEL_SUBDIRS: dict[ModelKind, str] = {
     ModelKind.OTHER: "Other",
 }
 
+MSG_NEEDS_WEBUI = "Generation, training and tagging need Stable Diffusion WebUI."
+
 
 @dataclass
 class StandaloneConfig:
@@ -88,7 +90,7 @@ class StandaloneHost(BaseHost):
         return HostCapabilities(
             name="Model Workbench (standalone)",
             flavor="standalone",
-            notes=("Generation, training and tagging need Stable Diffusion WebUI.",),
+            notes=(MSG_NEEDS_WEBUI,),
         )
 
     def settings(self) -> WorkbenchSettings:

@@ -46,3 +46,4 @@ NOT_JSON = "Civitai sent a response that is not valid data. Try again later; if 
 BAD_REQUEST = "Civitai rejected the request as invalid ({detail}). Change the search filters and try again."
 UNEXPECTED_STATUS = "Civitai answered with an unexpected status (HTTP {status}: {detail})."
 LOGIN_REDIRECT = NEEDS_API_KEY
+NO_MODEL_OF_VERSION = "Civitai did not say which model this version belongs to."

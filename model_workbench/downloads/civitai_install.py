@@ -19,6 +19,7 @@ from model_workbench.civitai.coerce import NSFW_PG13
 from model_workbench.civitai.types import Model, ModelFile, ModelVersion
 from model_workbench.library.sidecars import SidecarReport, write_sidecars
 
+from . import messages as msg
 from .transfer import DownloadRequest, DownloadResult
 
 
@@ -35,7 +36,7 @@ def request_for_file(version: ModelVersion, file: ModelFile | None, dest_dir: st
     file = file or version.primary_file
     url = (file.download_url if file else None) or version.download_url
     if not url:
-        raise ValueError("This version has no downloadable file on Civitai (it may be archived or taken down).")
+        raise ValueError(msg.NO_DOWNLOADABLE_FILE)
     title = f"{model.name} – {version.name}" if model else version.name
     return DownloadRequest(url=url, dest_dir=Path(dest_dir), filename=file.name if file else None,
                            sha256=file.sha256 if file else None, version_id=version.id,

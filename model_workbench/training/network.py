@@ -24,6 +24,8 @@ from torch import nn
 
 from .naming import TE, TE1, TE2, UNET, Target, targets_for
 
+MSG_RANK = "The LoRA rank (network_dim) must be at least 1."
+
 TEXT_ENCODER_PARTS = (TE, TE1, TE2)
 
 
@@ -161,7 +163,7 @@ class LoRANetwork(nn.Module):
     ) -> None:
         super().__init__()
         if rank < 1:
-            raise ValueError("The LoRA rank (network_dim) must be at least 1.")
+            raise ValueError(MSG_RANK)
         self.family = family
         self.rank = rank
         self._hosts: list[tuple[nn.Module, list[tuple[Target, LoRAModule]]]] = []

@@ -28,7 +28,14 @@ from typing import Any
 
 from model_workbench.jsonfile import write_json_atomic
 
+MSG_HEADER_SHORT = "the file is shorter than a safetensors header"
+MSG_HEADER_LENGTH = "the header claims {length} bytes"
+MSG_HEADER_CUT = "the header is cut short"
+MSG_HEADER_NOT_OBJECT = "the header is not a JSON object"
+
 # --- messages (one place, plain sentences the UI can localise) -----------------------------
+# The words filled into the MSG_NAME_* sentences as {kind}; they are translated like the sentences.
+NAME_KINDS = ("project", "version", "concept")
 MSG_NAME_EMPTY = "Enter a {kind} name."
 MSG_NAME_TOO_LONG = "The {kind} name is too long; use at most {limit} characters."
 MSG_NAME_BAD_CHAR = "The {kind} name must not contain {char!r}. Letters (any language), digits, spaces, '-', '_' and '.' are fine."
@@ -505,16 +512,16 @@ def read_safetensors_metadata(path: str | Path) -> dict[str, str]:
     with open(path, "rb") as fh:
         raw = fh.read(8)
         if len(raw) != 8:
-            raise ValueError("the file is shorter than a safetensors header")
+            raise ValueError(MSG_HEADER_SHORT)
         (length,) = struct.unpack("<Q", raw)
         if length > _MAX_HEADER:
-            raise ValueError(f"the header claims {length} bytes")
+            raise ValueError(MSG_HEADER_LENGTH.format(length=length))
         header = fh.read(length)
     if len(header) != length:
-        raise ValueError("the header is cut short")
+        raise ValueError(MSG_HEADER_CUT)
     data = json.loads(header.decode("utf-8"))
     if not isinstance(data, dict):
-        raise ValueError("the header is not a JSON object")
+        raise ValueError(MSG_HEADER_NOT_OBJECT)
     meta = data.get("__metadata__") or {}
     return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
 

@@ -19,6 +19,10 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
+MSG_FAMILY = "The model family '{family}' is not supported; expected one of {families}."
+MSG_PREDICTION = "The prediction type '{prediction}' is not supported; expected 'epsilon' or 'v'."
+MSG_NO_SCHEDULE = "The model has no usable noise schedule (alphas_cumprod)."
+
 FAMILIES = ("sd1", "sd2", "sdxl")
 PREDICTION_TYPES = ("epsilon", "v")
 
@@ -97,10 +101,8 @@ class TrainableModel(Protocol):
 def check_model(model: TrainableModel) -> None:
     """Raise ValueError with a plain message when a model cannot be trained."""
     if model.family not in FAMILIES:
-        raise ValueError(f"The model family {model.family!r} is not supported; expected one of {', '.join(FAMILIES)}.")
+        raise ValueError(MSG_FAMILY.format(family=model.family, families=", ".join(FAMILIES)))
     if model.prediction_type not in PREDICTION_TYPES:
-        raise ValueError(
-            f"The prediction type {model.prediction_type!r} is not supported; expected 'epsilon' or 'v'."
-        )
+        raise ValueError(MSG_PREDICTION.format(prediction=model.prediction_type))
     if model.alphas_cumprod.ndim != 1 or model.alphas_cumprod.numel() < 2:
-        raise ValueError("The model has no usable noise schedule (alphas_cumprod).")
+        raise ValueError(MSG_NO_SCHEDULE)

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+MSG_UNKNOWN = "Unknown scheduler '{name}'; choose one of: {names}."
+MSG_POLYNOMIAL_LR = "The learning rate ({lr}) must be larger than {lr_end} for the polynomial scheduler."
+
 SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial")
 POLYNOMIAL_LR_END = 1e-7  # transformers' default lr_end
 
@@ -29,7 +32,7 @@ def lr_lambda(
 ) -> Callable[[int], float]:
     """The factor-of-step function for ``name``."""
     if name not in SCHEDULERS:
-        raise ValueError(f"Unknown scheduler {name!r}; choose one of: {', '.join(SCHEDULERS)}.")
+        raise ValueError(MSG_UNKNOWN.format(name=name, names=", ".join(SCHEDULERS)))
     w, t = int(warmup_steps), int(total_steps)
 
     def warm(step: int) -> float:
@@ -60,7 +63,7 @@ def lr_lambda(
     # polynomial
     lr_end = POLYNOMIAL_LR_END
     if not lr_init > lr_end:
-        raise ValueError(f"The learning rate ({lr_init}) must be larger than {lr_end} for the polynomial scheduler.")
+        raise ValueError(MSG_POLYNOMIAL_LR.format(lr=lr_init, lr_end=lr_end))
 
     def poly(step: int) -> float:
         if step < w:

@@ -11,7 +11,7 @@ from model_workbench.host import Host
 from model_workbench.ui.civitai_tab import build_civitai_tab
 from model_workbench.ui.compat import IS_GRADIO_4, js_kwarg
 from model_workbench.ui.context import UiContext
-from model_workbench.ui.i18n import set_language, t
+from model_workbench.ui.i18n import language_if_available, set_language, t
 from model_workbench.ui.settings_tab import build_settings_tab
 from model_workbench.ui.train_tab import build_train_tab
 
@@ -24,14 +24,20 @@ TABS: tuple[tuple[str, str, Callable[[UiContext], object]], ...] = (
 )
 
 
-def build_webui_tabs(host: Host) -> list[tuple[gr.Blocks, str, str]]:
-    """The tabs as WebUI's ``on_ui_tabs`` wants them: ``(blocks, title, elem_id)``."""
+def build_webui_tabs(host: Host, runtime_language: str = "") -> list[tuple[gr.Blocks, str, str]]:
+    """The tabs as WebUI's ``on_ui_tabs`` wants them: ``(blocks, title, elem_id)``.
+
+    Built in English, which WebUI's script translates on the page; ``runtime_language`` (WebUI's
+    localisation setting) then translates what handlers say, which that script cannot match.
+    """
+    set_language("")
     ctx = UiContext(host=host)
     tabs = []
     for title, elem_id, builder in TABS:
         with gr.Blocks(analytics_enabled=False) as blocks:
             builder(ctx)
         tabs.append((blocks, title, elem_id))
+    set_language(language_if_available(runtime_language))
     return tabs
 
 

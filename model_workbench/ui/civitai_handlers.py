@@ -14,12 +14,13 @@ from typing import Any
 import gradio as gr
 
 from model_workbench.civitai import CivitaiError, Model, ModelVersion
+from model_workbench.civitai.enums import PERIODS, SORTS
 from model_workbench.civitai_service import NSFW_SETTING_LEVELS, CivitaiService, SearchForm, service_for
 from model_workbench.settings_schema import NSFW_LEVELS
 from model_workbench.ui import civitai_views as views
 from model_workbench.ui.civitai_queue_view import any_active, queue_html
 from model_workbench.ui.context import UiContext
-from model_workbench.ui.i18n import t, tf
+from model_workbench.ui.i18n import choice_value, t, tf
 from model_workbench.ui.library_views import hash_progress_html, library_html
 
 NSFW_CHOICES = list(NSFW_LEVELS)
@@ -53,7 +54,7 @@ class CivitaiHandlers:
     def search(self, direction: str, query: str, types: list[str], bases: list[str], sort: str, period: str,
                nsfw: str, hide_installed: bool, state: dict | None) -> tuple:
         form = SearchForm(query=query or "", types=list(types or []), base_models=list(bases or []),
-                          sort=sort or "Highest Rated", period=period or "AllTime",
+                          sort=choice_value(sort, SORTS) or "Highest Rated", period=choice_value(period, PERIODS) or "AllTime",
                           nsfw_level=NSFW_SETTING_LEVELS.get(nsfw or "PG-13", 2), hide_installed=bool(hide_installed))
         try:
             result = self.service.search(form, direction, state)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from model_workbench.downloads import JobSnapshot, JobStatus
 from model_workbench.ui.civitai_views import esc, human_duration, human_size, js_arg, with_key_hint
-from model_workbench.ui.i18n import t
+from model_workbench.ui.i18n import t, tm
 
 STATUS_LABELS = {
     JobStatus.QUEUED: "Queued", JobStatus.RESOLVING: "Starting", JobStatus.DOWNLOADING: "Downloading",
@@ -62,7 +62,7 @@ def job_html(job: JobSnapshot, standalone: bool) -> str:
         f"<div class='mw-progress'><div class='mw-progress-bar' style='width:{percent:.1f}%'></div></div>"
         f"<div class='mw-job-facts'>{''.join(f'<span>{esc(f)}</span>' for f in facts)}"
         f"<span class='mw-job-actions'>{''.join(actions)}</span></div>"
-        f"<div class='mw-job-message{message_css}'>{esc(message)}</div>{where}</div>"
+        f"<div class='mw-job-message{message_css}'>{esc(tm(message))}</div>{where}</div>"
     )
 
 

@@ -19,7 +19,7 @@ from model_workbench.ui.civitai_handlers import NSFW_CHOICES, CivitaiHandlers, n
 from model_workbench.ui.civitai_views import details_placeholder
 from model_workbench.ui.compat import dropdown, js_kwarg, long_job_kwargs
 from model_workbench.ui.context import UiContext
-from model_workbench.ui.i18n import t
+from model_workbench.ui.i18n import choice_labels, t
 
 # The types people look for most, first; then every other type Civitai's /enums lists, in its order.
 COMMON_TYPES = ["Checkpoint", "LORA", "LoCon", "DoRA", "TextualInversion", "Hypernetwork", "VAE", "Controlnet",
@@ -61,8 +61,9 @@ def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
                                       elem_id="mw_civitai_types")
                 c["base_models"] = dropdown(base_models, value=[], label=t("Base model"), multiselect=True,
                                             elem_id="mw_civitai_base_models")
-                c["sort"] = dropdown(SORTS, value=SORTS[0], label=t("Sort"), elem_id="mw_civitai_sort")
-                c["period"] = dropdown(PERIODS, value=PERIODS[0], label=t("Period"), elem_id="mw_civitai_period")
+                c["sort"] = dropdown(choice_labels(SORTS), value=t(SORTS[0]), label=t("Sort"), elem_id="mw_civitai_sort")
+                c["period"] = dropdown(choice_labels(PERIODS), value=t(PERIODS[0]), label=t("Period"),
+                                       elem_id="mw_civitai_period")
                 c["nsfw"] = dropdown(NSFW_CHOICES, value=nsfw_default, label=t("Content level"),
                                      elem_id="mw_civitai_nsfw")
                 c["hide_installed"] = gr.Checkbox(label=t("Hide installed"), elem_id="mw_civitai_hide_installed")

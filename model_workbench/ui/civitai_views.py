@@ -19,7 +19,7 @@ from model_workbench.bidi import strip_bidi
 from model_workbench.civitai.compatibility import a1111_runs_base_model, webui_loads_type
 from model_workbench.civitai.types import Model, ModelFile, ModelImage, ModelVersion
 from model_workbench.excerpt import excerpt
-from model_workbench.ui.i18n import t, tf
+from model_workbench.ui.i18n import t, tf, tm
 from model_workbench.ui.sanitize import sanitize_html
 
 API_KEY_PAGE = "https://civitai.com/user/account"
@@ -70,9 +70,10 @@ def human_duration(seconds: float | None) -> str:
 
 
 def message_html(text: str, kind: str = "notice") -> str:
-    """A one-paragraph message box: kind is "notice", "error" or "ok". ``text`` is plain text."""
+    """A one-paragraph message box: kind is "notice", "error" or "ok". ``text`` is plain text (a core
+    sentence is translated here)."""
     css = {"error": "mw-error", "ok": "mw-ok"}.get(kind, "mw-notice")
-    return f"<div class='{css}'>{esc(text)}</div>"
+    return f"<div class='{css}'>{esc(tm(text))}</div>"
 
 
 def api_key_hint(standalone: bool, create: bool = True) -> str:

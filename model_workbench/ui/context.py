@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass
 
 from model_workbench.host import Host
-from model_workbench.ui.i18n import t
+from model_workbench.ui.i18n import t, tm
 
 
 @dataclass
@@ -40,4 +40,4 @@ class UiContext:
         else:
             lines = [t("Running in {name}.").format(name=caps.name)]
         lines += list(caps.notes)
-        return "<div class='mw-notice'>" + "<br>".join(html.escape(line) for line in lines) + "</div>"
+        return "<div class='mw-notice'>" + "<br>".join(html.escape(tm(line)) for line in lines) + "</div>"

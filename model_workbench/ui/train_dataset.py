@@ -13,7 +13,7 @@ from model_workbench.training import dataset_tools as dt
 from model_workbench.training import projects
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import as_paths, dropdown, long_job_kwargs
-from model_workbench.ui.i18n import t, tf
+from model_workbench.ui.i18n import choice_labels, choice_value, t, tf
 from model_workbench.ui.train_jobs import Job
 
 DEFAULT_REPEATS = 10
@@ -70,7 +70,7 @@ def build_dataset_tab(ui: Any) -> None:
     with gr.Accordion(t("Preprocess: size, crop, mirror"), open=False, elem_id="mw_train_preprocess"), gr.Row():
             c["pre_width"] = gr.Number(label=t("Width"), value=512, precision=0, elem_id="mw_train_pre_width")
             c["pre_height"] = gr.Number(label=t("Height"), value=512, precision=0, elem_id="mw_train_pre_height")
-            c["pre_mode"] = gr.Radio(list(dt.MODES), value="crop", label=t("Fit by"), elem_id="mw_train_pre_mode")
+            c["pre_mode"] = gr.Radio(choice_labels(list(dt.MODES)), value=t("crop"), label=t("Fit by"), elem_id="mw_train_pre_mode")
             c["pre_flip"] = gr.Checkbox(label=t("Add mirrored copies"), elem_id="mw_train_pre_flip")
             c["preprocess"] = gr.Button(t("Preprocess images"), elem_id="mw_train_preprocess_run")
     with gr.Accordion(t("Auto-tag"), open=True, elem_id="mw_train_autotag"), gr.Row():
@@ -78,7 +78,7 @@ def build_dataset_tab(ui: Any) -> None:
                                    elem_id="mw_train_tag_method")
         c["tag_threshold"] = gr.Slider(0.05, 1.0, value=0.5, step=0.05, label=t("DeepBooru threshold"),
                                        elem_id="mw_train_tag_threshold")
-        c["tag_mode"] = gr.Radio(list(dt.TAG_MODES), value="append", label=t("Existing captions"),
+        c["tag_mode"] = gr.Radio(choice_labels(list(dt.TAG_MODES)), value=t("append"), label=t("Existing captions"),
                                  elem_id="mw_train_tag_mode")
         c["tag_run"] = gr.Button(t("Tag all images"), variant="primary", elem_id="mw_train_tag_run")
     with gr.Row():
@@ -174,7 +174,8 @@ def build_dataset_tab(ui: Any) -> None:
     def preprocess(project: str, width: float, height: float, mode: str, flip: bool) -> dict:
         try:
             need_project(project)
-            lines = dt.preprocess(root, project, int(width or 0), int(height or 0), mode, bool(flip))
+            lines = dt.preprocess(root, project, int(width or 0), int(height or 0),
+                                  choice_value(mode, list(dt.MODES)), bool(flip))
         except (projects.ProjectError, ValueError) as exc:
             return {c["dataset_status"]: H.error(str(exc))}
         return refresh(project, note=H.message(tf("{count} images preprocessed.", count=len(lines))))
@@ -188,7 +189,7 @@ def build_dataset_tab(ui: Any) -> None:
         if ui.training.is_running():
             yield {c["dataset_status"]: H.error(t("A training is running; tag the images when it has finished."))}
             return
-        job = Job(lambda report: dt.auto_tag(ui.ctx.host, root, project, method, float(threshold), mode,
+        job = Job(lambda report: dt.auto_tag(ui.ctx.host, root, project, method, float(threshold), choice_value(mode, list(dt.TAG_MODES)),
                                              progress=report))
         for j in job.poll():
             yield {c["dataset_status"]: H.message(tf("Tagging {label} ({done} of {total})…", label=j.label,

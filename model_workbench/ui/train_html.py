@@ -11,15 +11,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from model_workbench.ui.i18n import t, tf
+from model_workbench.ui.i18n import t, tf, tm
 
 
 def message(text: str, kind: str = "ok") -> str:
-    """A one-line notice: kind is ok, error or notice."""
+    """A one-line notice: kind is ok, error or notice (a core sentence is translated here)."""
     if not text:
         return ""
     css = {"ok": "mw-ok", "error": "mw-error"}.get(kind, "mw-notice")
-    return f"<div class='{css}'>{html.escape(text)}</div>"
+    return f"<div class='{css}'>{html.escape(tm(text))}</div>"
 
 
 def error(text: str) -> str:
@@ -64,7 +64,7 @@ def progress_html(status: dict[str, Any]) -> str:
         parts.append(html.escape(f"{status['it_per_s']:.2f} it/s"))
     bar = (f"<div class='mw-bar'><div class='mw-bar-fill mw-state-{html.escape(state)}' "
            f"style='width:{pct:.1f}%'></div></div>")
-    note = f"<div class='mw-muted'>{html.escape(status.get('message') or '')}</div>"
+    note = f"<div class='mw-muted'>{html.escape(tm(status.get('message') or ''))}</div>"
     return f"<div class='mw-train-progress'>{' · '.join(parts)}{bar}{note}</div>"
 
 

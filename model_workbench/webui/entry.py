@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modules import script_callbacks
+from modules import script_callbacks, shared
 
 from model_workbench.webui.host import WebuiHost
 from model_workbench.webui.routes import register_routes
@@ -29,7 +29,7 @@ def on_ui_tabs() -> list[tuple[Any, str, str]]:
     # Imported at call time: building tabs needs gradio, registering does not.
     from model_workbench.ui.app import build_webui_tabs
 
-    return build_webui_tabs(get_host())
+    return build_webui_tabs(get_host(), runtime_language=str(getattr(shared.opts, "localization", "") or ""))
 
 
 def on_app_started(demo: Any, app: Any) -> None:

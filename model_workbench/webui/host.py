@@ -29,6 +29,7 @@ from model_workbench.host import (
 )
 from model_workbench.host_base import BaseHost
 from model_workbench.settings_schema import settings_from_values
+from model_workbench.webui import messages
 from model_workbench.webui.forge_guard import forge_training, forget_applied_loras
 from model_workbench.webui.forge_trainable import why_not_trainable_forge
 from model_workbench.webui.host_kind import HostKind, detect_host_kind
@@ -225,9 +226,9 @@ class WebuiHost(BaseHost):
     ) -> GenerationResult:
         """Render one request through WebUI's txt2img. Call it inside :meth:`gpu_lock`."""
         if shared.sd_model is None:
-            raise HostFeatureUnavailable("No checkpoint is loaded in WebUI. Choose one at the top of the page.")
+            raise HostFeatureUnavailable(messages.NO_MODEL_FOR_PREVIEW)
         if stop is not None and stop.is_set():
-            raise InterruptedError("Stopped before the image was generated.")
+            raise InterruptedError(messages.STOPPED_BEFORE_IMAGE)
         started = time.perf_counter()
         if self.kind.engine == "forge":
             _forge_load_model()  # what Forge's UI would have prepared (absent under --nowebui)

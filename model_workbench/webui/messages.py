@@ -1,5 +1,7 @@
 """Every user-facing sentence of the WebUI adapter's training, tagging and LoRA-check code."""
 
+NO_MODEL_FOR_PREVIEW = "No checkpoint is loaded in WebUI. Choose one at the top of the page."
+STOPPED_BEFORE_IMAGE = "Stopped before the image was generated."
 NO_MODEL = "No checkpoint is loaded in WebUI. Choose one at the top of the page, then start training again."
 LDM_PATCHED = (
     "Training is not offered on {name}: its model engine (ldm_patched) has not been proven with the trainer "
