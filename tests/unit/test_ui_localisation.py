@@ -39,27 +39,38 @@ def literal_ui_strings() -> set[str]:
     return found
 
 
-def _is_sentence_constant(path: Path, name: str) -> bool:
-    return (path.name == "messages.py" and name.isupper()) or name.startswith("MSG_")
+def _looks_like_a_sentence(value: object) -> bool:
+    """A capitalised text with a space that ends like a sentence (or with a field to fill in)."""
+    return (isinstance(value, str) and " " in value and value[:1].isupper()
+            and value.rstrip().endswith((".", "}", ")", ":")))
+
+
+def _constant_value(node: ast.Assign, module_name: str, importable: bool) -> object:
+    try:
+        return ast.literal_eval(node.value)
+    except ValueError:  # an f-string or a name: ask the module itself
+        return getattr(importlib.import_module(module_name), node.targets[0].id) if importable else None
 
 
 def core_sentences() -> dict[str, str]:
-    """Every sentence the core can show a user: the constants of ``messages.py`` modules and the
-    ``MSG_*`` constants elsewhere (outside the UI), mapped to where each is defined."""
+    """Every sentence the core can show a user, mapped to where it is defined: the constants of
+    ``messages.py`` modules, ``MSG_*`` constants, and any module-level constant that is a sentence."""
     found = {}
     for path in sorted((ROOT / "model_workbench").rglob("*.py")):
-        if path.parent.name == "ui" or (path.parent.name == "webui" and path.name != "messages.py"):
-            continue  # the UI has t(); the WebUI adapter's other modules import WebUI's modules
-        names = [node.targets[0].id for node in ast.parse(path.read_text(encoding="utf-8")).body
-                 if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                 and _is_sentence_constant(path, node.targets[0].id)]
-        if not names:
-            continue
-        module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
-        for name in names:
-            value = getattr(module, name)
-            if isinstance(value, str) and not value.startswith("http"):
-                found[value] = f"{module.__name__}.{name}"
+        if path.parent.name == "ui":
+            continue  # the UI has t()
+        module_name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        # The WebUI adapter's modules import WebUI's own: read their constants without importing them.
+        importable = path.parent.name != "webui" or path.name == "messages.py"
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id.isupper()):
+                continue
+            name = node.targets[0].id
+            value = _constant_value(node, module_name, importable)
+            declared = path.name == "messages.py" or name.startswith("MSG_")
+            if isinstance(value, str) and not value.startswith("http") and (declared or _looks_like_a_sentence(value)):
+                found[value] = f"{module_name}.{name}"
     return found
 
 
