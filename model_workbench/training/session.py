@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..api_body import check_field
 from ..host import GenerationRequest, Host, HostFeatureUnavailable, ProgressUpdate, StopFlag
 from . import projects
 from .config import TrainingConfig
@@ -112,10 +113,10 @@ def build_config(root: str | Path, project: str, version: str, overrides: dict[s
     data = {**{k: v for k, v in stored.items() if k in known}, **overrides}
     for key in _PROJECT_KEYS:
         data.pop(key, None)
-    try:
-        config = TrainingConfig(**data)
-    except TypeError as exc:  # a wrong type in the JSON (a list where a number goes...)
-        raise ValueError(str(exc)) from None
+    # A wrong type (text where a number goes) is named here, before validate() compares it with numbers.
+    schema = TrainingConfig.field_schema()
+    data = {key: check_field(f"config.{key}", value, schema[key]) for key, value in data.items()}
+    config = TrainingConfig(**data)
     config.train_data_dir = str(paths.dataset)
     config.output_dir = str(paths.checkpoints)
     config.output_name = projects.output_name(paths.name, version)
