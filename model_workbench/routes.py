@@ -186,6 +186,7 @@ def add_civitai_routes(router: APIRouter, host: Host) -> None:
     lists the jobs. Both use the host's one service, so the tab shows API downloads too."""
     from model_workbench.civitai import CivitaiError
     from model_workbench.civitai_service import service_for
+    from model_workbench.downloads.queue import DestinationTaken
 
     @router.post("/civitai/download")
     def civitai_download(body: Any = Body(None)) -> dict[str, Any]:  # noqa: B008
@@ -196,6 +197,8 @@ def add_civitai_routes(router: APIRouter, host: Host) -> None:
                                                     values["filename"])
         except CivitaiError as error:
             raise HTTPException(status_code=error.status or 502, detail=str(error)) from None
+        except DestinationTaken as error:  # another file is being written to that path
+            raise HTTPException(status_code=409, detail=str(error)) from None
         except ValueError as error:
             raise HTTPException(status_code=400, detail=str(error)) from None
         return {"job_id": job_id, "path": str(path)}

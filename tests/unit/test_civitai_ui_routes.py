@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -37,5 +38,72 @@ def test_download_through_the_api_and_poll_the_queue(tmp_path):
             assert (tmp_path / "models" / "Lora" / "api_lora.json").is_file()
             missing = client.post("/model-workbench/v1/civitai/download", json={"version_id": 987654321})
             assert missing.status_code == 404 and "could not find" in missing.json()["detail"]
+        finally:
+            service_for(host).close()
+
+
+def _client_for(tmp_path, srv):
+    host = StandaloneHost(StandaloneConfig(models_dir=tmp_path / "models", data_dir=tmp_path / "data",
+                                           civitai_url=srv.url))
+    host.settings_file.save({"model_workbench_civitai_api_key": "test-key"})
+    app = FastAPI()
+    app.include_router(build_router(host))
+    return TestClient(app), host
+
+
+def test_one_version_under_two_names_is_two_jobs_and_both_paths_are_written(tmp_path):
+    with FakeCivitai(api_key="test-key") as srv:
+        srv.faults.throttle_bps = 1 << 20
+        f = srv.add_file(data=b"twice" * 100_000, name="twice.safetensors")
+        client, host = _client_for(tmp_path, srv)
+        try:
+            answers = [client.post("/model-workbench/v1/civitai/download",
+                                   json={"version_id": f.version_id, "filename": name})
+                       for name in ("first_name", "second_name")]
+            assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+            first, second = (a.json() for a in answers)
+            assert first["job_id"] != second["job_id"]
+            assert service_for(host).queue.wait(timeout=30)
+            for answer in (first, second):
+                assert answer["path"].endswith((".safetensors",)) and Path(answer["path"]).is_file(), answer
+            assert {Path(a["path"]).name for a in (first, second)} == {"first_name.safetensors",
+                                                                        "second_name.safetensors"}
+            again = client.post("/model-workbench/v1/civitai/download",
+                                json={"version_id": f.version_id, "filename": "first_name"})
+            assert again.status_code == 200 and again.json()["path"] == first["path"]
+        finally:
+            service_for(host).close()
+
+
+def test_a_file_id_the_version_does_not_have_is_400_naming_it(tmp_path):
+    with FakeCivitai(api_key="test-key") as srv:
+        f = srv.add_file(data=b"x" * 1000, name="only.safetensors")
+        client, host = _client_for(tmp_path, srv)
+        try:
+            answer = client.post("/model-workbench/v1/civitai/download",
+                                 json={"version_id": f.version_id, "file_id": 424242})
+            assert answer.status_code == 400, answer.text
+            assert "424242" in answer.json()["detail"] and str(f.version_id) in answer.json()["detail"]
+            assert service_for(host).queue.snapshot() == []
+            ok = client.post("/model-workbench/v1/civitai/download",
+                             json={"version_id": f.version_id, "file_id": f.file_id})
+            assert ok.status_code == 200 and ok.json()["path"].endswith("only.safetensors")
+        finally:
+            service_for(host).close()
+
+
+def test_another_version_to_the_path_being_written_is_409_with_a_sentence(tmp_path):
+    with FakeCivitai(api_key="test-key") as srv:
+        srv.faults.throttle_bps = 1 << 20
+        a = srv.add_file(data=b"a" * 1_000_000, name="a.safetensors")
+        b = srv.add_file(data=b"b" * 1_000, name="b.safetensors")
+        client, host = _client_for(tmp_path, srv)
+        try:
+            first = client.post("/model-workbench/v1/civitai/download", json={"version_id": a.version_id})
+            clash = client.post("/model-workbench/v1/civitai/download",
+                                json={"version_id": b.version_id, "filename": "a"})
+            assert first.status_code == 200 and clash.status_code == 409, clash.text
+            assert "a.safetensors is already being downloaded" in clash.json()["detail"]
+            assert len(service_for(host).queue.snapshot()) == 1
         finally:
             service_for(host).close()
