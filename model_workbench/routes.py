@@ -113,7 +113,7 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
         try:
             snapshot = training().start(values["project"], values["version"], dict(values["config"]),
                                         resume=values["resume"])
-        except TrainingBusy as exc:
+        except (TrainingBusy, HostFeatureUnavailable) as exc:  # busy, or this host cannot train: say why
             raise HTTPException(409, str(exc)) from None
         except (projects.ProjectError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None
