@@ -138,7 +138,8 @@ def build_run_tab(ui: Any) -> None:
             yield view({c["form_status"]: H.error(str(exc))})
             return
         yield view({c["form_status"]: H.message(
-            t("Training resumed.") if resume else t("Training started. Checkpoints appear on the Checkpoints tab."))})
+            t("Training resumed.") if resume else t("Training started. Checkpoints appear on the Checkpoints tab.")),
+            c["project_status"]: ""})  # "Project … created. Add images…" is done with once a training runs
         yield from follow(project, version)
 
     def start_new(project: str, version: str, *values: Any):
@@ -153,7 +154,7 @@ def build_run_tab(ui: Any) -> None:
                                             if stopping else t("No training is running."), "notice")}
 
     def wire() -> None:  # after every section exists: a finished training refreshes them all
-        own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"]]
+        own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"], c["project_status"]]
         outputs = own + [x for x in ui.refresh_targets if x not in own]
         c["apply_preset"].click(apply_preset, [c["preset"], *inputs], [*inputs, c["form_status"]])
         c["start"].click(start_new, [c["project"], c["version"], *inputs], outputs, **long_job_kwargs())
