@@ -58,6 +58,8 @@ from model_workbench.settings_schema import NSFW_LEVELS
 # The NSFW setting's words → the highest single nsfwLevel allowed (1 PG, 2 PG-13, 4 R, 8 X, 16 XXX).
 NSFW_SETTING_LEVELS = dict(zip(NSFW_LEVELS, (1, 2, 4, 8, 16), strict=True))
 
+MSG_UNKNOWN_FILE = "Version {version_id} has no file with id {file_id}; leave file_id out for its primary file."
+
 # Civitai model type → the host folder kind to refresh after a file lands.
 TYPE_TO_HOST_KIND = {
     "checkpoint": ModelKind.CHECKPOINT, "unet": ModelKind.CHECKPOINT, "lora": ModelKind.LORA,
@@ -318,6 +320,8 @@ class CivitaiService:
         model = self.model(model_id)
         version = next((v for v in model.versions if v.id == int(version_id)), None) or self.version(version_id)
         file = version.file_by_id(int(file_id)) if file_id else version.primary_file
+        if file_id and file is None:  # never silently the primary file instead of the one asked for
+            raise ValueError(MSG_UNKNOWN_FILE.format(version_id=version.id, file_id=file_id))
         plan = self.plan(model, version, file.id if file else None, subfolder, filename)
         request = request_for_file(version, file, plan.folder, model=model)
         if plan.filename:

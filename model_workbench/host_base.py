@@ -92,6 +92,15 @@ class BaseHost:
     def trainable_model(self) -> Any:
         raise HostFeatureUnavailable(NEEDS_WEBUI.format(what="Training a LoRA"))
 
+    def training_refusal(self) -> str | None:
+        """Why a training cannot start here, or None; asked before one starts (WebUI's host also looks
+        at the loaded model)."""
+        return None if self.capabilities().can_train else NEEDS_WEBUI.format(what="Training a LoRA")
+
+    def tagging_refusal(self) -> str | None:
+        """Why images cannot be tagged here, or None."""
+        return None if self.capabilities().can_tag else NEEDS_WEBUI.format(what="Tagging images")
+
     def tag_image(self, image: Any, method: str, threshold: float = 0.5) -> list[str]:
         raise HostFeatureUnavailable(NEEDS_WEBUI.format(what=f"Tagging images with {method}"))
 
@@ -104,3 +113,20 @@ class BaseHost:
                 yield
             finally:
                 self.current_job = None
+
+
+def _refusal(host: Any, method: str, able: bool, what: str) -> str | None:
+    ask = getattr(host, method, None)
+    if callable(ask):
+        return ask()
+    return None if able else NEEDS_WEBUI.format(what=what)  # a host without the method: its capabilities
+
+
+def why_host_cannot_train(host: Any) -> str | None:
+    """A sentence saying why ``host`` cannot train now, or None where it can."""
+    return _refusal(host, "training_refusal", host.capabilities().can_train, "Training a LoRA")
+
+
+def why_host_cannot_tag(host: Any) -> str | None:
+    """A sentence saying why ``host`` cannot tag images, or None where it can."""
+    return _refusal(host, "tagging_refusal", host.capabilities().can_tag, "Tagging images")

@@ -10,38 +10,58 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from model_workbench import __version__
+from model_workbench.api_body import BodyError, Field, Schema, validate_body
 from model_workbench.host import Host, HostFeatureUnavailable
 
 PREFIX = "/model-workbench/v1"
-MSG_BODY = "The request body must be a JSON object."
-MSG_FIELD = "'{name}' is required."
 MSG_LORA_CHECK = "Checking a LoRA file against the loaded model needs Stable Diffusion WebUI."
 
+# Each route's body: field → kind, range, default (model_workbench.api_body checks them all alike).
+PROJECT_BODY: Schema = {"name": Field("text", required=True)}
+TRAIN_BODY: Schema = {
+    "project": Field("text", required=True), "version": Field("text", required=True),
+    "config": Field("object", default={}), "resume": Field("bool", default=False),
+}
+PREVIEW_BODY: Schema = {
+    "project": Field("text", required=True), "version": Field("text", required=True),
+    "prompts": Field("text_or_texts", default=""), "prompt": Field("text_or_texts", default=""),
+    "weights": Field("text_or_numbers", default="1.0"), "checkpoints": Field("texts", nullable=True),
+    "seed": Field("int", default=-1), "steps": Field("int", minimum=1, default=20),
+    "sampler_name": Field("text", default="Euler a"), "cfg_scale": Field("number", default=7.0),
+    "width": Field("int", minimum=8, default=512), "height": Field("int", minimum=8, default=512),
+    "negative_prompt": Field("text", default=""),
+}
+PUBLISH_BODY: Schema = {
+    "project": Field("text", required=True), "version": Field("text", required=True),
+    "checkpoint": Field("text", required=True), "weight": Field("number", default=1.0),
+    "trigger_words": Field("text", default=""),
+}
+DOWNLOAD_BODY: Schema = {
+    "version_id": Field("int", required=True, minimum=1), "file_id": Field("int", nullable=True, minimum=1),
+    "subfolder": Field("text", nullable=True), "filename": Field("text", nullable=True),
+}
 
-def _text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise HTTPException(400, MSG_FIELD.format(name=name))
-    return value
+
+def checked(body: Any, schema: Schema) -> dict[str, Any]:
+    """The body's fields, checked against ``schema``; a 400 naming the field otherwise."""
+    try:
+        return validate_body(body, schema)
+    except BodyError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
-def _settings(body: dict[str, Any]) -> Any:
+def _settings(values: dict[str, Any]) -> Any:
     from model_workbench.preview.plan import GenerationSettings
 
-    try:
-        return GenerationSettings(
-            negative_prompt=str(body.get("negative_prompt") or ""), steps=int(body.get("steps", 20)),
-            sampler_name=str(body.get("sampler_name") or "Euler a"), cfg_scale=float(body.get("cfg_scale", 7.0)),
-            width=int(body.get("width", 512)), height=int(body.get("height", 512)))
-    except (TypeError, ValueError) as exc:
-        raise HTTPException(400, str(exc)) from None
+    return GenerationSettings(
+        negative_prompt=values["negative_prompt"], steps=values["steps"], sampler_name=values["sampler_name"],
+        cfg_scale=float(values["cfg_scale"]), width=values["width"], height=values["height"])
 
 
 def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
@@ -74,11 +94,9 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
     def create_project(body: Any = Body(None)) -> dict[str, str]:  # noqa: B008
         from model_workbench.training import projects
 
-        if not isinstance(body, dict):
-            raise HTTPException(400, MSG_BODY)
-        name = body.get("name")
+        values = checked(body, PROJECT_BODY)
         try:
-            clean = projects.validate_name(name if isinstance(name, str) else "")
+            clean = projects.validate_name(values["name"])
             if projects.project_paths(host.data_dir(), clean).dir.exists():
                 raise HTTPException(409, projects.MSG_PROJECT_EXISTS.format(name=clean))
             created = projects.create_project(host.data_dir(), clean)
@@ -91,15 +109,11 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
         from model_workbench.training import projects
         from model_workbench.training.session import TrainingBusy
 
-        if not isinstance(body, dict):
-            raise HTTPException(400, MSG_BODY)
-        config = body.get("config") or {}
-        if not isinstance(config, dict):
-            raise HTTPException(400, "'config' must be a JSON object of kohya argument names.")
+        values = checked(body, TRAIN_BODY)
         try:
-            snapshot = training().start(_text(body, "project"), _text(body, "version"), config,
-                                        resume=bool(body.get("resume", False)))
-        except TrainingBusy as exc:
+            snapshot = training().start(values["project"], values["version"], dict(values["config"]),
+                                        resume=values["resume"])
+        except (TrainingBusy, HostFeatureUnavailable) as exc:  # busy, or this host cannot train: say why
             raise HTTPException(409, str(exc)) from None
         except (projects.ProjectError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None
@@ -119,16 +133,12 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
         from model_workbench.training import projects
         from model_workbench.training.previews import PreviewService
 
-        if not isinstance(body, dict):
-            raise HTTPException(400, MSG_BODY)
-        prompts = body.get("prompts") or body.get("prompt") or ""
-        checkpoints = body.get("checkpoints")
+        values = checked(body, PREVIEW_BODY)
         service = PreviewService(host, is_training=training().is_running)
         try:
             outcome = service.preview_all(
-                _text(body, "project"), _text(body, "version"), str(body.get("weights") or "1.0"), prompts,
-                _settings(body), seed=int(body.get("seed", -1)),
-                checkpoints=list(checkpoints) if checkpoints else None)
+                values["project"], values["version"], values["weights"], values["prompts"] or values["prompt"],
+                _settings(values), seed=values["seed"], checkpoints=values["checkpoints"] or None)
         except HostFeatureUnavailable as exc:
             raise HTTPException(501, str(exc)) from None
         except RuntimeError as exc:  # a training holds the GPU
@@ -142,12 +152,10 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
         from model_workbench.training import projects
         from model_workbench.training.publish import publish_checkpoint
 
-        if not isinstance(body, dict):
-            raise HTTPException(400, MSG_BODY)
+        values = checked(body, PUBLISH_BODY)
         try:
-            result = publish_checkpoint(host, _text(body, "project"), _text(body, "version"),
-                                        _text(body, "checkpoint"), body.get("weight", 1.0),
-                                        str(body.get("trigger_words") or ""))
+            result = publish_checkpoint(host, values["project"], values["version"], values["checkpoint"],
+                                        values["weight"], values["trigger_words"])
         except (projects.ProjectError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None
         return {"path": str(result.path), "name": result.name}
@@ -166,13 +174,6 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
     return router
 
 
-class CivitaiDownload(BaseModel):
-    version_id: int
-    file_id: Optional[int] = None  # noqa: UP007 - pydantic 1 on Python 3.10 needs Optional here
-    subfolder: Optional[str] = None  # noqa: UP007
-    filename: Optional[str] = None  # noqa: UP007
-
-
 def _job(snapshot: Any) -> dict[str, Any]:
     return {"id": snapshot.id, "name": snapshot.name, "status": snapshot.status.value, "bytes": snapshot.bytes,
             "total": snapshot.total, "speed": snapshot.speed, "eta": snapshot.eta, "message": snapshot.message,
@@ -185,14 +186,19 @@ def add_civitai_routes(router: APIRouter, host: Host) -> None:
     lists the jobs. Both use the host's one service, so the tab shows API downloads too."""
     from model_workbench.civitai import CivitaiError
     from model_workbench.civitai_service import service_for
+    from model_workbench.downloads.queue import DestinationTaken
 
     @router.post("/civitai/download")
-    def civitai_download(body: CivitaiDownload) -> dict[str, Any]:
+    def civitai_download(body: Any = Body(None)) -> dict[str, Any]:  # noqa: B008
+        values = checked(body, DOWNLOAD_BODY)
         service = service_for(host)
         try:
-            job_id, path = service.download_version(body.version_id, body.file_id, body.subfolder, body.filename)
+            job_id, path = service.download_version(values["version_id"], values["file_id"], values["subfolder"],
+                                                    values["filename"])
         except CivitaiError as error:
             raise HTTPException(status_code=error.status or 502, detail=str(error)) from None
+        except DestinationTaken as error:  # another file is being written to that path
+            raise HTTPException(status_code=409, detail=str(error)) from None
         except ValueError as error:
             raise HTTPException(status_code=400, detail=str(error)) from None
         return {"job_id": job_id, "path": str(path)}

@@ -37,6 +37,10 @@ EXISTS_UNVERIFIED = (
     "A file named {name} already exists in {folder} and Civitai gave no checksum to compare it with; it was not "
     "overwritten. Rename or remove it to download again."
 )
+DESTINATION_TAKEN = (
+    "{name} is already being downloaded into {folder} from another file. Wait for it to finish, or choose "
+    "another file name or subfolder."
+)
 REUSED = "{name} is already installed with the same SHA256; the existing file is used."
 CANCELLED = "Download cancelled."
 PAUSED = "Download paused. The partial file is kept: press Retry to resume."

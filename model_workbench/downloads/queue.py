@@ -18,6 +18,7 @@ from typing import Any
 
 from . import messages as msg
 from .errors import Cancelled, DownloadError
+from .filenames import sanitize_filename
 from .state import find_partials, remove_partial
 from .transfer import DownloadOptions, DownloadRequest, DownloadResult, Progress, Transfer
 
@@ -61,6 +62,16 @@ class JobSnapshot:
     @property
     def fraction(self) -> float | None:
         return self.bytes / self.total if self.total else None
+
+
+class DestinationTaken(ValueError):
+    """Another file is being downloaded to the same path: two jobs would write one file."""
+
+
+def _target(request: DownloadRequest) -> Path | None:
+    """The path a request will write, when its name is known before the download starts (without a
+    name, the server's Content-Disposition decides)."""
+    return Path(request.dest_dir) / sanitize_filename(request.filename) if request.filename else None
 
 
 class _Job:
@@ -116,13 +127,20 @@ class DownloadQueue:
 
     # -- API for the UI -------------------------------------------------------------------------
     def add(self, request: DownloadRequest) -> str:
-        """Queue a download; the same URL to the same folder already queued or running returns that job's id."""
+        """Queue a download. The same URL to the same path, already queued or running, returns that job's
+        id; the same URL under another name is a job of its own. Raises :class:`DestinationTaken` when
+        another file is being downloaded to the same path."""
+        target = _target(request)
         with self._lock:
             self._drop_replaced(request)
             for job in self._jobs.values():
-                if job.status.active and job.request.url == request.url and \
-                        Path(job.request.dest_dir) == Path(request.dest_dir):
+                if not job.status.active:
+                    continue
+                if job.request.url == request.url and Path(job.request.dest_dir) == Path(request.dest_dir) \
+                        and _target(job.request) == target:
                     return job.id
+                if target is not None and target in (job.destination, _target(job.request)):
+                    raise DestinationTaken(msg.DESTINATION_TAKEN.format(name=target.name, folder=target.parent))
             job = _Job(f"dl-{next(self._ids)}", request)
             self._jobs[job.id] = job
         self._pending.put(job.id)

@@ -15,10 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_workbench.api_body import Field
 from model_workbench.jsonfile import write_json_atomic
 
 from . import messages
 from .schedulers import SCHEDULERS
+
+# A field's annotation → the kind of JSON value it takes (``api_body.KINDS``).
+_ANNOTATION_KINDS = {"str": "text", "int": "int", "float": "number", "bool": "bool", "list[str]": "texts"}
+# The resolution is text ("512" or "768,512"), but a bare 512 means the same.
+_KIND_OVERRIDES = {"resolution": "text_or_int"}
 
 
 @dataclass
@@ -188,6 +194,18 @@ class TrainingConfig:
         )
         if problems:
             raise ValueError(" ".join(problems))
+
+    @classmethod
+    def field_schema(cls) -> dict[str, Field]:
+        """Each field's JSON kind, read from its annotation (``float | None`` takes null), for
+        ``api_body.check_field``: a wrong type is refused with the field's name before validation."""
+        schema = {}
+        for f in dataclasses.fields(cls):
+            annotation = str(f.type).replace(" ", "")
+            nullable = annotation.endswith("|None")
+            kind = _KIND_OVERRIDES.get(f.name) or _ANNOTATION_KINDS[annotation.removesuffix("|None")]
+            schema[f.name] = Field(kind, nullable=nullable)
+        return schema
 
     # -- JSON ------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -27,7 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..api_body import check_field
 from ..host import GenerationRequest, Host, HostFeatureUnavailable, ProgressUpdate, StopFlag
+from ..host_base import why_host_cannot_train
+from ..jsonfile import write_json_atomic
 from . import projects
 from .config import TrainingConfig
 from .dataset import TrainingDataset, scan_dataset
@@ -37,6 +40,7 @@ TRAIN_JOB = "model-workbench-train"
 IDLE, RUNNING, FINISHED, INTERRUPTED, FAILED = "idle", "running", "finished", "interrupted", "failed"
 LOG_LIMIT = 2000  # lines kept in memory; train.log keeps everything
 LOSS_LIMIT = 5000  # points kept for the plot (thinned when exceeded)
+LAST_RUN = "last_run.json"  # in the version's folder: its last run's status, shown after a restart
 
 # Keys the service owns: a user's override of them would write outside the project.
 _PROJECT_KEYS = ("train_data_dir", "output_dir", "output_name")
@@ -48,6 +52,8 @@ MSG_NO_RESUME = ("There is no saved state to resume {project} / {version} from; 
 MSG_STARTED = "Training {project} / {version} started: {epochs} epochs on {images} images."
 MSG_FINISHED = "Training finished: {count} checkpoints saved in {folder}."
 MSG_FAILED = "Training failed: {error}"
+MSG_APP_STOPPED = ("The app stopped during this training. The finished epochs are kept: press Resume to "
+                   "continue from the last saved state.")
 MSG_SAMPLE_FAILED = "Sample images for epoch {epoch} could not be rendered: {error}"
 
 
@@ -112,10 +118,10 @@ def build_config(root: str | Path, project: str, version: str, overrides: dict[s
     data = {**{k: v for k, v in stored.items() if k in known}, **overrides}
     for key in _PROJECT_KEYS:
         data.pop(key, None)
-    try:
-        config = TrainingConfig(**data)
-    except TypeError as exc:  # a wrong type in the JSON (a list where a number goes...)
-        raise ValueError(str(exc)) from None
+    # A wrong type (text where a number goes) is named here, before validate() compares it with numbers.
+    schema = TrainingConfig.field_schema()
+    data = {key: check_field(f"config.{key}", value, schema[key]) for key, value in data.items()}
+    config = TrainingConfig(**data)
     config.train_data_dir = str(paths.dataset)
     config.output_dir = str(paths.checkpoints)
     config.output_name = projects.output_name(paths.name, version)
@@ -138,6 +144,7 @@ class TrainingService:
         self._stop = StopFlag()
         self._thread: threading.Thread | None = None
         self._log_file: Path | None = None
+        self._record_file: Path | None = None
         self._epoch_losses: dict[int, list[float]] = {}
 
     @property
@@ -161,6 +168,41 @@ class TrainingService:
         with self._lock:
             return list(self._losses)
 
+    def status_for(self, project: str, version: str) -> dict[str, Any]:
+        """What the Train tab shows with this version selected: the running training, else the version's
+        last recorded run (also from before a restart), else this app's last run or the idle status."""
+        live = self.status()
+        if live["state"] == RUNNING:
+            return live
+        record = self._last_run(project, version)
+        if record is None:
+            return live
+        if record["state"] == RUNNING:  # recorded as running, yet no thread runs it: the app stopped
+            record.update(state=INTERRUPTED, message=MSG_APP_STOPPED)
+        return record
+
+    def _last_run(self, project: str, version: str) -> dict[str, Any] | None:
+        try:
+            paths = projects.project_paths(self.root, project)
+            data = json.loads((paths.version_dir(version) / LAST_RUN).read_text(encoding="utf-8"))
+        except (projects.ProjectError, OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("state") not in (RUNNING, FINISHED, INTERRUPTED, FAILED):
+            return None
+        # Names from the folders (renamed since, maybe), every other field as the run left it.
+        return {**TrainingStatus().as_dict(), **data, "project": paths.name, "version": version}
+
+    def log_for(self, project: str, last: int = 200) -> list[str]:
+        """This app's log of the running or last training, else the tail of the project's train.log."""
+        lines = self.log_lines(last)
+        if lines or not project:
+            return lines
+        try:
+            text = projects.project_paths(self.root, project).train_log.read_text(encoding="utf-8")
+        except (projects.ProjectError, OSError):
+            return []
+        return text.splitlines()[-last:]
+
     def can_resume(self, project: str, version: str) -> bool:
         try:
             paths = projects.project_paths(self.root, project)
@@ -177,6 +219,9 @@ class TrainingService:
         Raises :class:`TrainingBusy`, ``ProjectError`` or ``ValueError`` before anything starts. A
         version that does not exist yet is created with the given settings.
         """
+        reason = why_host_cannot_train(self.host)
+        if reason:  # said now, not as a failure a second after "started"
+            raise HostFeatureUnavailable(reason)
         with self._lock:
             if self._status.state == RUNNING:
                 raise TrainingBusy(MSG_BUSY.format(project=self._status.project, version=self._status.version))
@@ -199,6 +244,8 @@ class TrainingService:
             self._losses = []
             self._epoch_losses = {}
             self._log_file = paths.train_log
+            self._record_file = paths.version_dir(version) / LAST_RUN
+            self._record()
             self._thread = threading.Thread(target=self._run, args=(paths, version, config, resume),
                                             name="model-workbench-train", daemon=True)
             self._thread.start()
@@ -293,11 +340,22 @@ class TrainingService:
                     self._log_line(f"Sample for epoch {request.epoch}: {target.name}")
         return sample
 
+    def _record(self) -> None:
+        """Write the status beside the version (call with the lock held), so that a reload or a restart
+        shows how its last run went."""
+        if self._record_file is None:
+            return
+        try:
+            write_json_atomic(self._record_file, self._status.as_dict())
+        except OSError:
+            pass  # only the after-restart view needs it; the training goes on
+
     def _finish(self, state: str, message: str) -> None:
         with self._lock:
             self._status.state = state
             self._status.message = message
             self._status.finished_at = time.time()
+            self._record()
         self._log_line(message)
 
     def _run(self, paths: projects.ProjectPaths, version: str, config: TrainingConfig, resume: bool) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from model_workbench.host import HostFeatureUnavailable
+from model_workbench.host_base import why_host_cannot_tag
 from model_workbench.training import dataset_tools as dt
 from model_workbench.training import projects
 from model_workbench.ui import train_html as H
@@ -80,7 +81,12 @@ def build_dataset_tab(ui: Any) -> None:
                                        elem_id="mw_train_tag_threshold")
         c["tag_mode"] = gr.Radio(choice_labels(list(dt.TAG_MODES)), value=t("append"), label=t("Existing captions"),
                                  elem_id="mw_train_tag_mode")
-        c["tag_run"] = gr.Button(t("Tag all images"), variant="primary", elem_id="mw_train_tag_run")
+        # Not a primary button where tagging cannot work: disabled, with the reason beside it.
+        no_tagger = why_host_cannot_tag(ui.ctx.host)
+        c["tag_run"] = gr.Button(t("Tag all images"), variant="secondary" if no_tagger else "primary",
+                                 interactive=not no_tagger, elem_id="mw_train_tag_run")
+        if no_tagger:
+            c["tag_unavailable"] = gr.HTML(H.message(no_tagger, "notice"), elem_id="mw_train_tag_unavailable")
     with gr.Row():
         with gr.Column(scale=3):
             # columns/height/allow_preview: the same keywords in gradio 3.41 and 4.
@@ -189,7 +195,12 @@ def build_dataset_tab(ui: Any) -> None:
         if ui.training.is_running():
             yield {c["dataset_status"]: H.error(t("A training is running; tag the images when it has finished."))}
             return
-        job = Job(lambda report: dt.auto_tag(ui.ctx.host, root, project, method, float(threshold), choice_value(mode, list(dt.TAG_MODES)),
+        refusal = why_host_cannot_tag(ui.ctx.host)
+        if refusal:  # said at once, not after the first image failed
+            yield {c["dataset_status"]: H.error(refusal)}
+            return
+        job = Job(lambda report: dt.auto_tag(ui.ctx.host, root, project, method, float(threshold),
+                                             choice_value(mode, list(dt.TAG_MODES)),
                                              progress=report))
         for j in job.poll():
             yield {c["dataset_status"]: H.message(tf("Tagging {label} ({done} of {total})…", label=j.label,

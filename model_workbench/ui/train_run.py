@@ -8,6 +8,8 @@ from typing import Any
 
 import gradio as gr
 
+from model_workbench.host import HostFeatureUnavailable
+from model_workbench.host_base import why_host_cannot_train
 from model_workbench.training import projects
 from model_workbench.training.presets import preset_names, preset_values
 from model_workbench.training.session import TrainingBusy
@@ -45,11 +47,17 @@ def build_run_tab(ui: Any) -> None:
         for field in sample_fields():
             inputs.append(component_for(field, defaults.get(field.name)))
     c["form"] = inputs
+    # Where the host cannot train at all, Start and Resume are not offered; the reason stands beside them.
+    able = ui.ctx.host.capabilities().can_train
     with gr.Row():
-        c["start"] = gr.Button(t("Start training"), variant="primary", elem_id="mw_train_start")
+        c["start"] = gr.Button(t("Start training"), variant="primary" if able else "secondary",
+                               interactive=able, elem_id="mw_train_start")
         c["stop"] = gr.Button(t("Stop"), variant="stop", elem_id="mw_train_stop")
-        c["resume"] = gr.Button(t("Resume"), elem_id="mw_train_resume")
+        c["resume"] = gr.Button(t("Resume"), interactive=able, elem_id="mw_train_resume")
         c["watch"] = gr.Button(t("Refresh status"), elem_id="mw_train_watch")
+    if not able:
+        c["unavailable"] = gr.HTML(H.message(why_host_cannot_train(ui.ctx.host) or "", "notice"),
+                                   elem_id="mw_train_unavailable")
     c["progress"] = gr.HTML(H.progress_html(ui.training.status()), elem_id="mw_train_progress")
     c["loss_plot"] = gr.HTML(H.loss_svg(ui.training.losses()), elem_id="mw_train_loss")
     c["samples"] = gr.Gallery(label=t("Sample images"), elem_id="mw_train_samples", **_gallery_kwargs())
@@ -80,6 +88,15 @@ def build_run_tab(ui: Any) -> None:
 
     ui.on_project(lambda p, v: {c["samples"]: samples(p, v)}, c["samples"])
 
+    def shown_run(project: str, version: str) -> dict:
+        """The selected version's run as it really is (on page load too): running, or how its last run
+        ended, read from disk after a restart."""
+        return {c["progress"]: H.progress_html(ui.training.status_for(project, version)),
+                c["loss_plot"]: H.loss_svg(ui.training.losses()),
+                c["train_log"]: "\n".join(ui.training.log_for(project, 200))}
+
+    ui.on_project(shown_run, c["progress"], c["loss_plot"], c["train_log"])
+
     def apply_preset(name: str, *values: Any) -> dict:
         if not name:
             return {c["form_status"]: H.error(t("Choose a preset first."))}
@@ -104,8 +121,11 @@ def build_run_tab(ui: Any) -> None:
             yield view()
             time.sleep(POLL_S)
         status = ui.training.status()
-        yield view(ui.refresh(status.get("project") or project, status.get("version") or version)
-                   if status.get("project") == project else None)
+        # The run's end replaces "Training started": no line of an earlier action stays beside "Finished".
+        ended = {c["form_status"]: ""}
+        if status.get("project") == project:
+            ended.update(ui.refresh(status.get("project") or project, status.get("version") or version))
+        yield view(ended)
 
     def start(project: str, version: str, resume: bool, values: tuple) -> Any:
         if not project or not version:
@@ -114,11 +134,12 @@ def build_run_tab(ui: Any) -> None:
         try:
             overrides = parse_values(fields, list(values))
             ui.training.start(project, version, overrides, resume=resume)
-        except (TrainingBusy, projects.ProjectError, ValueError) as exc:
+        except (TrainingBusy, HostFeatureUnavailable, projects.ProjectError, ValueError) as exc:
             yield view({c["form_status"]: H.error(str(exc))})
             return
         yield view({c["form_status"]: H.message(
-            t("Training resumed.") if resume else t("Training started. Checkpoints appear on the Checkpoints tab."))})
+            t("Training resumed.") if resume else t("Training started. Checkpoints appear on the Checkpoints tab.")),
+            c["project_status"]: ""})  # "Project … created. Add images…" is done with once a training runs
         yield from follow(project, version)
 
     def start_new(project: str, version: str, *values: Any):
@@ -133,7 +154,7 @@ def build_run_tab(ui: Any) -> None:
                                             if stopping else t("No training is running."), "notice")}
 
     def wire() -> None:  # after every section exists: a finished training refreshes them all
-        own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"]]
+        own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"], c["project_status"]]
         outputs = own + [x for x in ui.refresh_targets if x not in own]
         c["apply_preset"].click(apply_preset, [c["preset"], *inputs], [*inputs, c["form_status"]])
         c["start"].click(start_new, [c["project"], c["version"], *inputs], outputs, **long_job_kwargs())

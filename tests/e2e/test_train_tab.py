@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -192,3 +193,80 @@ def test_issue_flow(page, tiny_app, screenshot, tmp_path):
     assert meta["preferred weight"] == 0.8 and meta["activation text"] == "tinycat"
     assert installed.with_name("tinycat_v2-000002.preview.png").is_file()  # a cell of the comparison
     screenshot(page, "train-tab-publish")
+
+
+def upload_four(page, tmp_path, concept: str) -> None:
+    images = []
+    for i in range(4):
+        path = tmp_path / f"{concept}{i}.png"
+        square_image(COLOURS[i]).save(path)
+        images.append(str(path))
+    # The refreshes a new project starts re-render the Dataset tab: an upload must wait for them.
+    expect(page.locator("#mw_train_dataset_status").first).not_to_contain_text("processing", timeout=30_000)
+    field(page, "mw_train_concept_name").fill(concept)
+    field(page, "mw_train_repeats").fill("1")
+    page.locator("#mw_train_upload input[type=file]").set_input_files(images)
+    expect(page.locator("#mw_train_dataset_status").first).to_contain_text(f"4 images added to {concept}",
+                                                                            timeout=30_000)
+
+
+def create_project(page, name: str) -> None:
+    expect(page.locator("#mw_train_project_status").first).not_to_be_empty(timeout=60_000)  # page load done
+    field(page, "mw_train_new_project").fill(name)
+    page.locator("#mw_train_create_project").click()
+    expect(page.locator("#mw_train_project_status").first).to_contain_text(f"Project {name} created",
+                                                                             timeout=30_000)
+
+
+def test_status_lines_follow_the_run_and_a_reload_shows_its_real_state(page, tiny_app, screenshot, tmp_path):
+    """Issue 10, item 8: "Training started" does not stay beside "Finished", and a reloaded page shows
+    how the last run ended instead of "No training has run since the app started"."""
+    url, _ = tiny_app
+    page.goto(url)
+    tab_button(page, "Train Tools").click()
+    create_project(page, "reloadcat")  # sorts before tinycat: the reloaded page selects it
+    upload_four(page, tmp_path, "reloadcat")
+    train(page)
+    expect(page.locator("#mw_train_form_status").first).not_to_contain_text("Training started", timeout=STEP_TIMEOUT)
+    expect(page.locator("#mw_train_project_status").first).not_to_contain_text("Project reloadcat created")
+    screenshot(page, "train-tab-finished")
+
+    page.reload()
+    tab_button(page, "Train Tools").click()
+    sub_tab(page, "Train")
+    progress = page.locator("#mw_train_progress").first
+    expect(progress).to_contain_text("Finished", timeout=30_000)
+    expect(progress).to_contain_text("reloadcat / v1")
+    expect(progress).to_contain_text("Training finished: 2 checkpoints")
+    expect(progress).not_to_contain_text("No training has run")
+    expect(field(page, "mw_train_log")).to_have_value(re.compile("Training finished"), timeout=STEP_TIMEOUT)
+    screenshot(page, "train-tab-after-reload")
+
+
+@pytest.fixture(scope="module")
+def plain_app(tmp_path_factory):
+    """The real standalone app: its host can neither train nor tag."""
+    root = tmp_path_factory.mktemp("train-tab-plain")
+    with AppServer(["--models-dir", str(root / "models"), "--data-dir", str(root / "data")],
+                   log_path=root / "server.log") as url:
+        yield url, root
+
+
+def test_a_host_that_cannot_train_or_tag_says_so_before_anything_starts(page, plain_app, screenshot):
+    url, _ = plain_app
+    page.goto(url)
+    tab_button(page, "Train Tools").click()
+    create_project(page, "plain")
+    tag = page.locator("#mw_train_tag_run")
+    expect(tag).to_be_disabled()
+    expect(page.locator("#mw_train_tag_unavailable").first).to_contain_text("Tagging images needs Stable Diffusion WebUI")
+    screenshot(page, "train-tab-cannot-tag")
+    sub_tab(page, "Train")
+    expect(page.locator("#mw_train_start")).to_be_disabled()
+    expect(page.locator("#mw_train_resume")).to_be_disabled()
+    expect(page.locator("#mw_train_unavailable").first).to_contain_text("Training a LoRA needs Stable Diffusion WebUI")
+    screenshot(page, "train-tab-cannot-train")
+    # The API refuses too, before anything runs: no "running" that fails a second later.
+    answer = httpx.post(url + "/model-workbench/v1/train", json={"project": "plain", "version": "v1"}, timeout=10)
+    assert answer.status_code == 409 and "Training a LoRA needs" in answer.json()["detail"]
+    assert httpx.get(url + "/model-workbench/v1/train/status", timeout=10).json()["state"] == "idle"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -58,5 +59,63 @@ def test_a_download_into_another_folder_or_as_a_program_is_a_400(tmp_path):
                 assert answer.status_code == 400 and words in answer.json()["detail"], answer.text
             assert client.get("/model-workbench/v1/civitai/queue").json()["jobs"] == []
             assert not (tmp_path / "models" / "Lora").exists() or not any((tmp_path / "models").rglob("*.part"))
+        finally:
+            service_for(host).close()
+
+
+def test_one_version_under_two_names_is_two_jobs_and_both_paths_are_written(tmp_path):
+    with FakeCivitai(api_key="test-key") as srv:
+        srv.faults.throttle_bps = 1 << 20
+        f = srv.add_file(data=b"twice" * 100_000, name="twice.safetensors")
+        host, client = api_for(srv, tmp_path)
+        try:
+            answers = [client.post("/model-workbench/v1/civitai/download",
+                                   json={"version_id": f.version_id, "filename": name})
+                       for name in ("first_name", "second_name")]
+            assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+            first, second = (a.json() for a in answers)
+            assert first["job_id"] != second["job_id"]
+            assert service_for(host).queue.wait(timeout=30)
+            for answer in (first, second):
+                assert answer["path"].endswith((".safetensors",)) and Path(answer["path"]).is_file(), answer
+            assert {Path(a["path"]).name for a in (first, second)} == {"first_name.safetensors",
+                                                                        "second_name.safetensors"}
+            again = client.post("/model-workbench/v1/civitai/download",
+                                json={"version_id": f.version_id, "filename": "first_name"})
+            assert again.status_code == 200 and again.json()["path"] == first["path"]
+        finally:
+            service_for(host).close()
+
+
+def test_a_file_id_the_version_does_not_have_is_400_naming_it(tmp_path):
+    with FakeCivitai(api_key="test-key") as srv:
+        f = srv.add_file(data=b"x" * 1000, name="only.safetensors")
+        host, client = api_for(srv, tmp_path)
+        try:
+            answer = client.post("/model-workbench/v1/civitai/download",
+                                 json={"version_id": f.version_id, "file_id": 424242})
+            assert answer.status_code == 400, answer.text
+            assert "424242" in answer.json()["detail"] and str(f.version_id) in answer.json()["detail"]
+            assert service_for(host).queue.snapshot() == []
+            ok = client.post("/model-workbench/v1/civitai/download",
+                             json={"version_id": f.version_id, "file_id": f.file_id})
+            assert ok.status_code == 200 and ok.json()["path"].endswith("only.safetensors")
+        finally:
+            service_for(host).close()
+
+
+def test_another_version_to_the_path_being_written_is_409_with_a_sentence(tmp_path):
+    with FakeCivitai(api_key="test-key") as srv:
+        srv.faults.throttle_bps = 1 << 20
+        a = srv.add_file(data=b"a" * 1_000_000, name="a.safetensors")
+        b = srv.add_file(data=b"b" * 1_000, name="b.safetensors")
+        host, client = api_for(srv, tmp_path)
+        try:
+            first = client.post("/model-workbench/v1/civitai/download", json={"version_id": a.version_id})
+            clash = client.post("/model-workbench/v1/civitai/download",
+                                json={"version_id": b.version_id, "filename": "a"})
+            assert first.status_code == 200 and clash.status_code == 409, clash.text
+            assert "a.safetensors is already being downloaded" in clash.json()["detail"]
+            assert len(service_for(host).queue.snapshot()) == 1
         finally:
             service_for(host).close()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from model_workbench.downloads import DownloadOptions, DownloadQueue, DownloadRequest, JobStatus
+from model_workbench.downloads.queue import DestinationTaken
 from model_workbench.downloads.state import part_path, state_path
 
 MIB = 1 << 20
@@ -85,6 +88,43 @@ def test_duplicate_add_returns_the_same_job(server, client, tmp_path):
         q.shutdown()
 
 
+def test_the_same_file_under_another_name_is_its_own_job(server, client, tmp_path):
+    server.faults.throttle_bps = 2 * MIB
+    f = server.add_file(data=b"n" * MIB, name="named.safetensors")
+    q = DownloadQueue(client, max_concurrent=1, options=opts())
+    try:
+        first = q.add(req(f, tmp_path))
+        second = q.add(DownloadRequest(url=f.download_url, dest_dir=tmp_path, filename="renamed.safetensors",
+                                       sha256=f.sha256, version_id=f.version_id, title="Fake"))
+        assert first != second
+        assert q.wait(timeout=20)
+        assert (tmp_path / "named.safetensors").is_file() and (tmp_path / "renamed.safetensors").is_file()
+        assert {s.destination for s in q.snapshot()} == {str(tmp_path / "named.safetensors"),
+                                                         str(tmp_path / "renamed.safetensors")}
+    finally:
+        q.shutdown()
+
+
+def test_another_file_to_a_path_a_job_is_writing_is_refused(server, client, tmp_path):
+    server.faults.throttle_bps = 2 * MIB
+    a = server.add_file(data=b"a" * MIB, name="a.safetensors")
+    b = server.add_file(data=b"b" * MIB, name="b.safetensors")
+    q = DownloadQueue(client, max_concurrent=1, options=opts())
+    try:
+        q.add(req(a, tmp_path))
+        with pytest.raises(DestinationTaken, match=r"a\.safetensors.*already being downloaded"):
+            q.add(DownloadRequest(url=b.download_url, dest_dir=tmp_path, filename="a.safetensors",
+                                  sha256=b.sha256, version_id=b.version_id, title="Fake"))
+        assert len(q.snapshot()) == 1
+        assert q.wait(timeout=20)
+        # Once the first has finished, the queue no longer guards the name (the transfer refuses to
+        # overwrite a different file with a sentence of its own).
+        q.add(DownloadRequest(url=b.download_url, dest_dir=tmp_path, filename="a.safetensors",
+                              sha256=b.sha256, version_id=b.version_id, title="Fake"))
+    finally:
+        q.shutdown()
+
+
 def test_cancel_removes_partial_and_pause_keeps_it_then_retry_resumes(server, client, tmp_path):
     server.faults.throttle_bps = 2 * MIB
     f = server.add_file(data=b"p" * (2 * MIB), name="pausable.safetensors")
@@ -116,8 +156,8 @@ def test_cancel_removes_partial_and_pause_keeps_it_then_retry_resumes(server, cl
 
 def test_cancel_of_a_queued_job(server, client, tmp_path):
     server.faults.throttle_bps = 1 * MIB
-    first = server.add_file(data=b"1" * MIB)
-    second = server.add_file(data=b"2" * MIB)
+    first = server.add_file(data=b"1" * MIB, name="first.safetensors")
+    second = server.add_file(data=b"2" * MIB, name="second.safetensors")  # one name would be refused
     q = DownloadQueue(client, max_concurrent=1, options=opts())
     try:
         a = q.add(req(first, tmp_path))
