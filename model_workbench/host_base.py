@@ -24,10 +24,15 @@ from model_workbench.host import (
     WorkbenchSettings,
 )
 
-NEEDS_WEBUI = (
+MSG_NEEDS_WEBUI = (
     "{what} needs Stable Diffusion WebUI with a loaded model. Install Model Workbench as a WebUI "
     "extension (Extensions → Install from URL) to use it."
 )
+# What MSG_NEEDS_WEBUI is about (translated like the sentence it fills).
+MSG_WHAT_PREVIEWS = "Generating preview images"
+MSG_WHAT_TRAINING = "Training a LoRA"
+MSG_WHAT_TAGGING = "Tagging images"
+MSG_WHAT_TAGGING_WITH = "Tagging images with {method}"
 
 
 class BaseHost:
@@ -78,7 +83,7 @@ class BaseHost:
         progress: ProgressCallback | None = None,
         stop: StopFlag | None = None,
     ) -> GenerationResult:
-        raise HostFeatureUnavailable(NEEDS_WEBUI.format(what="Generating preview images"))
+        raise HostFeatureUnavailable(MSG_NEEDS_WEBUI.format(what=MSG_WHAT_PREVIEWS))
 
     def interrupt(self) -> None:
         self._interrupted = True
@@ -90,19 +95,19 @@ class BaseHost:
         self.last_progress = update
 
     def trainable_model(self) -> Any:
-        raise HostFeatureUnavailable(NEEDS_WEBUI.format(what="Training a LoRA"))
+        raise HostFeatureUnavailable(MSG_NEEDS_WEBUI.format(what=MSG_WHAT_TRAINING))
 
     def training_refusal(self) -> str | None:
         """Why a training cannot start here, or None; asked before one starts (WebUI's host also looks
         at the loaded model)."""
-        return None if self.capabilities().can_train else NEEDS_WEBUI.format(what="Training a LoRA")
+        return None if self.capabilities().can_train else MSG_NEEDS_WEBUI.format(what=MSG_WHAT_TRAINING)
 
     def tagging_refusal(self) -> str | None:
         """Why images cannot be tagged here, or None."""
-        return None if self.capabilities().can_tag else NEEDS_WEBUI.format(what="Tagging images")
+        return None if self.capabilities().can_tag else MSG_NEEDS_WEBUI.format(what=MSG_WHAT_TAGGING)
 
     def tag_image(self, image: Any, method: str, threshold: float = 0.5) -> list[str]:
-        raise HostFeatureUnavailable(NEEDS_WEBUI.format(what=f"Tagging images with {method}"))
+        raise HostFeatureUnavailable(MSG_NEEDS_WEBUI.format(what=MSG_WHAT_TAGGING_WITH.format(method=method)))
 
     @contextmanager
     def gpu_lock(self, job: str) -> Iterator[None]:
@@ -119,14 +124,14 @@ def _refusal(host: Any, method: str, able: bool, what: str) -> str | None:
     ask = getattr(host, method, None)
     if callable(ask):
         return ask()
-    return None if able else NEEDS_WEBUI.format(what=what)  # a host without the method: its capabilities
+    return None if able else MSG_NEEDS_WEBUI.format(what=what)  # a host without the method: its capabilities
 
 
 def why_host_cannot_train(host: Any) -> str | None:
     """A sentence saying why ``host`` cannot train now, or None where it can."""
-    return _refusal(host, "training_refusal", host.capabilities().can_train, "Training a LoRA")
+    return _refusal(host, "training_refusal", host.capabilities().can_train, MSG_WHAT_TRAINING)
 
 
 def why_host_cannot_tag(host: Any) -> str | None:
     """A sentence saying why ``host`` cannot tag images, or None where it can."""
-    return _refusal(host, "tagging_refusal", host.capabilities().can_tag, "Tagging images")
+    return _refusal(host, "tagging_refusal", host.capabilities().can_tag, MSG_WHAT_TAGGING)
