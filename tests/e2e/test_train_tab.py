@@ -211,7 +211,12 @@ def upload_four(page, tmp_path, concept: str) -> None:
 
 
 def create_project(page, name: str) -> None:
-    expect(page.locator("#mw_train_project_status").first).not_to_be_empty(timeout=60_000)  # page load done
+    # The page load is done when it has said "No projects yet" or selected a project.
+    page.wait_for_function("""() => {
+        const status = document.querySelector('#mw_train_project_status');
+        const project = document.querySelector('#mw_train_project input');
+        return (status && status.innerText.trim() !== '') || (project && project.value !== '');
+    }""", timeout=60_000)
     field(page, "mw_train_new_project").fill(name)
     page.locator("#mw_train_create_project").click()
     expect(page.locator("#mw_train_project_status").first).to_contain_text(f"Project {name} created",
