@@ -125,3 +125,14 @@ def tiny_host(root: Path, **kwargs: Any) -> TinyHost:
     (root / "models" / "Lora").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     return TinyHost(StandaloneConfig(models_dir=root / "models", data_dir=root / "data"), **kwargs)
+
+
+def tiny_host_with_project(root: Path, project: str = "cat", images: int = 4) -> TinyHost:
+    """:func:`tiny_host` with a project holding one concept folder of ``images`` tiny images."""
+    from model_workbench.training import projects
+    from tests.support.tiny_dataset import make_concept_folder
+
+    host = tiny_host(root)
+    paths = projects.create_project(host.data_dir(), project)
+    make_concept_folder(paths.dataset, n=images, repeats=1, concept="tinycat")
+    return host

@@ -14,7 +14,7 @@ from model_workbench.standalone import StandaloneConfig, StandaloneHost
 from model_workbench.training import projects
 from model_workbench.training.session import FINISHED, IDLE, INTERRUPTED, TrainingService
 from tests.support.tiny_dataset import make_concept_folder
-from tests.support.tiny_host import tiny_host
+from tests.support.tiny_host import tiny_host_with_project
 
 FAST = {"resolution": "64", "network_dim": 4, "network_alpha": 4, "learning_rate": 1e-2, "max_train_epochs": 2,
         "train_batch_size": 2, "seed": 3, "save_precision": "float", "enable_bucket": False}
@@ -30,10 +30,7 @@ def standalone(tmp_path):
 
 @pytest.fixture
 def tiny(tmp_path):
-    host = tiny_host(tmp_path)
-    paths = projects.create_project(host.data_dir(), "cat")
-    make_concept_folder(paths.dataset, n=4, repeats=1, concept="tinycat")
-    return host
+    return tiny_host_with_project(tmp_path)
 
 
 def test_post_train_is_409_with_the_reason_where_the_host_cannot_train(standalone):

@@ -17,8 +17,7 @@ from model_workbench.training.session import (
     build_config,
     service_for,
 )
-from tests.support.tiny_dataset import make_concept_folder
-from tests.support.tiny_host import tiny_host
+from tests.support.tiny_host import tiny_host, tiny_host_with_project
 
 FAST = {"resolution": "64", "network_dim": 4, "network_alpha": 4, "learning_rate": 1e-2, "max_train_epochs": 2,
         "train_batch_size": 2, "seed": 3, "save_precision": "float", "mixed_precision": "no", "enable_bucket": False}
@@ -26,10 +25,7 @@ FAST = {"resolution": "64", "network_dim": 4, "network_alpha": 4, "learning_rate
 
 @pytest.fixture
 def host(tmp_path):
-    host = tiny_host(tmp_path)
-    paths = projects.create_project(host.data_dir(), "cat")
-    make_concept_folder(paths.dataset, n=4, repeats=1, concept="tinycat")
-    return host
+    return tiny_host_with_project(tmp_path)
 
 
 def test_two_epochs_write_named_checkpoints_status_log_and_restore_the_model(host):
