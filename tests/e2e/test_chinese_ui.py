@@ -25,6 +25,8 @@ def test_core_sentences_and_choices_are_shown_in_chinese(page, chinese_app, scre
     page.locator("button", has_text="训练工具").first.click()
     expect(page.locator("#mw_train_notice").first).to_contain_text("生成图片、训练和打标签需要", timeout=20_000)
     expect(page.locator("#mw_train_tag_mode")).to_contain_text("跳过已标注")
+    # The page load fills the project line first ("No projects yet"); act after it, or it overwrites the answer.
+    expect(page.locator("#mw_train_project_status").first).to_contain_text("还没有项目", timeout=30_000)
     page.locator("#mw_train_new_project input, #mw_train_new_project textarea").first.fill("bad/name")
     page.locator("#mw_train_create_project").click()
     # Raised by the core in English ("The project name must not contain '/'…"), shown translated.
