@@ -63,7 +63,7 @@ class CivitaiHandlers:
                     {**(state or {}), "failed": True}, gr.update(), gr.update())
         versions, models = self._installed_sets()
         grid = views.cards_html(result.models, max_level=form.nsfw_level, installed_versions=versions,
-                                installed_models=models)
+                                installed_models=models, skip_restricted=self.service.settings.updates_skip_early_access)
         label = views.page_label(result.page_number, len(result.models), result.hidden_installed)
         return ("", grid, label, result.state, gr.update(interactive=result.can_go_back),
                 gr.update(interactive=result.can_go_next))

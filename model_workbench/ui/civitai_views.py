@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import PurePath
@@ -19,6 +20,7 @@ from model_workbench.bidi import strip_bidi
 from model_workbench.civitai.compatibility import a1111_runs_base_model, webui_loads_type
 from model_workbench.civitai.types import Model, ModelFile, ModelImage, ModelVersion
 from model_workbench.excerpt import excerpt
+from model_workbench.library.matching import is_restricted
 from model_workbench.ui.i18n import t, tf, tm
 from model_workbench.ui.sanitize import sanitize_html
 
@@ -127,13 +129,25 @@ def media_html(image: ModelImage | None, alt: str, width: int = THUMB_WIDTH) -> 
             f"referrerpolicy='no-referrer' alt='{esc(alt)}'>")
 
 
-def model_badges(model: Model, installed_versions: set[int], installed_models: set[int]) -> str:
+def newest_update(model: Model, skip_restricted: bool) -> ModelVersion | None:
+    """The version an "update" would be: the newest, or with ``skip_restricted`` the newest that is not
+    Early Access or paid (an update one cannot download is no update)."""
+    now = time.time()
+    for version in model.versions:
+        if not skip_restricted or not is_restricted(version.raw or {"availability": version.availability}, now):
+            return version
+    return None
+
+
+def model_badges(model: Model, installed_versions: set[int], installed_models: set[int],
+                 skip_restricted: bool = False) -> str:
     latest = model.versions[0] if model.versions else None
     badges = [f"<span class='mw-badge mw-badge-type'>{esc(model.type)}</span>"]
     if latest and latest.base_model:
         badges.append(f"<span class='mw-badge mw-badge-base'>{esc(latest.base_model)}</span>")
     if model.id in installed_models:
-        if latest is not None and latest.id not in installed_versions:
+        update = newest_update(model, skip_restricted)
+        if update is not None and update.id not in installed_versions:
             badges.append(f"<span class='mw-badge mw-badge-update'>{esc(t('Update available'))}</span>")
         else:
             badges.append(f"<span class='mw-badge mw-badge-installed'>{esc(t('Installed'))}</span>")
@@ -144,7 +158,8 @@ def model_badges(model: Model, installed_versions: set[int], installed_models: s
     return "".join(badges)
 
 
-def card_html(model: Model, *, max_level: int, installed_versions: set[int], installed_models: set[int]) -> str:
+def card_html(model: Model, *, max_level: int, installed_versions: set[int], installed_models: set[int],
+              skip_restricted: bool = False) -> str:
     images = [i for v in model.versions[:1] for i in v.images] or [i for v in model.versions for i in v.images]
     image = pick_image(images, max_level)
     creator = model.creator.username if model.creator else ""
@@ -155,20 +170,22 @@ def card_html(model: Model, *, max_level: int, installed_versions: set[int], ins
         f"onclick='modelWorkbench.openModel({model.id})' "
         f"onkeydown='if(event.key===\"Enter\")modelWorkbench.openModel({model.id})'>"
         f"<div class='mw-card-media'>{media_html(image, model.name)}"
-        f"<div class='mw-card-badges'>{model_badges(model, installed_versions, installed_models)}</div></div>"
+        f"<div class='mw-card-badges'>{model_badges(model, installed_versions, installed_models, skip_restricted)}</div></div>"
         f"<div class='mw-card-body'><div class='mw-card-title'>{esc(model.name)}</div>"
         f"<div class='mw-card-meta'>{by}<span>{esc(stats)}</span></div></div></div>"
     )
 
 
 def cards_html(models: list[Model], *, max_level: int = 2, installed_versions: Iterable[int] = (),
-               installed_models: Iterable[int] = ()) -> str:
-    """The result grid: one card per model, in one HTML string."""
+               installed_models: Iterable[int] = (), skip_restricted: bool = False) -> str:
+    """The result grid: one card per model, in one HTML string (``skip_restricted``: the update badge
+    leaves out Early Access and paid versions, as the Library's does with that setting)."""
     if not models:
         return (f"<div class='mw-empty'>{esc(t('No models found.'))} "
                 f"{esc(t('Try other words, fewer filters or a higher content level.'))}</div>")
     versions, owned = set(installed_versions), set(installed_models)
-    cards = "".join(card_html(m, max_level=max_level, installed_versions=versions, installed_models=owned)
+    cards = "".join(card_html(m, max_level=max_level, installed_versions=versions, installed_models=owned,
+                              skip_restricted=skip_restricted)
                     for m in models)
     return f"<div class='mw-cards'>{cards}</div>"
 

@@ -273,3 +273,19 @@ def test_the_types_filter_offers_every_type_civitai_lists():
     assert offered.index("Checkpoint") == 0 and offered.index("LORA") == 1  # the common ones first
     newer = Enums.from_json(dict(ENUMS, ModelType=[*ENUMS["ModelType"], "VisionLanguage"]))
     assert "VisionLanguage" in type_choices(newer)
+
+
+def test_the_update_badge_can_leave_out_early_access_and_paid_versions():
+    # Issue 10, item 18: the search cards follow the Library's setting; an update one cannot download is none.
+    data = model_json()
+    newest = data["modelVersions"][0]
+    newest["availability"] = "EarlyAccess"
+    newest["earlyAccessEndsAt"] = "2999-01-01T00:00:00.000Z"
+    model = Model.from_json(data)
+    older_id = model.versions[1].id
+    installed = {"installed_versions": {older_id}, "installed_models": {model.id}}
+    assert "mw-badge-update" in cards_html([model], **installed)
+    skipped = cards_html([model], skip_restricted=True, **installed)
+    assert "mw-badge-update" not in skipped and "mw-badge-installed" in skipped
+    newest["availability"], newest["paidAccess"] = "Public", True
+    assert "mw-badge-update" not in cards_html([Model.from_json(data)], skip_restricted=True, **installed)
