@@ -83,3 +83,17 @@ def load_network_weights(network: nn.Module, path: str | os.PathLike) -> Network
             if key in file_state:
                 value.copy_(file_state[key].to(device=value.device, dtype=value.dtype))
     return NetworkWeightsInfo(path.name, sha256_file(str(path)))
+
+
+LORA_SUFFIXES = (".safetensors", ".pt", ".ckpt")
+
+
+def lora_files(folders: list[Path]) -> list[Path]:
+    """The LoRA files under ``folders`` (sub-folders too), folder by folder, sorted: what the form
+    offers to continue from."""
+    found: list[Path] = []
+    for folder in folders:
+        if not Path(folder).is_dir():
+            continue
+        found += sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in LORA_SUFFIXES)
+    return found
