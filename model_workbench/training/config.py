@@ -41,6 +41,11 @@ class TrainingConfig:
     network_dropout: float | None = None
     rank_dropout: float | None = None  # kohya: network_args "rank_dropout=…"
     module_dropout: float | None = None  # kohya: network_args "module_dropout=…"
+    # kohya network_args "conv_dim=…", "conv_alpha=…": LoRA for the UNet's 3×3 convs (LoCon); 0/None = off
+    conv_dim: int | None = None
+    conv_alpha: float | None = None  # None: 1, as kohya
+    # kohya --network_weights: a LoRA file whose weights the new network starts from ("" = a fresh start)
+    network_weights: str = ""
     # optimiser (AdamW)
     learning_rate: float = 1e-4
     unet_lr: float | None = None  # None: learning_rate; 0: UNet frozen (no LoRA modules)
@@ -115,7 +120,14 @@ class TrainingConfig:
             args["rank_dropout"] = str(self.rank_dropout)
         if self.module_dropout:
             args["module_dropout"] = str(self.module_dropout)
+        if self.conv_dim:
+            args["conv_dim"] = str(int(self.conv_dim))
+            args["conv_alpha"] = f"{self.effective_conv_alpha():g}"
         return args
+
+    def effective_conv_alpha(self) -> float:
+        """kohya's conv_alpha: 1 when conv_dim is set without one."""
+        return 1.0 if self.conv_alpha is None else float(self.conv_alpha)
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self) -> None:
@@ -128,6 +140,8 @@ class TrainingConfig:
 
         need(self.network_dim >= 1, "The network dimension (rank) must be at least 1.")
         need(self.network_alpha >= 0, "The network alpha must not be negative.")
+        need(self.conv_dim is None or self.conv_dim >= 0, messages.CONV_DIM_NEGATIVE)
+        need(self.conv_alpha is None or self.conv_alpha >= 0, messages.CONV_ALPHA_NEGATIVE)
         for name in ("network_dropout", "rank_dropout", "module_dropout"):
             value = getattr(self, name)
             need(value is None or 0 <= value < 1, f"{name} must be between 0 and 1 (1 excluded).")
@@ -262,6 +276,7 @@ def kohya_training_toml(config: TrainingConfig, family: str = "sd1") -> str:
     args["network_dim"] = config.network_dim
     args["network_alpha"] = float(config.network_alpha)
     args["network_dropout"] = config.network_dropout
+    args["network_weights"] = config.network_weights or None
     net_args = [f"{k}={v}" for k, v in config.network_args().items()]
     args["network_args"] = net_args or None
     unet_lr, te_lr = config.effective_unet_lr(), config.effective_text_encoder_lr()

@@ -1,5 +1,7 @@
 """User-facing messages of the training package, in one place so the UI can localise them."""
 
+CONV_DIM_NEGATIVE = "The convolution rank (conv_dim) must not be negative; 0 or empty leaves the 3×3 convolutions out."
+CONV_ALPHA_NEGATIVE = "The convolution alpha (conv_alpha) must not be negative."
 BAD_RESOLUTION = "The resolution {value!r} is not understood; write one number such as 512, or width,height such as 512,768."
 
 # Dataset problems, reported per file (the image is skipped unless the text says it was converted).
@@ -34,4 +36,27 @@ WEIGHTS_NOT_FINITE = (
     "Training stopped after step {step} (epoch {epoch}): the LoRA's weights became NaN or infinite, so it has "
     "diverged. Lower the learning rate (for example to a tenth) and start again; the checkpoints of earlier "
     "epochs are kept."
+)
+
+# Continuing from a LoRA file (network_weights)
+NETWORK_WEIGHTS_UNREADABLE = (
+    "The LoRA file {name} to continue from cannot be read: it is missing, or not a LoRA file in safetensors or "
+    "PyTorch format."
+)
+NETWORK_WEIGHTS_SHAPE = (
+    "The LoRA file {name} does not fit this version's network: {key} is {file_shape} in the file but {shape} here. "
+    "Use the rank (network_dim), convolution rank (conv_dim) and trained parts the file was made with."
+)
+NETWORK_WEIGHTS_EXTRA = (
+    "The LoRA file {name} does not fit this version's network: it has {key}, which this network does not have. "
+    "Use the convolution rank (conv_dim) and trained parts the file was made with, and a base model of its family."
+)
+NETWORK_WEIGHTS_MISSING = (
+    "The LoRA file {name} does not fit this version's network: it has no {key}, which this network needs. "
+    "Use the convolution rank (conv_dim) and trained parts the file was made with (a learning rate of 0 leaves a "
+    "part out)."
+)
+NETWORK_WEIGHTS_ALPHA = (
+    "The LoRA file {name} was made with alpha {file_alpha} for {key}, but this version uses {alpha}; set the "
+    "network alpha (or the convolution alpha) to the file's."
 )

@@ -10,6 +10,11 @@ it was.
 
 The network's ``state_dict()`` keys are kohya's: ``<kohya_key>.lora_down.weight``,
 ``<kohya_key>.lora_up.weight``, ``<kohya_key>.alpha``.
+
+With ``conv_dim`` (kohya's LoCon / C3Lier) the UNet's ResBlocks and samplers are targets too: a 3×3
+conv gets ``lora_down`` = Conv2d(in, conv_dim, its kernel, stride, padding) and ``lora_up`` =
+Conv2d(conv_dim, out, 1×1), scaled by ``conv_alpha``; the Linear and 1×1 conv inside a ResBlock take
+``network_dim``/``network_alpha`` as kohya gives them.
 """
 
 from __future__ import annotations
@@ -45,14 +50,20 @@ def is_linear(module: nn.Module) -> bool:
             and isinstance(getattr(module, "out_features", None), int))
 
 
-def find_targets(root: nn.Module, family: str) -> list[FoundTarget]:
-    """Every default kohya target in ``root`` (WebUI's ``shared.sd_model`` or a look-alike)."""
+def is_conv_kxk(module: nn.Module) -> bool:
+    """A Conv2d with a kernel larger than 1×1: it takes conv_dim, not network_dim."""
+    return isinstance(module, nn.Conv2d) and tuple(module.kernel_size) != (1, 1)
+
+
+def find_targets(root: nn.Module, family: str, conv: bool = False) -> list[FoundTarget]:
+    """Every default kohya target in ``root`` (WebUI's ``shared.sd_model`` or a look-alike); with
+    ``conv``, kohya's conv_dim targets (ResBlocks, Downsamples, Upsamples) as well."""
     found: list[FoundTarget] = []
     for name, module in root.named_modules():
         if isinstance(module, nn.MultiheadAttention):
             targets = targets_for(name, family, is_multihead_attention=True)
-        elif is_linear(module) or (isinstance(module, nn.Conv2d) and module.kernel_size == (1, 1)):
-            targets = targets_for(name, family)
+        elif is_linear(module) or (isinstance(module, nn.Conv2d) and (conv or module.kernel_size == (1, 1))):
+            targets = targets_for(name, family, conv=conv)
         else:
             continue
         found.extend(FoundTarget(t, name, module) for t in targets)
@@ -88,10 +99,14 @@ class LoRAModule(nn.Module):
         dropout: float | None = None,
         rank_dropout: float | None = None,
         module_dropout: float | None = None,
+        kernel: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] = ((1, 1), (1, 1), (0, 0)),
     ) -> None:
         super().__init__()
         if conv:
-            self.lora_down: nn.Module = nn.Conv2d(in_features, rank, 1, bias=False)
+            # kernel = (kernel_size, stride, padding) of the wrapped conv; kohya's lora_down copies
+            # them, so its output lines up with the conv's; lora_up is always 1×1.
+            size, stride, padding = kernel
+            self.lora_down: nn.Module = nn.Conv2d(in_features, rank, size, stride, padding, bias=False)
             self.lora_up: nn.Module = nn.Conv2d(rank, out_features, 1, bias=False)
         else:
             self.lora_down = nn.Linear(in_features, rank, bias=False)
@@ -160,10 +175,15 @@ class LoRANetwork(nn.Module):
         dropout: float | None = None,
         rank_dropout: float | None = None,
         module_dropout: float | None = None,
+        conv_dim: int | None = None,
+        conv_alpha: float | None = None,
     ) -> None:
         super().__init__()
         if rank < 1:
             raise ValueError(MSG_RANK)
+        # kohya: conv_dim 0/None leaves the 3×3 convs alone; conv_alpha defaults to 1 when unset.
+        conv = bool(conv_dim)
+        conv_alpha = 1.0 if conv_alpha is None else conv_alpha
         self.family = family
         self.rank = rank
         self._hosts: list[tuple[nn.Module, list[tuple[Target, LoRAModule]]]] = []
@@ -174,12 +194,18 @@ class LoRANetwork(nn.Module):
         # MultiheadAttention.forward reads out_proj.weight itself and never calls out_proj, so an
         # out_proj LoRA must be applied by its owner's patched forward, not by a hook.
         owners = {id(m.out_proj): m for m in root.modules() if isinstance(m, nn.MultiheadAttention)}
-        for found in find_targets(root, family):
+        for found in find_targets(root, family, conv=conv):
             part = found.target.part
             if (part == UNET and not train_unet) or (part in TEXT_ENCODER_PARTS and not train_text_encoder):
                 continue
-            fin, fout, conv = _features(found.module)
-            lora = LoRAModule(fin, fout, rank, alpha, conv, dropout, rank_dropout, module_dropout)
+            fin, fout, is_conv = _features(found.module)
+            if is_conv_kxk(found.module):
+                m = found.module
+                kernel = (tuple(m.kernel_size), tuple(m.stride), tuple(m.padding))
+                lora = LoRAModule(fin, fout, conv_dim, conv_alpha, True, dropout, rank_dropout, module_dropout,
+                                  kernel)  # type: ignore[arg-type]
+            else:
+                lora = LoRAModule(fin, fout, rank, alpha, is_conv, dropout, rank_dropout, module_dropout)
             ref = next(found.module.parameters(), None)
             if ref is not None and ref.device.type != "meta":
                 lora.to(ref.device)

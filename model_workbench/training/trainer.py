@@ -42,6 +42,7 @@ from .checkpoint import (
     step_file_name,
 )
 from .config import TrainingConfig
+from .continue_from import load_network_weights
 from .dataset import TrainingDataset, scan_dataset
 from .network import LoRANetwork
 from .protocol import Conditioning, SizeInfo, TrainableModel, check_model
@@ -53,6 +54,7 @@ _RESUME_KEYS = (
     "network_dim", "network_alpha", "learning_rate", "unet_lr", "text_encoder_lr", "lr_scheduler",
     "lr_warmup_steps", "lr_scheduler_num_cycles", "lr_scheduler_power", "train_batch_size",
     "max_train_epochs", "max_train_steps", "seed", "resolution", "enable_bucket", "gradient_accumulation_steps",
+    "conv_dim", "conv_alpha", "network_weights",
 )
 
 
@@ -159,6 +161,8 @@ class Trainer:
         self.should_stop = _stop_fn(stop)
         self.run_info = run_info or RunInfo()
         self.problems: list[str] = []
+        # The LoRA file this run started from (network_weights): its name and sha256, for the metadata.
+        self._weights_source: dict[str, str] | None = None
 
     # -- paths ---------------------------------------------------------------------------------
     @property
@@ -253,9 +257,19 @@ class Trainer:
                 root, model.family, cfg.network_dim, cfg.network_alpha,
                 train_unet=unet_lr > 0, train_text_encoder=train_te,
                 dropout=cfg.network_dropout, rank_dropout=cfg.rank_dropout, module_dropout=cfg.module_dropout,
+                conv_dim=cfg.conv_dim, conv_alpha=cfg.conv_alpha,
             ).to(device)
             if not list(network.parameters()):
                 raise ValueError(messages.NOTHING_TO_TRAIN)
+            if cfg.network_weights and not state:
+                # kohya's network_weights: start from the file (a resume has its own, later weights).
+                source = load_network_weights(network, cfg.network_weights)
+                self._weights_source = {"name": source.name, "sha256": source.sha256}
+            elif state:
+                self._weights_source = state.get("network_weights_source")
+            if self._weights_source:
+                metadata["ss_network_weights"] = self._weights_source["name"]
+                metadata["ss_network_weights_sha256"] = self._weights_source["sha256"]
             groups = []
             if unet_lr > 0 and network.unet_parameters():
                 groups.append({"params": network.unet_parameters(), "lr": unet_lr})
@@ -490,6 +504,7 @@ class Trainer:
             "checkpoints": [str(p) for p in result.checkpoints],
             "losses": list(result.losses),
             "config": {k: getattr(self.config, k) for k in _RESUME_KEYS},
+            "network_weights_source": self._weights_source,
         }
         target = self.state_dir / STATE_FILE
         tmp = target.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")

@@ -23,7 +23,7 @@ MSG_NOT_A_NUMBER = "{label}: '{value}' is not a number; leave it empty for the d
 class Field:
     name: str  # the TrainingConfig (kohya) name
     label: str
-    kind: str  # int, float, opt_int, opt_float, bool, choice, text, lines
+    kind: str  # int, float, opt_int, opt_float, bool, choice, text, lines, lora_file (choices given when built)
     choices: tuple[str, ...] = ()
 
 
@@ -44,6 +44,9 @@ def form_groups() -> list[tuple[str, list[Field]]]:
             Field("network_dropout", t("Neuron dropout (network_dropout)"), "opt_float"),
             Field("rank_dropout", t("Rank dropout (rank_dropout)"), "opt_float"),
             Field("module_dropout", t("Module dropout (module_dropout)"), "opt_float"),
+            Field("conv_dim", t("Convolution rank, empty for none (conv_dim)"), "opt_int"),
+            Field("conv_alpha", t("Convolution alpha, empty for 1 (conv_alpha)"), "opt_float"),
+            Field("network_weights", t("Continue from LoRA, empty for a fresh start (network_weights)"), "lora_file"),
         ]),
         (t("Learning rate"), [
             Field("unet_lr", t("UNet learning rate (unet_lr)"), "opt_float"),
@@ -114,7 +117,7 @@ def component_for(field: Field, value: Any, elem_prefix: str = "mw_train_cfg_") 
     elem_id = elem_prefix + field.name
     if field.kind == "bool":
         return gr.Checkbox(label=field.label, value=bool(value), elem_id=elem_id)
-    if field.kind == "choice":
+    if field.kind in ("choice", "lora_file"):
         return dropdown(list(field.choices), value=value, label=field.label, elem_id=elem_id)
     if field.kind in ("int", "float"):
         return gr.Number(label=field.label, value=value, precision=0 if field.kind == "int" else None, elem_id=elem_id)
@@ -126,7 +129,7 @@ def component_for(field: Field, value: Any, elem_prefix: str = "mw_train_cfg_") 
 def to_component_value(field: Field, value: Any) -> Any:
     if field.kind == "lines":
         return "\n".join(value or [])
-    if field.kind in ("opt_int", "opt_float", "text"):
+    if field.kind in ("opt_int", "opt_float", "text", "lora_file"):
         return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
     return value
 

@@ -3,14 +3,16 @@ the live loss plot and the log. Training runs in the host's shared service; the 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
 import gradio as gr
 
-from model_workbench.host import HostFeatureUnavailable
+from model_workbench.host import HostFeatureUnavailable, ModelKind
 from model_workbench.host_base import why_host_cannot_train
 from model_workbench.training import projects
+from model_workbench.training.continue_from import lora_files
 from model_workbench.training.presets import preset_names, preset_values
 from model_workbench.training.session import TrainingBusy
 from model_workbench.ui import train_html as H
@@ -39,9 +41,16 @@ def build_run_tab(ui: Any) -> None:
         c["form_status"] = gr.HTML(elem_id="mw_train_form_status")
     fields = all_fields()
     inputs = []
+
+    def lora_choices() -> list[str]:
+        """The LoRA files of the host's LoRA folders, for "Continue from LoRA"."""
+        return [str(path) for path in lora_files(ui.ctx.host.model_folders().get(ModelKind.LORA, []))]
+
     for title, group in form_groups():
         with gr.Accordion(title, open=title == form_groups()[0][0]), gr.Row():
             for field in group:
+                if field.kind == "lora_file":
+                    field = dataclasses.replace(field, choices=tuple(lora_choices()))
                 inputs.append(component_for(field, defaults.get(field.name)))
     with gr.Row():
         for field in sample_fields():
@@ -70,7 +79,11 @@ def build_run_tab(ui: Any) -> None:
                 config = projects.read_version_config(root, project, version)
             except projects.ProjectError:
                 config = {}
-        return dict(zip(inputs, values_for(fields, config), strict=True))
+        out = dict(zip(inputs, values_for(fields, config), strict=True))
+        for field, component in zip(fields, inputs, strict=True):
+            if field.kind == "lora_file":  # LoRAs added since the page was built are offered too
+                out[component] = gr.update(choices=lora_choices(), value=out[component])
+        return out
 
     ui.on_project(load_form, *inputs)
 

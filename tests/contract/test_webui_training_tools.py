@@ -153,3 +153,41 @@ def test_a_tagger_that_cannot_load_its_model_says_what_to_do(webui, host, monkey
     with pytest.raises(HostFeatureUnavailable, match="DeepBooru could not tag.*no internet.*torch_deepdanbooru"):
         host.tag_image(red_image(), "deepbooru", 0.5)
     assert_job_kept(state, expected)
+
+
+def test_a_conv_dim_lora_has_every_key_matched_and_merges_like_our_hooks(webui, client, tmp_path):
+    """A LoCon (conv_dim) LoRA of the loaded model: WebUI's Lora loader matches every key (ResBlock
+    convs by their diffusers names, the tiny UNet's off-layout samplers by WebUI's lora_unet fallback),
+    and what WebUI merges into a 3×3 conv equals what our training hooks add."""
+    import torch
+    from torch import nn
+
+    from model_workbench.training.checkpoint import save_lora
+    from model_workbench.training.network import LoRANetwork
+
+    model = webui.sd_model
+    network = LoRANetwork(model, "sd1", rank=2, alpha=1, conv_dim=3, conv_alpha=2)
+    torch.manual_seed(0)
+    for _target, lora in network.loras():
+        nn.init.normal_(lora.lora_up.weight, std=0.1)
+    path = tmp_path / "locon.safetensors"
+    save_lora(path, network.state_dict(), {}, "float")
+    keys = network.state_dict().keys()
+    assert "lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight" in keys
+    assert "lora_unet_input_blocks_2_0_op.lora_down.weight" in keys
+
+    body = client.get("/model-workbench/v1/lora-check", params={"path": str(path)}).json()
+    assert body["unmatched_keys"] == [] and body["matched_keys"] == body["total_keys"] == len(keys)
+    assert body["modules"] == len(list(network.loras()))
+
+    convs = {name: model.get_submodule(f"model.diffusion_model.{name}")
+             for name in ("input_blocks.1.0.in_layers.2", "input_blocks.2.0.op", "output_blocks.0.1.conv")}
+    xs = {name: torch.randn(1, conv.in_channels, 8, 8) for name, conv in convs.items()}
+    with torch.no_grad(), network:
+        ours = {name: conv(xs[name]) for name, conv in convs.items()}
+    from tests.contract.test_webui_training import merge_like_a_generation
+
+    merge_like_a_generation(webui, path)
+    with torch.no_grad():
+        for name, conv in convs.items():
+            torch.testing.assert_close(conv(xs[name]), ours[name], rtol=1e-4, atol=1e-5)

@@ -92,3 +92,28 @@ def test_the_tab_builds_with_a_host_that_cannot_train(tmp_path):
     demo = build_standalone_blocks(host)
     ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
     assert {"mw_train_start", "mw_train_grid_run", "mw_train_preview_hidden", "mw_train_publish"} <= ids
+
+
+def test_conv_and_continue_fields_round_trip(tmp_path):
+    fields = all_fields()
+    kinds = {f.name: f.kind for f in fields}
+    assert kinds["conv_dim"] == "opt_int" and kinds["conv_alpha"] == "opt_float" and kinds["network_weights"] == "lora_file"
+    stored = {"conv_dim": 8, "conv_alpha": 4.0, "network_weights": "/loras/cat.safetensors"}
+    parsed = parse_values(fields, values_for(fields, stored))
+    assert parsed["conv_dim"] == 8 and parsed["conv_alpha"] == 4.0 and parsed["network_weights"] == "/loras/cat.safetensors"
+    off = parse_values(fields, values_for(fields, {}))
+    assert off["conv_dim"] is None and off["network_weights"] == ""
+    TrainingConfig(**parsed).validate()
+
+
+def test_continue_from_lists_the_lora_files_of_the_host_folders(tmp_path):
+    from model_workbench.training.continue_from import lora_files
+
+    first, second = tmp_path / "Lora", tmp_path / "more"
+    (first / "sub").mkdir(parents=True)
+    second.mkdir()
+    for path in (first / "b.safetensors", first / "sub" / "a.pt", second / "c.ckpt", first / "notes.txt",
+                 first / "b.preview.png"):
+        path.write_bytes(b"x")
+    found = lora_files([first, second, tmp_path / "missing"])
+    assert found == [first / "b.safetensors", first / "sub" / "a.pt", second / "c.ckpt"]

@@ -111,3 +111,28 @@ def test_kohya_toml_export(tmp_path: Path) -> None:
 def test_sdxl_command_and_quoting() -> None:
     cmd = kohya_command("sdxl", 1, "/my dir/config.toml", "d.toml")
     assert cmd == "accelerate launch --num_cpu_threads_per_process 1 sdxl_train_network.py --config_file '/my dir/config.toml' --dataset_config d.toml"
+
+
+def test_conv_dim_goes_into_network_args_as_kohya_writes_them() -> None:
+    assert "conv_dim" not in TrainingConfig().network_args()
+    assert "conv_dim" not in TrainingConfig(conv_dim=0, conv_alpha=4).network_args()  # 0 = off
+    cfg = TrainingConfig(conv_dim=8, conv_alpha=4.0, rank_dropout=0.1)
+    assert cfg.network_args() == {"rank_dropout": "0.1", "conv_dim": "8", "conv_alpha": "4"}
+    assert TrainingConfig(conv_dim=8).network_args() == {"conv_dim": "8", "conv_alpha": "1"}  # kohya's default
+    args = parse(kohya_training_toml(TrainingConfig(conv_dim=8, conv_alpha=0.5), "sd1"))
+    assert args["network_args"] == ["conv_dim=8", "conv_alpha=0.5"]
+
+
+def test_network_weights_goes_into_the_kohya_export() -> None:
+    assert "network_weights" not in parse(kohya_training_toml(TrainingConfig(), "sd1"))
+    args = parse(kohya_training_toml(TrainingConfig(network_weights="/loras/cat.safetensors"), "sd1"))
+    assert args["network_weights"] == "/loras/cat.safetensors"
+
+
+@pytest.mark.parametrize(("changes", "fragment"), [
+    ({"conv_dim": -1}, "convolution rank"),
+    ({"conv_dim": 4, "conv_alpha": -1.0}, "convolution alpha"),
+])
+def test_conv_validation(changes: dict, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        TrainingConfig(**changes).validate()

@@ -181,3 +181,93 @@ def test_sd15_shaped_test_model_has_webui_names_and_shapes() -> None:
         assert f.webui_name == row["webui_module"]
         assert list(f.module.weight.shape) == row["webui_shape"], row["kohya_key"]
         assert type(f.module).__name__ == row["webui_kind"]
+
+
+# ------------------------------------------------------------------------------------------------
+# conv_dim (LoCon): the ResBlock / Downsample / Upsample rows of the fixtures ("conv_modules").
+# ------------------------------------------------------------------------------------------------
+CONV_FAMILIES = {"sd15": "sd1", "sdxl": "sdxl"}
+CONV_RANK = 8
+
+
+@pytest.mark.parametrize("name", list(CONV_FAMILIES))
+def test_every_conv_fixture_row_maps_to_its_kohya_key(name: str) -> None:
+    table = load(name)
+    family = CONV_FAMILIES[name]
+    rows = table["conv_modules"]
+    assert len(rows) == table["conv"]["count"] and rows
+    for row in rows:
+        assert kohya_key(row["webui_module"], family, conv=True) == row["kohya_key"], row["webui_module"]
+        # Without conv_dim these modules are no targets (kohya's default list stays as it was).
+        assert targets_for(row["webui_module"], family) == []
+        [target] = targets_for(row["webui_module"], family, conv=True)
+        assert target.part == "unet" and target.conv
+
+
+@pytest.mark.parametrize("name", list(CONV_FAMILIES))
+def test_every_conv_key_maps_to_one_webui_module(name: str) -> None:
+    """Each conv key resolves to exactly one WebUI module (the fixture's A1111 resolution), and that
+    module is a Linear or Conv2d of the recorded shape."""
+    table = load(name)
+    rows = table["conv_modules"]
+    modules = [row["webui_module"] for row in rows]
+    assert len(set(modules)) == len(modules)
+    default_modules = {row["webui_module"] for row in table["modules"]}
+    assert not default_modules & set(modules)
+    assert table["conv"]["unresolved"] == []
+    for row in rows:
+        assert row["webui_mapping_name"] == row["webui_module"].removeprefix("model.").replace(".", "_")
+        assert row["webui_kind"] in ("Conv2d", "Linear") and row["webui_shape"] == row["shape"]
+
+
+def test_off_layout_samplers_get_names_webui_resolves_by_its_fallback() -> None:
+    """A Downsample / Upsample where SD1's layout has none (the tiny test UNet) cannot take a
+    diffusers name (WebUI would map it elsewhere): it keeps the LDM path, which WebUI finds through
+    its lora_unet → diffusion_model fallback."""
+    assert kohya_key("model.diffusion_model.input_blocks.2.0.op", "sd1", conv=True) == "lora_unet_input_blocks_2_0_op"
+    assert kohya_key("model.diffusion_model.output_blocks.0.1.conv", "sd1", conv=True) == (
+        "lora_unet_output_blocks_0_1_conv")
+    assert kohya_key("model.diffusion_model.input_blocks.3.0.op", "sd1", conv=True) == (
+        "lora_unet_down_blocks_0_downsamplers_0_conv")
+
+
+def _conv_leaf(row: dict) -> nn.Module:
+    if row["kind"] == "Conv2d":
+        shape = row["webui_shape"]
+        return nn.Conv2d(shape[1], shape[0], tuple(row["kernel_size"]), tuple(row["stride"]), tuple(row["padding"]))
+    return _leaf(row["webui_kind"], row["webui_shape"])
+
+
+def _rank_of(spec: list) -> list[int]:
+    return [CONV_RANK if d == "conv_r" else RANK if d == "r" else d for d in spec]
+
+
+@pytest.mark.parametrize("name", list(CONV_FAMILIES))
+def test_conv_dim_network_over_webui_tree_matches_fixture(name: str) -> None:
+    table = load(name)
+    family = CONV_FAMILIES[name]
+    root = build_webui_tree(table)
+    with torch.device("meta"):
+        for row in table["conv_modules"]:
+            parent, _, leaf = row["webui_module"].rpartition(".")
+            _ensure(root, parent).add_module(leaf, _conv_leaf(row))
+        # Modules kohya never targets, even with conv_dim: the UNet's conv_in and out.
+        _ensure(root, "model.diffusion_model.input_blocks.0").add_module("0", nn.Conv2d(4, 8, 3, padding=1))
+        _ensure(root, "model.diffusion_model.out").add_module("2", nn.Conv2d(8, 4, 3, padding=1))
+
+    plain = LoRANetwork(root, family, rank=RANK, alpha=1.0)
+    assert len(list(plain.loras())) == table["counts"]["total"]
+
+    network = LoRANetwork(root, family, rank=RANK, alpha=1.0, conv_dim=CONV_RANK, conv_alpha=2.0)
+    state = network.state_dict()
+    conv_rows = {row["kohya_key"]: row for row in table["conv_modules"]}
+    assert len(state) == table["counts"]["tensors_per_file"] + table["conv"]["tensors_per_file"]
+    for key, row in conv_rows.items():
+        assert list(state[f"{key}.lora_down.weight"].shape) == _rank_of(row["lora_down_shape"]), key
+        assert list(state[f"{key}.lora_up.weight"].shape) == _rank_of(row["lora_up_shape"]), key
+        lora = network.get_submodule(key)
+        if row["rank_from"] == "conv_dim":
+            assert float(state[f"{key}.alpha"]) == 2.0
+            assert list(lora.lora_down.stride) == row["stride"] and list(lora.lora_down.padding) == row["padding"]
+        else:
+            assert float(state[f"{key}.alpha"]) == 1.0

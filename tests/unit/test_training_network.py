@@ -136,3 +136,38 @@ def test_dropout_options_only_act_in_training() -> None:
     assert any(o is None for o in outs)  # module dropout skipped some calls
     live = [o for o in outs if o is not None]
     assert any(not torch.equal(live[0], o) for o in live[1:])  # neuron/rank dropout vary
+
+
+def test_conv_dim_adds_resblock_and_sampler_loras_to_the_tiny_model() -> None:
+    model = TinyDiffusionModel()
+    plain = {t.kohya_key for t, _ in LoRANetwork(model.root, "sd1", rank=4).loras()}
+    net = LoRANetwork(model.root, "sd1", rank=4, alpha=1, conv_dim=2, conv_alpha=1)
+    extra = {t.kohya_key: lora for t, lora in net.loras()}
+    assert plain < set(extra)
+    # 6 ResBlocks × (conv1, conv2, time_emb_proj) + 3 shortcuts (output ResBlocks) + the two samplers.
+    assert len(set(extra) - plain) == 6 * 3 + 3 + 2
+    down = extra["lora_unet_down_blocks_0_resnets_0_conv1"]
+    assert down.lora_down.weight.shape == (2, 32, 3, 3) and down.lora_up.weight.shape == (32, 2, 1, 1)
+    assert extra["lora_unet_down_blocks_0_resnets_0_time_emb_proj"].rank == 4
+    assert extra["lora_unet_up_blocks_0_resnets_0_conv_shortcut"].lora_down.weight.shape == (4, 64, 1, 1)
+    assert extra["lora_unet_input_blocks_2_0_op"].lora_down.stride == (2, 2)
+    assert "lora_unet_output_blocks_0_1_conv" in extra
+
+
+def test_conv_hook_on_3x3_and_strided_convs_equals_the_merged_weight() -> None:
+    model = TinyDiffusionModel()
+    before = snapshot(model.root)
+    net = LoRANetwork(model.root, "sd1", rank=4, alpha=1, conv_dim=3, conv_alpha=6)
+    for module_name, key in (("input_blocks.1.0.in_layers.2", "lora_unet_down_blocks_0_resnets_0_conv1"),
+                             ("input_blocks.2.0.op", "lora_unet_input_blocks_2_0_op")):
+        conv = model.unet.get_submodule(module_name)
+        lora = net.get_submodule(key)
+        assert lora.scale == 2.0
+        nn.init.normal_(lora.lora_up.weight)
+        x = torch.randn(1, conv.in_channels, 8, 8)
+        # WebUI's merge: ΔW = up (out×r) · down (r×in·k·k), reshaped to the conv's weight.
+        delta = (lora.lora_up.weight.flatten(1) @ lora.lora_down.weight.flatten(1)).reshape(conv.weight.shape)
+        expected = nn.functional.conv2d(x, conv.weight + delta * 2.0, conv.bias, conv.stride, conv.padding)
+        with net:
+            torch.testing.assert_close(conv(x), expected, rtol=1e-4, atol=1e-5)
+    assert_same(before, snapshot(model.root))

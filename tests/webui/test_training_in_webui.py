@@ -279,3 +279,55 @@ def test_training_after_a_lora_generation_starts_from_the_clean_weights(trained)
     for key in first:
         assert np.allclose(first[key].numpy(), second[key].numpy(), rtol=1e-5, atol=1e-7), key
     assert np.array_equal(txt2img_pixels(url), trained["before"])
+
+
+# kohya's conv_dim targets of an SD1.5-layout UNet (tests/data/lora-keys/lora-keys-sd15.json "conv"):
+# 22 ResBlocks × (conv1, conv2, time_emb_proj), 14 shortcuts, 3 downsamplers and 3 upsamplers.
+SD15_CONV_MODULES = 86
+
+
+def train_version(url: str, version: str, **changes) -> dict:
+    started = httpx.post(url + API + "/train", json={"project": PROJECT, "version": version,
+                                                     "config": {**CONFIG, **changes}}, timeout=30)
+    assert started.status_code == 202, started.text
+    result = wait_for_training(url)
+    assert result["state"] == "finished", result
+    return result
+
+
+def test_a_conv_dim_lora_has_every_key_matched_by_webui_lora(trained):
+    """A LoCon (conv_dim) version: WebUI's own Lora loader matches every key, the ResBlock and sampler
+    convs included, and the metadata carries conv_dim/conv_alpha the way kohya writes them."""
+    from safetensors import safe_open
+
+    url = trained["url"]
+    result = train_version(url, "vconv", conv_dim=4, conv_alpha=2, max_train_epochs=1)
+    path = result["checkpoints"][-1]
+    body = httpx.get(url + API + "/lora-check", params={"path": path}, timeout=120).json()
+    assert body["unmatched_keys"] == []
+    assert body["modules"] in {m + SD15_CONV_MODULES for m in EXPECTED_MODULES}
+    assert body["total_keys"] == 3 * body["modules"]
+    with safe_open(path, framework="pt") as f:
+        assert json.loads(f.metadata()["ss_network_args"]) == {"conv_dim": "4", "conv_alpha": "2"}
+        down = f.get_tensor("lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight")
+        assert down.shape[0] == 4 and down.shape[2:] == (3, 3)
+
+
+def test_a_continued_version_starts_from_the_given_lora(trained):
+    """network_weights = v1's first epoch: the continued version's first checkpoint differs from v1's
+    (a fresh start with the same seed); with a learning rate too small to move anything it is v1's
+    file itself; the metadata names the file it started from."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    url, source = trained["url"], trained["status"]["checkpoints"][0]
+    continued = train_version(url, "vcont", network_weights=source, max_train_epochs=1)
+    fresh, first = load_file(source), load_file(continued["checkpoints"][0])
+    assert fresh.keys() == first.keys()
+    assert any(not np.array_equal(fresh[k].numpy(), first[k].numpy()) for k in fresh)
+    with safe_open(continued["checkpoints"][0], framework="pt") as f:
+        assert f.metadata()["ss_network_weights"] == Path(source).name
+    still = train_version(url, "vstill", network_weights=source, max_train_epochs=1, learning_rate=1e-20)
+    kept = load_file(still["checkpoints"][0])
+    for key in fresh:
+        assert np.allclose(fresh[key].numpy(), kept[key].numpy(), rtol=1e-5, atol=1e-7), key

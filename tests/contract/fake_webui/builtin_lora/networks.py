@@ -25,20 +25,34 @@ loaded_networks: list = []
 networks_in_memory: dict = {}
 
 _UNET_BLOCK = re.compile(r"lora_unet_(down_blocks|mid_block|up_blocks)_(?:(\d+)_)?(attentions|resnets)_(\d+)_(.+)")
+_DOWNSAMPLER = re.compile(r"lora_unet_down_blocks_(\d+)_downsamplers_0_conv")
+_UPSAMPLER = re.compile(r"lora_unet_up_blocks_(\d+)_upsamplers_0_conv")
 _TE_LAYER = re.compile(r"lora_te_text_model_encoder_layers_(\d+)_(.+)")
+# WebUI's suffix_conversion: a diffusers ResnetBlock2D layer → its LDM ResBlock layer.
+_RESNET_SUFFIX = {"conv1": "in_layers_2", "conv2": "out_layers_3", "norm1": "in_layers_0", "norm2": "out_layers_0",
+                  "time_emb_proj": "emb_layers_1", "conv_shortcut": "skip_connection"}
 
 
 def convert_diffusers_name_to_compvis(key, is_sd2):
-    """The SD1 subset of WebUI's diffusers → compvis renaming (UNet blocks and CLIP-L layers)."""
+    """The SD1 subset of WebUI's diffusers → compvis renaming (UNet blocks, samplers, CLIP-L layers)."""
     m = _UNET_BLOCK.fullmatch(key)
     if m:
         kind, block, part, index, suffix = m.groups()
         attn = part == "attentions"
+        if not attn:
+            suffix = _RESNET_SUFFIX.get(suffix, suffix)
         if kind == "down_blocks":
             return f"diffusion_model_input_blocks_{1 + int(block) * 3 + int(index)}_{1 if attn else 0}_{suffix}"
         if kind == "mid_block":
             return f"diffusion_model_middle_block_{1 if attn else int(index) * 2}_{suffix}"
         return f"diffusion_model_output_blocks_{int(block) * 3 + int(index)}_{1 if attn else 0}_{suffix}"
+    m = _DOWNSAMPLER.fullmatch(key)
+    if m:
+        return f"diffusion_model_input_blocks_{3 + int(m.group(1)) * 3}_0_op"
+    m = _UPSAMPLER.fullmatch(key)
+    if m:
+        block = int(m.group(1))
+        return f"diffusion_model_output_blocks_{2 + block * 3}_{2 if block > 0 else 1}_conv"
     m = _TE_LAYER.fullmatch(key)
     if m:
         return f"transformer_text_model_encoder_layers_{m.group(1)}_{m.group(2)}"
@@ -68,6 +82,10 @@ def load_network(name, network_on_disk):
         prefix, _, part = key_network.partition(".")
         key = convert_diffusers_name_to_compvis(prefix, False)
         sd_module = shared.sd_model.network_layer_mapping.get(key)
+        if sd_module is None and "lora_unet" in prefix:
+            # WebUI's fallback for keys that already carry LDM/SGM names (SDXL's, off-layout samplers)
+            key = prefix.replace("lora_unet", "diffusion_model")
+            sd_module = shared.sd_model.network_layer_mapping.get(key)
         if sd_module is None:
             continue  # WebUI only logs these at debug level
         if key not in matched:
