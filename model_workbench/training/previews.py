@@ -169,6 +169,14 @@ class PreviewService:
         return PreviewOutcome(saved, results)
 
 
+def default_prompt(root: str | Path, project: str) -> str:
+    """With no prompt typed, the concept names (the trigger words) make a sensible one."""
+    try:
+        return ", ".join(c.name for c in projects.list_concepts(root, project)) or project
+    except projects.ProjectError:
+        return project
+
+
 # -- reading grids back -----------------------------------------------------------------------------
 
 def cell_image(manifest_path: str | Path, entry: dict[str, Any]) -> Image.Image | None:

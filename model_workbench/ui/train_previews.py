@@ -17,7 +17,7 @@ from model_workbench.preview.manifest import cell_at, read_manifest
 from model_workbench.preview.plan import GenerationSettings
 from model_workbench.preview.requests import WeightListError
 from model_workbench.training import projects
-from model_workbench.training.previews import cell_image
+from model_workbench.training.previews import cell_image, default_prompt
 from model_workbench.training.publish import publish_checkpoint
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown, long_job_kwargs
@@ -126,7 +126,7 @@ def build_checkpoints_tab(ui: Any) -> None:
     def preview(project: str, version: str, path: str, weights: str, prompt: str, seed: float, batch: float,
                 negative: str, steps: float, width: float, height: float, cfg: float, sampler: str):
         if not prompt.strip():
-            prompt = _default_prompt(root, project)
+            prompt = default_prompt(root, project)
         yield from _run(ui, "ckpt", lambda report, stop: ui.previews.preview_checkpoint(
             project, version, path, weights, prompt, _settings(negative, steps, width, height, cfg, sampler),
             seed=int(seed if seed is not None else -1), batch_side=int(batch or 1), progress=report, stop=stop))
@@ -139,14 +139,6 @@ def build_checkpoints_tab(ui: Any) -> None:
                                   _viewer_outputs(c, "ckpt"), **long_job_kwargs())
 
     ui.later.append(wire)
-
-
-def _default_prompt(root: Path, project: str) -> str:
-    """With no prompt typed, the concept names (the trigger words) make a sensible one."""
-    try:
-        return ", ".join(c.name for c in projects.list_concepts(root, project)) or project
-    except projects.ProjectError:
-        return project
 
 
 def build_grid_tab(ui: Any) -> None:
@@ -171,7 +163,7 @@ def build_grid_tab(ui: Any) -> None:
 
     def run(project: str, version: str, weights: str, seed: float, prompts: str, negative: str, steps: float,
             width: float, height: float, cfg: float, sampler: str):
-        chosen = _prompts(prompts) or [_default_prompt(root, project)]
+        chosen = _prompts(prompts) or [default_prompt(root, project)]
         yield from _run(ui, "grid", lambda report, stop: ui.previews.preview_all(
             project, version, weights, chosen, _settings(negative, steps, width, height, cfg, sampler),
             seed=int(seed if seed is not None else -1), progress=report, stop=stop))
@@ -210,7 +202,7 @@ def build_compare_tab(ui: Any) -> None:
 
     def run(project: str, versions: list[str], weights: str, seed: float, prompt: str, negative: str, steps: float,
             width: float, height: float, cfg: float, sampler: str):
-        prompt = prompt.strip() or _default_prompt(root, project)
+        prompt = prompt.strip() or default_prompt(root, project)
         yield from _run(ui, "compare", lambda report, stop: ui.previews.compare(
             project, list(versions or []), weights, prompt, _settings(negative, steps, width, height, cfg, sampler),
             seed=int(seed if seed is not None else -1), progress=report, stop=stop))
@@ -239,7 +231,7 @@ def build_publish_tab(ui: Any) -> None:
     def refresh(project: str, version: str) -> dict:
         names = [i.path.name for i in _checkpoints(root, project, version)]
         return {c["publish_checkpoint"]: gr.update(choices=names, value=names[-1] if names else None),
-                c["publish_trigger"]: _default_prompt(root, project) if project else ""}
+                c["publish_trigger"]: default_prompt(root, project) if project else ""}
 
     ui.on_project(refresh, c["publish_checkpoint"], c["publish_trigger"])
 
