@@ -92,3 +92,32 @@ def test_the_tab_builds_with_a_host_that_cannot_train(tmp_path):
     demo = build_standalone_blocks(host)
     ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
     assert {"mw_train_start", "mw_train_grid_run", "mw_train_preview_hidden", "mw_train_publish"} <= ids
+
+
+def test_preview_when_done_group_round_trips_through_the_version_config(tmp_path):
+    from model_workbench.training import projects
+    from model_workbench.training.after_preview import KEY, parse_settings
+    from model_workbench.ui.train_after_preview import (
+        FIELDS,
+        overrides_from,
+        stored_values,
+        with_after_settings,
+    )
+
+    root = tmp_path / "data"
+    projects.create_project(root, "cat")
+    projects.create_version(root, "cat", "v1", {KEY: {"enabled": True, "weights": "0.5, 1", "prompts": ["a", "b"],
+                                                      "seed": 9, "width": 64, "height": 64}})
+    values = stored_values(root, "cat", "v1")
+    shown = dict(zip(FIELDS, values, strict=True))
+    assert shown["enabled"] is True and shown["prompts"] == "a\nb" and shown["seed"] == 9 and shown["baseline"]
+    # Empty numbers take the defaults, as on the Preview grid tab; the result is what the service accepts.
+    shown.update(steps=None, cfg_scale="", prompts=" c \n\n d ")
+    settings = overrides_from([shown[name] for name in FIELDS])
+    assert settings["prompts"] == ["c", "d"] and settings["steps"] == 20 and settings["cfg_scale"] == 7.0
+    assert parse_settings(settings).weights == "0.5, 1"
+    assert with_after_settings({"network_dim": 4}, values)[KEY]["enabled"] is True
+    # A version without the settings shows the defaults: off, the training resolution.
+    projects.create_version(root, "cat", "v2", {})
+    default = dict(zip(FIELDS, stored_values(root, "cat", "v2"), strict=True))
+    assert default["enabled"] is False and default["width"] == 0
