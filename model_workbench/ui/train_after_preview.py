@@ -27,7 +27,8 @@ FIELDS = ("enabled", "weights", "seed", "baseline", "prompts", "negative_prompt"
 
 
 def build_after_preview_group(ui: Any) -> list[Any]:
-    """Lay out the group (inside the Train tab, after the sample settings); returns its inputs."""
+    """Lay out the group (inside the Train tab, after the sample settings); returns its inputs. Call
+    :func:`build_after_preview_result` later for the grid it shows."""
     c = ui.c
     d = AfterTrainingPreview()
     with gr.Accordion(t("Preview when done"), open=False, elem_id="mw_train_after"):
@@ -51,17 +52,25 @@ def build_after_preview_group(ui: Any) -> list[Any]:
                                elem_id="mw_train_after_height")
             cfg = gr.Number(label=t("CFG scale"), value=d.cfg_scale, elem_id="mw_train_after_cfg")
             sampler = dropdown(SAMPLERS, value=d.sampler_name, label=t("Sampler"), elem_id="mw_train_after_sampler")
-    grid_viewer(c, "after", t("Preview grid after training"))
     inputs = [enabled, weights, seed, baseline, prompts, negative, steps, width, height, cfg, sampler]
     c["after_inputs"] = inputs
+    return inputs
+
+
+def build_after_preview_result(ui: Any) -> None:
+    """The grid the run rendered when it ended (below the run's progress and samples)."""
+    c = ui.c
+    inputs = c["after_inputs"]
+    grid_viewer(c, "after", t("Preview grid after training"))
 
     def load(project: str, version: str) -> dict:
-        """The version's stored settings in the group, and the grid of its last run."""
-        return {**dict(zip(inputs, stored_values(ui.root, project, version), strict=True)),
-                **after_view(ui, ui.training.status_for(project, version))}
+        """The version's stored settings in the group, and the grid of its last run (not another version's)."""
+        status = ui.training.status_for(project, version)
+        if (status.get("project"), status.get("version")) != (project, version):
+            status = {}
+        return {**dict(zip(inputs, stored_values(ui.root, project, version), strict=True)), **after_view(ui, status)}
 
     ui.on_project(load, *inputs, *after_outputs(c))
-    return inputs
 
 
 def stored_values(root: Path, project: str, version: str) -> list[Any]:

@@ -63,6 +63,7 @@ def build_run_tab(ui: Any) -> None:
     c["progress"] = gr.HTML(H.progress_html(ui.training.status()), elem_id="mw_train_progress")
     c["loss_plot"] = gr.HTML(H.loss_svg(ui.training.losses()), elem_id="mw_train_loss")
     c["samples"] = gr.Gallery(label=t("Sample images"), elem_id="mw_train_samples", **_gallery_kwargs())
+    after.build_after_preview_result(ui)
     c["train_log"] = gr.Textbox(label=t("Log"), lines=8, max_lines=8, interactive=False, elem_id="mw_train_log")
 
     def load_form(project: str, version: str) -> dict:
