@@ -68,6 +68,9 @@ def test_cell_details_show_the_parameters():
     html = H.cell_details(entry)
     assert "cat_v1-000002.safetensors" in html and "&lt;b&gt;cat" in html and "Seed: 5" in html
     assert "Click a cell" in H.cell_details(None)
+    # A baseline cell names no checkpoint: the row's file is not applied there.
+    base = H.cell_details({**entry, "label": "epoch 2, no LoRA", "weight": 0.0, "baseline": True})
+    assert "cat_v1-000002.safetensors" not in base and "the base model alone" in base
 
 
 def test_job_reports_progress_result_and_errors():
