@@ -35,7 +35,7 @@ PREVIEW_BODY: Schema = {
     "seed": Field("int", default=-1), "steps": Field("int", minimum=1, default=20),
     "sampler_name": Field("text", default="Euler a"), "cfg_scale": Field("number", default=7.0),
     "width": Field("int", minimum=8, default=512), "height": Field("int", minimum=8, default=512),
-    "negative_prompt": Field("text", default=""),
+    "negative_prompt": Field("text", default=""), "baseline": Field("bool", default=False),
 }
 PUBLISH_BODY: Schema = {
     "project": Field("text", required=True), "version": Field("text", required=True),
@@ -138,7 +138,8 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
         try:
             outcome = service.preview_all(
                 values["project"], values["version"], values["weights"], values["prompts"] or values["prompt"],
-                _settings(values), seed=values["seed"], checkpoints=values["checkpoints"] or None)
+                _settings(values), seed=values["seed"], checkpoints=values["checkpoints"] or None,
+                baseline=values["baseline"])
         except HostFeatureUnavailable as exc:
             raise HTTPException(501, str(exc)) from None
         except RuntimeError as exc:  # a training holds the GPU

@@ -39,6 +39,7 @@ def _cell_entry(placed: PlacedCell) -> dict[str, Any]:
             "epoch": cell.checkpoint.epoch,
         },
         "weight": cell.weight,
+        "baseline": cell.baseline,  # the no-LoRA column: the row's checkpoint is not applied
         "prompt": cell.prompt,
         "seed": cell.request.seed,
         "seeds": cell.request.image_seeds(),

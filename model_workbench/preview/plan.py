@@ -19,6 +19,8 @@ from .requests import CellRequest, LoraRef, check_lora_name, format_weight
 # WebUI's largest seed (processing.get_fixed_seed draws from this range too).
 _MAX_SEED = 2**32 - 1
 MAX_BATCH_SIDE = 4
+# The baseline column's label: the same prompt and seed with no LoRA at all (what the LoRA changes).
+BASELINE_LABEL = "no LoRA"
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,11 @@ class PlannedCell:
     weight: float
     prompt: str
     request: CellRequest
+
+    @property
+    def baseline(self) -> bool:
+        """A cell of the baseline column: rendered with no LoRA."""
+        return self.request.lora is None
 
     @property
     def label(self) -> str:
@@ -162,12 +169,17 @@ def grid_plan(
     seed: int | None = -1,
     batch_side: int = 1,
     title: str = "",
+    baseline: bool = False,
 ) -> GridPlan:
     """Epochs × weights (× prompts) with one fixed seed.
 
     Render order puts the checkpoint outermost: WebUI keeps a loaded network in memory while its
     name stays the same, so each file is read from disk once (xyz_grid puts its costly axis
     outermost for the same reason). Within a checkpoint, prompts then weights.
+
+    With ``baseline`` the first column is the base model alone (no LoRA, weight 0, labelled
+    :data:`BASELINE_LABEL`): each row's baseline cell is the same request, which
+    ``render.reuse_baseline`` renders once per prompt.
     """
     settings = settings or GenerationSettings()
     settings.validate()
@@ -179,14 +191,16 @@ def grid_plan(
     prompt_list = _clean_prompts(prompts)
     fixed_seed = resolve_seed(seed)
 
-    x_labels = [weight_label(w) for w in weights]
+    columns: list[float | None] = [None, *weights] if baseline else list(weights)  # None: no LoRA
+    x_labels = [BASELINE_LABEL if w is None else weight_label(w) for w in columns]
     y_labels = [c.label for c in checkpoints]
     z_labels = prompt_list if len(prompt_list) > 1 else []
 
     cells: list[PlannedCell] = []
     for y, ckpt in enumerate(checkpoints):
         for z, prompt in enumerate(prompt_list):
-            for x, weight in enumerate(weights):
+            for x, weight in enumerate(columns):
+                lora = None if weight is None else LoraRef(name=ckpt.name, weight=float(weight), path=ckpt.path)
                 request = CellRequest(
                     prompt=prompt,
                     negative_prompt=settings.negative_prompt,
@@ -196,7 +210,7 @@ def grid_plan(
                     cfg_scale=settings.cfg_scale,
                     width=settings.width,
                     height=settings.height,
-                    lora=LoraRef(name=ckpt.name, weight=float(weight), path=ckpt.path),
+                    lora=lora,
                     # n×n images as n batches of n: the memory of a batch of n, the seeds of WebUI.
                     batch_size=batch_side,
                     n_iter=batch_side,
@@ -211,7 +225,7 @@ def grid_plan(
                         y_label=y_labels[y],
                         z_label=z_labels[z] if z_labels else "",
                         checkpoint=ckpt,
-                        weight=float(weight),
+                        weight=float(weight or 0.0),
                         prompt=prompt,
                         request=request,
                     )

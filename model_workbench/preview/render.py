@@ -6,6 +6,7 @@ never knows whether WebUI, the tiny test host or a benchmark fake is behind it.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -112,6 +113,22 @@ def _as_lists(output: RenderOutput, cell: PlannedCell) -> tuple[list[Image.Image
     return images, infotexts[: len(images)]
 
 
+def reuse_baseline(render_cell: RenderCell) -> RenderCell:
+    """``render_cell`` that renders each distinct no-LoRA request once: every row's baseline cell is the
+    same request (prompt, seed, settings), so the base model is sampled once per prompt, not per row."""
+    done: dict[str, RenderOutput] = {}
+
+    def render(request: CellRequest) -> RenderOutput:
+        if request.lora is not None:
+            return render_cell(request)
+        key = json.dumps(request.to_dict(), sort_keys=True, default=str)
+        if key not in done:
+            done[key] = render_cell(request)
+        return done[key]
+
+    return render
+
+
 def render_plan(
     plan: GridPlan,
     render_cell: RenderCell,
@@ -132,6 +149,7 @@ def render_plan(
     rest ``missing``. ``on_cell`` sees each result as it lands (for a live gallery).
     """
     should_stop = stop_checker(stop)
+    render_cell = reuse_baseline(render_cell)
     results = [CellResult(cell=c) for c in plan.cells]
     outcome = RenderResult(plan=plan, cells=results)
     total = len(results)

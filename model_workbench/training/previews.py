@@ -56,8 +56,9 @@ class PreviewOutcome:
 
     def cells(self) -> list[dict[str, Any]]:
         """The contract's per-cell summary: checkpoint, weight, prompt, status, infotext."""
-        return [{"checkpoint": c["checkpoint"]["path"], "weight": c["weight"], "prompt": c["prompt"],
-                 "status": c["status"], "infotext": c["infotext"], **({"version": c["version"]} if "version" in c else {})}
+        return [{"checkpoint": c["checkpoint"]["path"], "weight": c["weight"], "baseline": bool(c.get("baseline")),
+                 "prompt": c["prompt"], "status": c["status"], "infotext": c["infotext"],
+                 **({"version": c["version"]} if "version" in c else {})}
                 for c in self.saved.manifest.get("cells", [])]
 
     def as_dict(self) -> dict[str, Any]:
@@ -137,13 +138,15 @@ class PreviewService:
 
     def preview_all(self, project: str, version: str, weights: str | Sequence[float], prompts: str | Sequence[str],
                     settings: GenerationSettings, seed: int = -1, checkpoints: Sequence[str] | None = None,
-                    progress: Progress | None = None, stop: StopFlag | None = None) -> PreviewOutcome:
-        """Preview all (same seed): epochs × weights (× prompts), one labelled grid."""
+                    progress: Progress | None = None, stop: StopFlag | None = None,
+                    baseline: bool = False) -> PreviewOutcome:
+        """Preview all (same seed): epochs × weights (× prompts), one labelled grid; with ``baseline``
+        the first column is the base model alone (no LoRA)."""
         self._guard()
         paths = projects.project_paths(self.root, project)
         refs = self.refs(project, version, checkpoints)
         plan = grid_plan(refs, _weights(weights), prompts, settings, seed=seed,
-                         title=projects.output_name(paths.name, version))
+                         title=projects.output_name(paths.name, version), baseline=baseline)
         with self.host.gpu_lock(PREVIEW_JOB):
             result, saved = render_and_save(plan, host_cell_renderer(self.host), paths.grids,
                                             f"{projects.output_name(paths.name, version)}-grid-{_stamp()}",
@@ -164,6 +167,14 @@ class PreviewService:
                                                f"{name[:80]}-{_stamp()}", progress=self._progress(progress),
                                                stop=self._stop(stop))
         return PreviewOutcome(saved, results)
+
+
+def default_prompt(root: str | Path, project: str) -> str:
+    """With no prompt typed, the concept names (the trigger words) make a sensible one."""
+    try:
+        return ", ".join(c.name for c in projects.list_concepts(root, project)) or project
+    except projects.ProjectError:
+        return project
 
 
 # -- reading grids back -----------------------------------------------------------------------------
@@ -189,7 +200,7 @@ def latest_cell_for(grids_dir: str | Path, checkpoint: str | Path, weight: float
             manifest = read_manifest(path)
         except (OSError, ValueError):
             continue
-        cells = [c for c in manifest.get("cells", []) if c.get("status") == "done"
+        cells = [c for c in manifest.get("cells", []) if c.get("status") == "done" and not c.get("baseline")
                  and str(Path(c.get("checkpoint", {}).get("path", "")).resolve()) == target]
         if cells:
             return path, min(cells, key=lambda c: abs(float(c["weight"]) - weight))

@@ -12,7 +12,10 @@ a training started from either is seen, followed and stopped from both. The serv
   history in memory (the log also goes to the project's ``train.log``);
 - stops at the next step when asked (its own flag or the host's Interrupt) and keeps the finished
   epochs and the resume state;
-- renders sample images every N epochs through ``host.generate`` while the LoRA is applied.
+- renders sample images every N epochs through ``host.generate`` while the LoRA is applied;
+- when the version's config asks for it (``preview_after_training``, see :mod:`.after_preview`), renders
+  the preview grid of the run's checkpoints before it reports the run ended (stopped with at least one
+  checkpoint too); ``status["preview"]`` follows that grid.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from ..api_body import check_field
 from ..host import GenerationRequest, Host, HostFeatureUnavailable, ProgressUpdate, StopFlag
 from ..host_base import why_host_cannot_train
 from ..jsonfile import write_json_atomic
-from . import projects
+from . import after_preview, projects
 from .config import TrainingConfig
 from .dataset import TrainingDataset, scan_dataset
 from .trainer import Progress, SampleRequest, Trainer
@@ -91,6 +94,7 @@ class TrainingStatus:
     samples: list[str] = field(default_factory=list)
     started_at: float | None = None
     finished_at: float | None = None
+    preview: dict[str, Any] | None = None  # the preview after training (after_preview), None when off
 
     def as_dict(self) -> dict[str, Any]:
         """The ``GET /train/status`` shape (plus a few extra fields the tab uses)."""
@@ -100,6 +104,7 @@ class TrainingStatus:
             "loss": self.loss, "average_loss": self.average_loss, "lr": self.lr, "it_per_s": self.it_per_s,
             "message": self.message, "checkpoints": list(self.checkpoints), "samples": list(self.samples),
             "started_at": self.started_at, "finished_at": self.finished_at,
+            "preview": dict(self.preview) if self.preview is not None else None,
         }
 
 
@@ -112,10 +117,11 @@ def build_config(root: str | Path, project: str, version: str, overrides: dict[s
     stored = projects.read_version_config(root, project, version)
     overrides = dict(overrides or {})
     known = {f for f in TrainingConfig.__dataclass_fields__}
-    unknown = sorted(k for k in overrides if k not in known)
+    # preview_after_training is ours, not kohya's: after_preview checks it, the trainer never sees it.
+    unknown = sorted(k for k in overrides if k not in known and k != after_preview.KEY)
     if unknown:
         raise ValueError(MSG_UNKNOWN_KEYS.format(keys=", ".join(unknown)))
-    data = {**{k: v for k, v in stored.items() if k in known}, **overrides}
+    data = {k: v for k, v in {**stored, **overrides}.items() if k in known}
     for key in _PROJECT_KEYS:
         data.pop(key, None)
     # A wrong type (text where a number goes) is named here, before validate() compares it with numbers.
@@ -232,9 +238,12 @@ class TrainingService:
             if not paths.version_dir(version).is_dir():
                 projects.create_version(self.root, paths.name, version, {})
             config = build_config(self.root, paths.name, version, overrides)
+            after = after_preview.settings_for(projects.read_version_config(self.root, paths.name, version), overrides)
             if resume and not self.can_resume(paths.name, version):
                 raise ValueError(MSG_NO_RESUME.format(project=paths.name, version=version))
             saved = {k: v for k, v in config.to_dict().items() if k not in _PROJECT_KEYS}
+            if after is not None:  # kept with the version, so every later training of it previews too
+                saved[after_preview.KEY] = after.to_dict()
             projects.write_version_config(self.root, paths.name, version, saved)
             self._stop.clear()
             self._status = TrainingStatus(state=RUNNING, project=paths.name, version=version,
@@ -246,7 +255,7 @@ class TrainingService:
             self._log_file = paths.train_log
             self._record_file = paths.version_dir(version) / LAST_RUN
             self._record()
-            self._thread = threading.Thread(target=self._run, args=(paths, version, config, resume),
+            self._thread = threading.Thread(target=self._run, args=(paths, version, config, resume, after),
                                             name="model-workbench-train", daemon=True)
             self._thread.start()
             return self._status.as_dict()
@@ -350,15 +359,34 @@ class TrainingService:
         except OSError:
             pass  # only the after-restart view needs it; the training goes on
 
-    def _finish(self, state: str, message: str) -> None:
+    def _finish(self, state: str, message: str, log: bool = True) -> None:
         with self._lock:
             self._status.state = state
             self._status.message = message
             self._status.finished_at = time.time()
             self._record()
-        self._log_line(message)
+        if log:
+            self._log_line(message)
 
-    def _run(self, paths: projects.ProjectPaths, version: str, config: TrainingConfig, resume: bool) -> None:
+    # -- the preview after training (after_preview) ------------------------------------------------
+    def _preview_after_training(self, paths: projects.ProjectPaths, version: str, config: TrainingConfig,
+                                settings: after_preview.AfterTrainingPreview, checkpoints: list[Path]) -> None:
+        """Render the grid while the run still counts as running (no other training or preview can take
+        the GPU in between, and Stop stops the grid); the status carries its progress and files."""
+        self._stop.clear()  # the Stop that ended the training must not stop its preview too; a second one does
+
+        def update(preview: dict[str, Any]) -> None:
+            with self._lock:
+                self._status.preview = preview
+                self._status.message = preview["message"]
+
+        final = after_preview.render_after_training(
+            self.host, self.root, paths.name, version, settings, checkpoints, config.resolution_wh(),
+            config.sample_prompts, update, self._stop)
+        self._log_line(final["message"])
+
+    def _run(self, paths: projects.ProjectPaths, version: str, config: TrainingConfig, resume: bool,
+             after: after_preview.AfterTrainingPreview | None = None) -> None:
         try:
             with self.host.gpu_lock(TRAIN_JOB):
                 scan = scan_dataset(config.train_data_dir, config.caption_extension)
@@ -375,10 +403,14 @@ class TrainingService:
                     result = trainer.run(resume=resume)
             with self._lock:
                 self._status.checkpoints = [str(p) for p in result.checkpoints]
-            if result.interrupted:
-                self._finish(INTERRUPTED, result.message)
+            state, message = ((INTERRUPTED, result.message) if result.interrupted else
+                              (FINISHED, MSG_FINISHED.format(count=len(result.checkpoints), folder=paths.checkpoints)))
+            if after is not None and after.enabled:
+                self._log_line(message)  # the training's end, then its preview grid
+                self._preview_after_training(paths, version, config, after, result.checkpoints)
+                self._finish(state, message, log=False)
             else:
-                self._finish(FINISHED, MSG_FINISHED.format(count=len(result.checkpoints), folder=paths.checkpoints))
+                self._finish(state, message)
         except (HostFeatureUnavailable, ValueError, projects.ProjectError) as exc:
             self._finish(FAILED, MSG_FAILED.format(error=exc))
         except Exception as exc:  # the user sees a sentence; the log keeps the traceback

@@ -320,6 +320,10 @@ class Trainer:
         window: list[float] = []
         started = time.perf_counter()
         steps_this_run = 0
+        if global_step == 0 and (cfg.sample_every_n_epochs or cfg.sample_every_n_steps):
+            # Before the first step (kohya's sample_at_first): the LoRA still adds nothing, so this is the
+            # base model with the sample prompts and seed, the picture every later sample is compared with.
+            self._sample(network, 0, 0, seed)
         for epoch in range(start_epoch, total_epochs + 1):
             batches = dataset.epoch_batches(epoch, seed)
             first = start_batch if epoch == start_epoch else 0

@@ -136,11 +136,13 @@ def cell_details(entry: dict[str, Any] | None) -> str:
     """What one grid cell is: its labels, checkpoint, weight, prompt, seed and infotext."""
     if entry is None:
         return f"<div class='mw-muted'>{html.escape(t('Click a cell of the grid to see it large with its parameters.'))}</div>"
+    baseline = bool(entry.get("baseline"))  # the no-LoRA column: no checkpoint is applied
     rows = [
         (t("Cell"), entry.get("label", "")),
         (t("Version"), entry.get("version", "")),
-        (t("Checkpoint"), Path(entry.get("checkpoint", {}).get("path", "")).name),
-        (t("LoRA weight"), str(entry.get("weight", ""))),
+        (t("Checkpoint"), t("none (the base model alone)") if baseline
+         else Path(entry.get("checkpoint", {}).get("path", "")).name),
+        (t("LoRA weight"), "" if baseline else str(entry.get("weight", ""))),
         (t("Prompt"), entry.get("prompt", "")),
         (t("Seed"), str(entry.get("seed", ""))),
         (t("Status"), entry.get("status", "")),

@@ -17,7 +17,7 @@ from model_workbench.preview.manifest import cell_at, read_manifest
 from model_workbench.preview.plan import GenerationSettings
 from model_workbench.preview.requests import WeightListError
 from model_workbench.training import projects
-from model_workbench.training.previews import cell_image
+from model_workbench.training.previews import cell_image, default_prompt
 from model_workbench.training.publish import publish_checkpoint
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown, long_job_kwargs
@@ -37,7 +37,7 @@ def _checkpoints(root: Path, project: str, version: str) -> list[Any]:
         return []
 
 
-def _viewer(c: dict, prefix: str, label: str) -> None:
+def grid_viewer(c: dict, prefix: str, label: str) -> None:
     """A grid image with its manifest and a details pane that shows a clicked cell large."""
     c[f"{prefix}_progress"] = gr.HTML(elem_id=f"mw_train_{prefix}_progress")
     with gr.Row():
@@ -87,17 +87,17 @@ def _run(ui: Any, prefix: str, work: Any):
            c[f"{prefix}_cell"]: None, c[f"{prefix}_details"]: H.cell_details(None)}
 
 
-def _viewer_outputs(c: dict, prefix: str) -> list[Any]:
+def viewer_outputs(c: dict, prefix: str) -> list[Any]:
     return [c[f"{prefix}_progress"], c[f"{prefix}_image"], c[f"{prefix}_manifest"], c[f"{prefix}_cell"],
             c[f"{prefix}_details"]]
 
 
-def _settings(negative: str, steps: float, width: float, height: float, cfg: float, sampler: str) -> GenerationSettings:
+def generation_settings(negative: str, steps: float, width: float, height: float, cfg: float, sampler: str) -> GenerationSettings:
     return GenerationSettings(negative_prompt=negative or "", steps=int(steps or 20), sampler_name=sampler or "Euler a",
                               cfg_scale=float(cfg or 7.0), width=int(width or 512), height=int(height or 512))
 
 
-def _prompts(text: str) -> list[str]:
+def prompt_lines(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
@@ -116,7 +116,7 @@ def build_checkpoints_tab(ui: Any) -> None:
                                     elem_id="mw_train_ckpt_batch")
     gr.Markdown(t("Click **Preview** beside a checkpoint to render it at each weight. Steps, size, sampler, "
                   "CFG scale and negative prompt come from the Preview grid tab."))
-    _viewer(c, "ckpt", t("Checkpoint preview"))
+    grid_viewer(c, "ckpt", t("Checkpoint preview"))
 
     def refresh(project: str, version: str) -> dict:
         return {c["checkpoints"]: H.checkpoint_table(_checkpoints(root, project, version))}
@@ -126,9 +126,9 @@ def build_checkpoints_tab(ui: Any) -> None:
     def preview(project: str, version: str, path: str, weights: str, prompt: str, seed: float, batch: float,
                 negative: str, steps: float, width: float, height: float, cfg: float, sampler: str):
         if not prompt.strip():
-            prompt = _default_prompt(root, project)
+            prompt = default_prompt(root, project)
         yield from _run(ui, "ckpt", lambda report, stop: ui.previews.preview_checkpoint(
-            project, version, path, weights, prompt, _settings(negative, steps, width, height, cfg, sampler),
+            project, version, path, weights, prompt, generation_settings(negative, steps, width, height, cfg, sampler),
             seed=int(seed if seed is not None else -1), batch_side=int(batch or 1), progress=report, stop=stop))
 
     def wire() -> None:
@@ -136,17 +136,9 @@ def build_checkpoints_tab(ui: Any) -> None:
                   c["grid_sampler"]]
         c["preview_hidden"].click(preview, [c["project"], c["version"], c["preview_path"], c["ckpt_weights"],
                                             c["ckpt_prompt"], c["ckpt_seed"], c["ckpt_batch"], *shared],
-                                  _viewer_outputs(c, "ckpt"), **long_job_kwargs())
+                                  viewer_outputs(c, "ckpt"), **long_job_kwargs())
 
     ui.later.append(wire)
-
-
-def _default_prompt(root: Path, project: str) -> str:
-    """With no prompt typed, the concept names (the trigger words) make a sensible one."""
-    try:
-        return ", ".join(c.name for c in projects.list_concepts(root, project)) or project
-    except projects.ProjectError:
-        return project
 
 
 def build_grid_tab(ui: Any) -> None:
@@ -155,6 +147,8 @@ def build_grid_tab(ui: Any) -> None:
     with gr.Row():
         c["weights"] = gr.Textbox(label=t("LoRA weights"), value="0.6, 0.8, 1.0", elem_id="mw_train_weights")
         c["grid_seed"] = gr.Number(label=t("Seed"), value=1234, precision=0, elem_id="mw_train_grid_seed")
+        c["grid_baseline"] = gr.Checkbox(label=t("First column without the LoRA (baseline)"), value=True,
+                                         elem_id="mw_train_grid_baseline")
     c["grid_prompt"] = gr.Textbox(label=t("Prompts, one per line (several make a third axis)"), lines=2,
                                   elem_id="mw_train_grid_prompt")
     c["grid_negative"] = gr.Textbox(label=t("Negative prompt"), elem_id="mw_train_grid_negative")
@@ -167,22 +161,23 @@ def build_grid_tab(ui: Any) -> None:
     with gr.Row():
         c["grid_run"] = gr.Button(t("Preview all (same seed)"), variant="primary", elem_id="mw_train_grid_run")
         c["grid_stop"] = gr.Button(t("Stop"), variant="stop", elem_id="mw_train_grid_stop")
-    _viewer(c, "grid", t("Grid"))
+    grid_viewer(c, "grid", t("Grid"))
 
-    def run(project: str, version: str, weights: str, seed: float, prompts: str, negative: str, steps: float,
-            width: float, height: float, cfg: float, sampler: str):
-        chosen = _prompts(prompts) or [_default_prompt(root, project)]
+    def run(project: str, version: str, weights: str, seed: float, baseline: bool, prompts: str, negative: str,
+            steps: float, width: float, height: float, cfg: float, sampler: str):
+        chosen = prompt_lines(prompts) or [default_prompt(root, project)]
         yield from _run(ui, "grid", lambda report, stop: ui.previews.preview_all(
-            project, version, weights, chosen, _settings(negative, steps, width, height, cfg, sampler),
-            seed=int(seed if seed is not None else -1), progress=report, stop=stop))
+            project, version, weights, chosen, generation_settings(negative, steps, width, height, cfg, sampler),
+            seed=int(seed if seed is not None else -1), progress=report, stop=stop, baseline=bool(baseline)))
 
     def stop() -> dict:
         ui.preview_stop.set()
         return {c["grid_progress"]: H.message(t("Stopping after the current cell; finished cells are kept."), "notice")}
 
-    c["grid_run"].click(run, [c["project"], c["version"], c["weights"], c["grid_seed"], c["grid_prompt"],
+    c["grid_run"].click(run, [c["project"], c["version"], c["weights"], c["grid_seed"], c["grid_baseline"],
+                              c["grid_prompt"],
                               c["grid_negative"], c["grid_steps"], c["grid_width"], c["grid_height"], c["grid_cfg"],
-                              c["grid_sampler"]], _viewer_outputs(c, "grid"), **long_job_kwargs())
+                              c["grid_sampler"]], viewer_outputs(c, "grid"), **long_job_kwargs())
     c["grid_stop"].click(stop, None, [c["grid_progress"]], queue=False)
 
 
@@ -197,7 +192,7 @@ def build_compare_tab(ui: Any) -> None:
     c["compare_prompt"] = gr.Textbox(label=t("Prompt"), elem_id="mw_train_compare_prompt")
     c["compare_run"] = gr.Button(t("Compare"), variant="primary", elem_id="mw_train_compare_run")
     gr.Markdown(t("Steps, size, sampler, CFG scale and negative prompt come from the Preview grid tab."))
-    _viewer(c, "compare", t("Side by side"))
+    grid_viewer(c, "compare", t("Side by side"))
 
     def refresh(project: str, _version: str) -> dict:
         try:
@@ -210,16 +205,16 @@ def build_compare_tab(ui: Any) -> None:
 
     def run(project: str, versions: list[str], weights: str, seed: float, prompt: str, negative: str, steps: float,
             width: float, height: float, cfg: float, sampler: str):
-        prompt = prompt.strip() or _default_prompt(root, project)
+        prompt = prompt.strip() or default_prompt(root, project)
         yield from _run(ui, "compare", lambda report, stop: ui.previews.compare(
-            project, list(versions or []), weights, prompt, _settings(negative, steps, width, height, cfg, sampler),
+            project, list(versions or []), weights, prompt, generation_settings(negative, steps, width, height, cfg, sampler),
             seed=int(seed if seed is not None else -1), progress=report, stop=stop))
 
     def wire() -> None:
         c["compare_run"].click(run, [c["project"], c["compare_versions"], c["compare_weights"], c["compare_seed"],
                                      c["compare_prompt"], c["grid_negative"], c["grid_steps"], c["grid_width"],
                                      c["grid_height"], c["grid_cfg"], c["grid_sampler"]],
-                               _viewer_outputs(c, "compare"), **long_job_kwargs())
+                               viewer_outputs(c, "compare"), **long_job_kwargs())
 
     ui.later.append(wire)
 
@@ -239,7 +234,7 @@ def build_publish_tab(ui: Any) -> None:
     def refresh(project: str, version: str) -> dict:
         names = [i.path.name for i in _checkpoints(root, project, version)]
         return {c["publish_checkpoint"]: gr.update(choices=names, value=names[-1] if names else None),
-                c["publish_trigger"]: _default_prompt(root, project) if project else ""}
+                c["publish_trigger"]: default_prompt(root, project) if project else ""}
 
     ui.on_project(refresh, c["publish_checkpoint"], c["publish_trigger"])
 

@@ -15,6 +15,7 @@ from model_workbench.training import projects
 from model_workbench.training.continue_from import lora_files
 from model_workbench.training.presets import preset_names, preset_values
 from model_workbench.training.session import TrainingBusy
+from model_workbench.ui import train_after_preview as after
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown, long_job_kwargs
 from model_workbench.ui.i18n import t, tf
@@ -56,6 +57,7 @@ def build_run_tab(ui: Any) -> None:
         for field in sample_fields():
             inputs.append(component_for(field, defaults.get(field.name)))
     c["form"] = inputs
+    after_inputs = after.build_after_preview_group(ui)  # "Preview when done": kept in the version's config
     # Where the host cannot train at all, Start and Resume are not offered; the reason stands beside them.
     able = ui.ctx.host.capabilities().can_train
     with gr.Row():
@@ -70,6 +72,7 @@ def build_run_tab(ui: Any) -> None:
     c["progress"] = gr.HTML(H.progress_html(ui.training.status()), elem_id="mw_train_progress")
     c["loss_plot"] = gr.HTML(H.loss_svg(ui.training.losses()), elem_id="mw_train_loss")
     c["samples"] = gr.Gallery(label=t("Sample images"), elem_id="mw_train_samples", **_gallery_kwargs())
+    after.build_after_preview_result(ui)
     c["train_log"] = gr.Textbox(label=t("Log"), lines=8, max_lines=8, interactive=False, elem_id="mw_train_log")
 
     def load_form(project: str, version: str) -> dict:
@@ -125,6 +128,7 @@ def build_run_tab(ui: Any) -> None:
                c["train_log"]: "\n".join(ui.training.log_lines(200))}
         if status.get("samples"):
             out[c["samples"]] = samples(status["project"], status["version"])
+        out.update(after.after_view(ui, status, grid_tab=True))
         out.update(extra or {})
         return out
 
@@ -140,12 +144,12 @@ def build_run_tab(ui: Any) -> None:
             ended.update(ui.refresh(status.get("project") or project, status.get("version") or version))
         yield view(ended)
 
-    def start(project: str, version: str, resume: bool, values: tuple) -> Any:
+    def start(project: str, version: str, resume: bool, values: tuple, after_values: tuple) -> Any:
         if not project or not version:
             yield view({c["form_status"]: H.error(t("Create or choose a project and a version first."))})
             return
         try:
-            overrides = parse_values(fields, list(values))
+            overrides = after.with_after_settings(parse_values(fields, list(values)), after_values)
             ui.training.start(project, version, overrides, resume=resume)
         except (TrainingBusy, HostFeatureUnavailable, projects.ProjectError, ValueError) as exc:
             yield view({c["form_status"]: H.error(str(exc))})
@@ -156,10 +160,10 @@ def build_run_tab(ui: Any) -> None:
         yield from follow(project, version)
 
     def start_new(project: str, version: str, *values: Any):
-        yield from start(project, version, False, values)
+        yield from start(project, version, False, values[:len(fields)], values[len(fields):])
 
     def resume(project: str, version: str, *values: Any):
-        yield from start(project, version, True, values)
+        yield from start(project, version, True, values[:len(fields)], values[len(fields):])
 
     def stop() -> dict:
         stopping = ui.training.stop()
@@ -167,11 +171,12 @@ def build_run_tab(ui: Any) -> None:
                                             if stopping else t("No training is running."), "notice")}
 
     def wire() -> None:  # after every section exists: a finished training refreshes them all
-        own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"], c["project_status"]]
+        own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"], c["project_status"],
+               *after.after_outputs(c), *after.grid_tab_outputs(c)]
         outputs = own + [x for x in ui.refresh_targets if x not in own]
         c["apply_preset"].click(apply_preset, [c["preset"], *inputs], [*inputs, c["form_status"]])
-        c["start"].click(start_new, [c["project"], c["version"], *inputs], outputs, **long_job_kwargs())
-        c["resume"].click(resume, [c["project"], c["version"], *inputs], outputs, **long_job_kwargs())
+        c["start"].click(start_new, [c["project"], c["version"], *inputs, *after_inputs], outputs, **long_job_kwargs())
+        c["resume"].click(resume, [c["project"], c["version"], *inputs, *after_inputs], outputs, **long_job_kwargs())
         c["watch"].click(follow, [c["project"], c["version"]], outputs, **long_job_kwargs())
         c["stop"].click(stop, None, [c["form_status"]], queue=False)
 

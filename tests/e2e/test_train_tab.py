@@ -1,6 +1,7 @@
 """The issue's flow in a real browser over the tiny torch host: create a project, upload four images,
-tag them, train two epochs, preview one checkpoint, preview all (a 2 × 3 labelled grid with its
-manifest), compare two versions and publish one."""
+tag them, train two epochs, preview one checkpoint, preview all (a 2 × 4 labelled grid with its
+manifest: the baseline and three weights), compare two versions and publish one; and a training whose
+"Preview when done" is on shows its grid when it ends, without a click."""
 
 from __future__ import annotations
 
@@ -55,8 +56,8 @@ def train(page, screenshot=None, sample: str = "") -> None:
     field(page, "mw_train_cfg_seed").fill("3")
     page.locator("#mw_train_start").click()
     expect(page.locator("#mw_train_progress").first).to_contain_text("Finished", timeout=TRAIN_TIMEOUT)
-    if sample:  # one sample image per epoch, shown under the loss plot
-        expect(page.locator("#mw_train_samples img")).to_have_count(2, timeout=STEP_TIMEOUT)
+    if sample:  # one sample image before the first step and one per epoch, shown under the loss plot
+        expect(page.locator("#mw_train_samples img")).to_have_count(3, timeout=STEP_TIMEOUT)
     if screenshot:
         screenshot(page, "train-tab-trained")
 
@@ -135,24 +136,24 @@ def test_issue_flow(page, tiny_app, screenshot, tmp_path):
     expect(page.locator("#mw_train_ckpt_image img")).to_be_visible(timeout=STEP_TIMEOUT)
     screenshot(page, "train-tab-checkpoints")
 
-    # Preview all (same seed): 2 epochs × 3 weights.
+    # Preview all (same seed): 2 epochs × (the baseline without the LoRA + 3 weights).
     sub_tab(page, "Preview grid")
     field(page, "mw_train_weights").fill("0.5, 1.0, 1.5")
     page.locator("#mw_train_grid_run").click()
-    expect(page.locator("#mw_train_grid_progress").first).to_contain_text("6 of 6 cells rendered",
+    expect(page.locator("#mw_train_grid_progress").first).to_contain_text("8 of 8 cells rendered",
                                                                            timeout=RENDER_TIMEOUT)
     grid_image = page.locator("#mw_train_grid_image img")
     expect(grid_image).to_be_visible(timeout=STEP_TIMEOUT)
     manifests = sorted((project_dir / "grids").glob("tinycat_v1-grid-*.json"))
     assert len(manifests) == 1
     manifest = json.loads(manifests[0].read_text(encoding="utf-8"))
-    assert manifest["axes"]["x"]["labels"] == ["weight 0.5", "weight 1", "weight 1.5"]
+    assert manifest["axes"]["x"]["labels"] == ["no LoRA", "weight 0.5", "weight 1", "weight 1.5"]
     assert manifest["axes"]["y"]["labels"] == ["epoch 1", "epoch 2"]
-    assert manifest["complete"] and len(manifest["cells"]) == 6 and {c["seed"] for c in manifest["cells"]} == {42}
+    assert manifest["complete"] and len(manifest["cells"]) == 8 and {c["seed"] for c in manifest["cells"]} == {42}
     assert Path(manifests[0].with_suffix(".png")).is_file()
 
     # Click the bottom-right cell: it is shown large with its parameters.
-    cell = next(c for c in manifest["cells"] if (c["y"], c["x"]) == (1, 2))
+    cell = next(c for c in manifest["cells"] if (c["y"], c["x"]) == (1, 3))
     box = grid_image.bounding_box()
     left, top, right, bottom = cell["box"]
     scale = box["width"] / manifest["width"]
@@ -275,3 +276,40 @@ def test_a_host_that_cannot_train_or_tag_says_so_before_anything_starts(page, pl
     answer = httpx.post(url + "/model-workbench/v1/train", json={"project": "plain", "version": "v1"}, timeout=10)
     assert answer.status_code == 409 and "Training a LoRA needs" in answer.json()["detail"]
     assert httpx.get(url + "/model-workbench/v1/train/status", timeout=10).json()["state"] == "idle"
+
+
+def test_preview_when_done_shows_the_grid_after_training_without_a_click(page, tiny_app, screenshot, tmp_path):
+    """Issue 14, item 1: the Train form's "Preview when done" group renders the grid of the run's
+    checkpoints when the training ends (the baseline first) and both tabs show it without a click."""
+    url, root = tiny_app
+    page.goto(url)
+    tab_button(page, "Train Tools").click()
+    create_project(page, "zdone")  # sorts after the others: the reload test still selects its own
+    upload_four(page, tmp_path, "zdone")
+    sub_tab(page, "Train")
+    page.locator("#mw_train_after").get_by_text("Preview when done").first.click()
+    page.locator("#mw_train_after_enabled input").check()
+    for elem_id, value in (("weights", "0.5, 1"), ("prompts", "zdone, square"), ("steps", "3"), ("seed", "5")):
+        field(page, f"mw_train_after_{elem_id}").fill(value)
+    # Width and height stay 0: the training resolution (64).
+    train(page)
+    progress = page.locator("#mw_train_after_progress").first
+    expect(progress).to_contain_text("Preview grid saved", timeout=STEP_TIMEOUT)
+    expect(progress).to_contain_text("6 of 6 cells")
+    expect(page.locator("#mw_train_after_image img")).to_be_visible(timeout=STEP_TIMEOUT)
+    project_dir = root / "data" / "projects" / "zdone"
+    manifests = sorted((project_dir / "grids").glob("zdone_v1-grid-*.json"))
+    assert len(manifests) == 1
+    manifest = json.loads(manifests[0].read_text(encoding="utf-8"))
+    assert manifest["axes"]["x"]["labels"] == ["no LoRA", "weight 0.5", "weight 1"]
+    assert manifest["axes"]["y"]["labels"] == ["epoch 1", "epoch 2"] and manifest["complete"]
+    assert {c["request"]["width"] for c in manifest["cells"]} == {64}
+    stored = json.loads((project_dir / "versions" / "v1" / "config.json").read_text(encoding="utf-8"))
+    assert stored["preview_after_training"]["enabled"] is True and stored["preview_after_training"]["seed"] == 5
+    status = httpx.get(url + "/model-workbench/v1/train/status", timeout=10).json()
+    assert status["preview"]["state"] == "done" and status["preview"]["grid"] == str(manifests[0].with_suffix(".png"))
+    screenshot(page, "train-tab-preview-when-done")
+    # The Preview grid tab shows the same grid, also without a click on Preview all.
+    sub_tab(page, "Preview grid")
+    expect(page.locator("#mw_train_grid_image img")).to_be_visible(timeout=STEP_TIMEOUT)
+    screenshot(page, "train-tab-preview-when-done-grid-tab")

@@ -132,3 +132,17 @@ def test_unique_lora_name_changes_with_the_file(tmp_path) -> None:
     plan = grid_plan([ckpt], [1.0], "x", seed=1)
     assert plan.cells[0].request.final_prompt() == f"x <lora:{second}:1>"
     assert plan.cells[0].request.lora.path == str(path)
+
+
+def test_baseline_column_comes_first_without_a_lora_and_is_rendered_once_per_prompt() -> None:
+    plan = grid_plan(_epochs(), [0.6, 1.0], ["a cat", "a dog"], GenerationSettings(width=64, height=64), seed=9,
+                     baseline=True)
+    assert plan.shape == (3, 2, 2)
+    assert plan.x_labels == ["no LoRA", "weight 0.6", "weight 1"]
+    first = [c for c in plan.cells if c.x == 0]
+    assert len(first) == 4 and all(c.request.lora is None and c.weight == 0.0 and c.baseline for c in first)
+    assert first[0].request.final_prompt() == "a cat" and first[0].label == "epoch 1, no LoRA, a cat"
+    assert not any(c.baseline for c in plan.cells if c.x > 0)
+    # Every row's baseline cell for a prompt is the same request: same prompt, seed and settings.
+    assert first[0].request == first[2].request and first[1].request == first[3].request
+    assert grid_plan(_epochs(), [1.0], "x", seed=1).x_labels == ["weight 1"]  # off unless asked for

@@ -7,12 +7,12 @@ import json
 import pytest
 from PIL import Image
 
-from model_workbench.host import ModelKind
+from model_workbench.host import GenerationRequest, ModelKind
 from model_workbench.preview.manifest import cell_at, read_manifest
 from model_workbench.preview.plan import GenerationSettings
 from model_workbench.training import projects
 from model_workbench.training.presets import PRESETS, apply_preset, preset_config, preset_names
-from model_workbench.training.previews import PreviewService, cell_image
+from model_workbench.training.previews import PreviewService, cell_image, latest_cell_for
 from model_workbench.training.publish import publish_checkpoint
 from model_workbench.training.session import TrainingService
 from tests.support.tiny_dataset import make_concept_folder
@@ -146,3 +146,26 @@ def test_presets_cover_sd15_and_sdxl_character_and_style():
     assert PRESETS["SDXL style"]["resolution"] == "1024" and PRESETS["SD1.5 style"]["flip_aug"]
     with pytest.raises(ValueError, match="no preset named"):
         apply_preset("nope")
+
+
+def test_preview_all_with_a_baseline_column_renders_the_base_model_once(trained):
+    host, _ = trained
+    before = len(host.generated)
+    outcome = PreviewService(host).preview_all("cat", "v1", "1", "tinycat", SETTINGS, seed=11, baseline=True)
+    manifest = outcome.saved.manifest
+    assert manifest["axes"]["x"]["labels"] == ["no LoRA", "weight 1"] and manifest["complete"]
+    base = [c for c in manifest["cells"] if c["x"] == 0]
+    assert [c["baseline"] for c in manifest["cells"]] == [True, False, True, False]
+    assert all(c["weight"] == 0.0 and "<lora:" not in c["infotext"] for c in base)
+    assert [c["baseline"] for c in outcome.as_dict()["cells"]] == [True, False, True, False]
+    # Two rows share one baseline render: 2 LoRA cells + 1 baseline.
+    assert len(host.generated) - before == 3
+    # The baseline cell is exactly what the host renders for the prompt alone.
+    plain = host.generate(GenerationRequest(prompt="tinycat", seed=11, steps=3, cfg_scale=5.0, width=64, height=64))
+    for entry in base:
+        assert cell_image(outcome.saved.manifest_path, entry).tobytes() == plain.images[0].convert("RGB").tobytes()
+    lora = cell_image(outcome.saved.manifest_path, manifest["cells"][1])
+    assert lora.tobytes() != plain.images[0].convert("RGB").tobytes()
+    # A publish preview is never the baseline, even for a weight near 0.
+    path, entry = latest_cell_for(outcome.saved.png_path.parent, manifest["cells"][1]["checkpoint"]["path"], 0.0)
+    assert path == outcome.saved.manifest_path and entry["weight"] == 1.0

@@ -111,3 +111,26 @@ def test_lora_check_is_not_available_without_webui(client_host):
     client, _ = client_host
     response = client.get(PREFIX + "/lora-check", params={"path": "/x.safetensors"})
     assert response.status_code == 501 and "needs Stable Diffusion WebUI" in response.json()["detail"]
+
+
+def test_train_with_preview_after_training_reports_the_grid_in_the_status(client_host):
+    client, host = client_host
+    client.post(PREFIX + "/projects", json={"name": "cat"})
+    make_concept_folder(projects.project_paths(host.data_dir(), "cat").dataset, n=4, repeats=1)
+    after = {"enabled": True, "weights": [0.5, 1], "prompts": "tinycat", "seed": 5, "steps": 2, "width": 64,
+             "height": 64}
+    bad = client.post(PREFIX + "/train", json={"project": "cat", "version": "v1",
+                                               "config": {**FAST, "preview_after_training": {**after, "seed": "x"}}})
+    assert bad.status_code == 400 and "config.preview_after_training.seed" in bad.json()["detail"]
+    started = client.post(PREFIX + "/train", json={"project": "cat", "version": "v1",
+                                                   "config": {**FAST, "preview_after_training": after}})
+    assert started.status_code == 202, started.text
+    status = wait_state(client, timeout=90)
+    assert status["state"] == "finished", status["message"]
+    preview = status["preview"]
+    assert preview["state"] == "done" and preview["grid"].endswith(".png") and preview["cells"] == 6, preview
+    # Preview all takes the baseline column on request too.
+    body = client.post(PREFIX + "/preview", json={"project": "cat", "version": "v1", "weights": "1", "prompt": "x",
+                                                  "seed": 1, "steps": 2, "width": 64, "height": 64,
+                                                  "baseline": True}).json()
+    assert [c["baseline"] for c in body["cells"]] == [True, False, True, False]

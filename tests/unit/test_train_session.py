@@ -115,7 +115,8 @@ def test_samples_every_epoch_through_the_host(host):
     service.start("cat", "v1", {**FAST, "sample_prompts": ["tinycat, square"], "sample_every_n_epochs": 1})
     assert service.wait(60)
     samples = service.status()["samples"]
-    assert [s.rsplit("/", 1)[-1] for s in samples] == ["cat_v1-000001-00.png", "cat_v1-000002-00.png"]
+    assert [s.rsplit("/", 1)[-1] for s in samples] == ["cat_v1-000000-00.png", "cat_v1-000001-00.png",
+                                                       "cat_v1-000002-00.png"]  # 000000: before the first step
     assert host.generated[0].prompt == "tinycat, square" and host.generated[0].width == 64
 
 

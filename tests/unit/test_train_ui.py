@@ -68,6 +68,9 @@ def test_cell_details_show_the_parameters():
     html = H.cell_details(entry)
     assert "cat_v1-000002.safetensors" in html and "&lt;b&gt;cat" in html and "Seed: 5" in html
     assert "Click a cell" in H.cell_details(None)
+    # A baseline cell names no checkpoint: the row's file is not applied there.
+    base = H.cell_details({**entry, "label": "epoch 2, no LoRA", "weight": 0.0, "baseline": True})
+    assert "cat_v1-000002.safetensors" not in base and "the base model alone" in base
 
 
 def test_job_reports_progress_result_and_errors():
@@ -117,3 +120,32 @@ def test_continue_from_lists_the_lora_files_of_the_host_folders(tmp_path):
         path.write_bytes(b"x")
     found = lora_files([first, second, tmp_path / "missing"])
     assert found == [first / "b.safetensors", first / "sub" / "a.pt", second / "c.ckpt"]
+
+
+def test_preview_when_done_group_round_trips_through_the_version_config(tmp_path):
+    from model_workbench.training import projects
+    from model_workbench.training.after_preview import KEY, parse_settings
+    from model_workbench.ui.train_after_preview import (
+        FIELDS,
+        overrides_from,
+        stored_values,
+        with_after_settings,
+    )
+
+    root = tmp_path / "data"
+    projects.create_project(root, "cat")
+    projects.create_version(root, "cat", "v1", {KEY: {"enabled": True, "weights": "0.5, 1", "prompts": ["a", "b"],
+                                                      "seed": 9, "width": 64, "height": 64}})
+    values = stored_values(root, "cat", "v1")
+    shown = dict(zip(FIELDS, values, strict=True))
+    assert shown["enabled"] is True and shown["prompts"] == "a\nb" and shown["seed"] == 9 and shown["baseline"]
+    # Empty numbers take the defaults, as on the Preview grid tab; the result is what the service accepts.
+    shown.update(steps=None, cfg_scale="", prompts=" c \n\n d ")
+    settings = overrides_from([shown[name] for name in FIELDS])
+    assert settings["prompts"] == ["c", "d"] and settings["steps"] == 20 and settings["cfg_scale"] == 7.0
+    assert parse_settings(settings).weights == "0.5, 1"
+    assert with_after_settings({"network_dim": 4}, values)[KEY]["enabled"] is True
+    # A version without the settings shows the defaults: off, the training resolution.
+    projects.create_version(root, "cat", "v2", {})
+    default = dict(zip(FIELDS, stored_values(root, "cat", "v2"), strict=True))
+    assert default["enabled"] is False and default["width"] == 0

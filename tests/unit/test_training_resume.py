@@ -125,7 +125,9 @@ def test_callbacks_progress_and_samples(tmp_path: Path, data: Path) -> None:
     assert {p.total_steps for p in progress} == {8} and progress[-1].epoch == 4
     assert progress[0].lr == pytest.approx(5e-3) and progress[1].lr == pytest.approx(1e-2)
     assert progress[-1].lr == pytest.approx(0.0) and all(p.it_per_s > 0 for p in progress)
-    assert samples == [(2, 4, ["tinycat, square"], True), (4, 8, ["tinycat, square"], True)]
+    # A sample before the first step (the base model), then every second epoch.
+    assert samples == [(0, 0, ["tinycat, square"], True), (2, 4, ["tinycat, square"], True),
+                       (4, 8, ["tinycat, square"], True)]
     assert [p.name for p in result.checkpoints] == ["tiny-000002.safetensors", "tiny-000004.safetensors"]
 
 

@@ -6,7 +6,9 @@ own Lora code with every key matched; preview cells at weights 0 and 1 differ; e
 (and the grid PNG's) names its epoch and weight as PNG Info reads it, and the epochs a preview
 registered leave WebUI's Lora list when it ends; a cell renders again from its infotext once its epoch
 is published; a plain txt2img with a fixed seed gives the same pixels before and after training (the
-loaded model is unchanged); publish copies the file into the LoRA folder where WebUI lists it.
+loaded model is unchanged); publish copies the file into the LoRA folder where WebUI lists it; a
+training with ``preview_after_training`` renders its grid (the baseline first, WebUI's own render)
+when it ends, named in the training status, and saves a step-0 sample of the base model.
 """
 
 from __future__ import annotations
@@ -331,3 +333,37 @@ def test_a_continued_version_starts_from_the_given_lora(trained):
     kept = load_file(still["checkpoints"][0])
     for key in fresh:
         assert np.allclose(fresh[key].numpy(), kept[key].numpy(), rtol=1e-5, atol=1e-7), key
+
+
+def test_the_preview_grid_appears_after_training_without_a_request(trained):
+    """Issue 14, item 1: a training whose config asks for a preview renders its grid when it ends (the
+    base model alone in the first column) and the training status names it; nothing but the status is
+    polled. A sample before the first step is the base model with the sample prompt and seed."""
+    url = trained["url"]
+    after = {"enabled": True, "weights": "1", "prompts": ["tinysquare, colour1"], "seed": 21, "steps": 3,
+             "width": 64, "height": 64, "cfg_scale": 5, "sampler_name": "Euler", "baseline": True}
+    config = {**CONFIG, "max_train_epochs": 1, "sample_prompts": ["tinysquare, colour2"], "sample_every_n_epochs": 1,
+              "preview_after_training": after}
+    started = httpx.post(url + API + "/train", json={"project": PROJECT, "version": "v3", "config": config}, timeout=30)
+    assert started.status_code == 202, started.text
+    status = wait_for_training(url)
+    assert status["state"] == "finished", (status, trained["log"].read_text(errors="replace")[-4000:])
+    preview = status["preview"]
+    assert preview["state"] == "done" and preview["cells"] == 2, preview
+    manifest = json.loads(Path(preview["manifest"]).read_text(encoding="utf-8"))
+    assert Path(preview["grid"]).is_file() and manifest["complete"]
+    assert manifest["axes"]["x"]["labels"] == ["no LoRA", "weight 1"] and manifest["axes"]["y"]["labels"] == ["epoch 1"]
+    base, lora = (np.asarray(cell_image(preview["manifest"], entry)) for entry in manifest["cells"])
+    plain = dict(PLAIN, prompt="tinysquare, colour1", seed=21)
+    response = httpx.post(url + "/sdapi/v1/txt2img", json=plain, timeout=300)
+    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(response.json()["images"][0]))).convert("RGB"))
+    assert np.array_equal(image, base)  # the baseline is WebUI's own render without any LoRA
+    assert np.abs(base.astype(int) - lora.astype(int)).mean() > 1.0
+    assert registered_names(url) == []  # the grid's epochs left WebUI's Lora list when it ended
+    # Step 0: the sample settings of the service (20 steps, Euler a, CFG 7) with the training seed.
+    first = next(Path(p) for p in status["samples"] if p.endswith("-000000-00.png"))
+    step0 = dict(PLAIN, prompt="tinysquare, colour2", seed=CONFIG["seed"], steps=20, sampler_name="Euler a",
+                 cfg_scale=7)
+    response = httpx.post(url + "/sdapi/v1/txt2img", json=step0, timeout=300)
+    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(response.json()["images"][0]))).convert("RGB"))
+    assert np.array_equal(image, np.asarray(Image.open(first).convert("RGB")))
