@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from model_workbench.host import BaseCheckpoint
+from model_workbench.host import BaseCheckpoint, HostFeatureUnavailable
 from model_workbench.training.base_checkpoint import MSG_NOT_IN_LIST
+from model_workbench.webui import messages
 
 OPTION = "sd_model_checkpoint"
 
@@ -65,7 +66,10 @@ def loaded_forge(sd_models: Any) -> BaseCheckpoint | None:
 def load_a1111(sd_models: Any, shared: Any, info: Any) -> None:
     """Load ``info`` as WebUI's checkpoint dropdown does (call with the queue lock held)."""
     before = shared.opts.data.get(OPTION)
-    shared.opts.set(OPTION, info.title, run_callbacks=False)
+    try:  # --freeze-settings (and its per-section/key variants) refuse the change, as they do in WebUI's UI
+        shared.opts.set(OPTION, info.title, run_callbacks=False)
+    except (AssertionError, RuntimeError) as exc:
+        raise HostFeatureUnavailable(messages.CHECKPOINT_FROZEN.format(reason=exc)) from None
     try:
         sd_models.reload_model_weights(info=info)
     except BaseException:

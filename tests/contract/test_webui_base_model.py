@@ -144,3 +144,16 @@ def test_forge_selects_as_its_dropdown_does_and_loads_at_once(fake_webui, infos,
     assert shared.opts.sd_model_checkpoint in infos[1].ids
     saved = json.loads(Path(shared.config_filename).read_text(encoding="utf-8"))
     assert saved["sd_model_checkpoint"] == shared.opts.sd_model_checkpoint
+
+
+def test_frozen_settings_refuse_the_switch_with_a_sentence(fake_webui, a1111, monkeypatch):
+    from model_workbench.host import HostFeatureUnavailable
+
+    def frozen(key, value, is_api=False, run_callbacks=True):  # Options.__setattr__ under --freeze-settings
+        raise AssertionError("changing settings is disabled")
+
+    monkeypatch.setattr(fake_webui.shared.opts, "set", frozen)
+    with a1111.gpu_lock("test"), pytest.raises(HostFeatureUnavailable, match=r"\(changing settings is disabled\), "
+                                                                                "so the base model cannot be switched"):
+        a1111.load_checkpoint(a1111.checkpoints()[1])
+    assert fake_webui.sd_models.reloads == []
