@@ -62,6 +62,33 @@ class HostCapabilities:
 
 
 @dataclass(frozen=True)
+class BaseCheckpoint:
+    """A checkpoint (base model) as the host lists it: WebUI's ``CheckpointInfo`` in the core's terms.
+
+    ``title`` is what WebUI's checkpoint dropdown shows (``name [shorthash]``), ``name`` the file's path
+    inside the checkpoint folder, ``shorthash`` the first 10 hex digits of ``sha256`` (WebUI's short
+    hash; either is None until WebUI has hashed the file) and ``legacy_hash`` WebUI's old 8-digit hash.
+    """
+
+    title: str
+    name: str
+    filename: str = ""
+    shorthash: str | None = None
+    sha256: str | None = None
+    legacy_hash: str | None = None
+
+    def same_as(self, other: BaseCheckpoint | None) -> bool:
+        """Whether both are the same file: by sha256 (or short hash) where both know it, else by name."""
+        if other is None:
+            return False
+        if self.sha256 and other.sha256:
+            return self.sha256.lower() == other.sha256.lower()
+        if self.shorthash and other.shorthash:
+            return self.shorthash.lower() == other.shorthash.lower()
+        return self.name == other.name
+
+
+@dataclass(frozen=True)
 class ExtraNetwork:
     """One extra network applied to a generation, written into the prompt as ``<lora:name:weight>``.
 
@@ -234,6 +261,20 @@ class Host(Protocol):
 
     def tag_image(self, image: Image, method: str, threshold: float = 0.5) -> list[str]:
         """Tags for an image by ``method`` ("deepbooru" or "blip")."""
+        ...
+
+    def checkpoints(self) -> list[BaseCheckpoint]:
+        """The checkpoints the host can load (WebUI's checkpoint list); empty where it has none."""
+        ...
+
+    def loaded_checkpoint(self) -> BaseCheckpoint | None:
+        """The checkpoint a generation or training uses now (Forge: the one it will load), or None."""
+        ...
+
+    def load_checkpoint(self, checkpoint: BaseCheckpoint) -> BaseCheckpoint:
+        """Load ``checkpoint`` with the host's own loader (call inside :meth:`gpu_lock`); returns it as
+        loaded (with its hash). Raises HostFeatureUnavailable where the host cannot switch, ValueError
+        where it does not list that checkpoint."""
         ...
 
     def gpu_lock(self, job: str) -> AbstractContextManager[None]:

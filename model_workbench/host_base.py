@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from model_workbench.host import (
+    BaseCheckpoint,
     GenerationRequest,
     GenerationResult,
     HostCapabilities,
@@ -33,6 +34,7 @@ MSG_WHAT_PREVIEWS = "Generating preview images"
 MSG_WHAT_TRAINING = "Training a LoRA"
 MSG_WHAT_TAGGING = "Tagging images"
 MSG_WHAT_TAGGING_WITH = "Tagging images with {method}"
+MSG_WHAT_SWITCHING = "Switching the checkpoint"
 
 
 class BaseHost:
@@ -108,6 +110,16 @@ class BaseHost:
 
     def tag_image(self, image: Any, method: str, threshold: float = 0.5) -> list[str]:
         raise HostFeatureUnavailable(MSG_NEEDS_WEBUI.format(what=MSG_WHAT_TAGGING_WITH.format(method=method)))
+
+    def checkpoints(self) -> list[BaseCheckpoint]:
+        """No checkpoint list by default (the standalone app loads no model)."""
+        return []
+
+    def loaded_checkpoint(self) -> BaseCheckpoint | None:
+        return None
+
+    def load_checkpoint(self, checkpoint: BaseCheckpoint) -> BaseCheckpoint:
+        raise HostFeatureUnavailable(MSG_NEEDS_WEBUI.format(what=MSG_WHAT_SWITCHING))
 
     @contextmanager
     def gpu_lock(self, job: str) -> Iterator[None]:

@@ -27,6 +27,7 @@ PROJECT_BODY: Schema = {"name": Field("text", required=True)}
 TRAIN_BODY: Schema = {
     "project": Field("text", required=True), "version": Field("text", required=True),
     "config": Field("object", default={}), "resume": Field("bool", default=False),
+    "switch_base_model": Field("bool", default=False),  # load the version's base model first where another is
 }
 PREVIEW_BODY: Schema = {
     "project": Field("text", required=True), "version": Field("text", required=True),
@@ -107,13 +108,14 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
     @router.post("/train", status_code=202)
     def start_training(body: Any = Body(None)) -> dict[str, Any]:  # noqa: B008
         from model_workbench.training import projects
+        from model_workbench.training.base_checkpoint import BaseModelMismatch
         from model_workbench.training.session import TrainingBusy
 
         values = checked(body, TRAIN_BODY)
         try:
             snapshot = training().start(values["project"], values["version"], dict(values["config"]),
-                                        resume=values["resume"])
-        except (TrainingBusy, HostFeatureUnavailable) as exc:  # busy, or this host cannot train: say why
+                                        resume=values["resume"], switch_base_model=values["switch_base_model"])
+        except (TrainingBusy, HostFeatureUnavailable, BaseModelMismatch) as exc:  # say why (or ask to switch)
             raise HTTPException(409, str(exc)) from None
         except (projects.ProjectError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None

@@ -30,7 +30,11 @@ _KIND_OVERRIDES = {"resolution": "text_or_int"}
 @dataclass
 class TrainingConfig:
     # model / output
-    pretrained_model_name_or_path: str = ""
+    pretrained_model_name_or_path: str = ""  # the base model's file (kohya's argument; set with base_model)
+    # The WebUI checkpoint this version trains on, as WebUI knows it (training/base_checkpoint.py).
+    base_model: str = ""  # its name in WebUI's checkpoint list (path inside the checkpoint folder)
+    base_model_hash: str = ""  # WebUI's short hash (first 10 hex digits of the sha256)
+    base_model_sha256: str = ""
     train_data_dir: str = ""
     output_dir: str = ""
     output_name: str = "lora"

@@ -9,8 +9,9 @@ the project's ``grids/``. A stop (the flag or the host's Interrupt) keeps the ce
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,14 @@ from ..preview.render import RenderResult
 from ..preview.requests import parse_weight_list
 from ..preview.save import SavedGrid
 from . import projects
+from .base_checkpoint import on_base_model, saved_base_model
 
 PREVIEW_JOB = "model-workbench-preview"
 MSG_TRAINING_RUNS = "A training is running; previews can start when it has finished or been stopped."
 MSG_NOT_IN_VERSION = "The checkpoint {path} does not belong to {project} / {version}."
 MSG_NO_CHECKPOINTS = "{project} / {version} has no checkpoints yet; train it first."
+MSG_BASES_DIFFER = ("The versions were trained on different base models ({names}); they are all rendered on the "
+                    "loaded checkpoint.")
 
 Progress = Callable[[int, int, str], None]
 
@@ -49,10 +53,11 @@ class PreviewOutcome:
 
     saved: SavedGrid
     results: list[RenderResult]
+    notes: list[str] = field(default_factory=list)  # e.g. rendered on another checkpoint than the version's
 
     @property
     def message(self) -> str:
-        return " ".join(r.message() for r in self.results if r.message()).strip()
+        return " ".join([*self.notes, *(r.message() for r in self.results if r.message())]).strip()
 
     def cells(self) -> list[dict[str, Any]]:
         """The contract's per-cell summary: checkpoint, weight, prompt, status, infotext."""
@@ -122,6 +127,22 @@ class PreviewService:
     def _stop(self, stop: StopFlag | None) -> Callable[[], bool]:
         return lambda: bool(stop is not None and stop.is_set()) or bool(self.host.interrupted())
 
+    @contextmanager
+    def _locked_on_base(self, project: str, versions: Sequence[str]) -> Iterator[list[str]]:
+        """The GPU lock with the versions' base model loaded for the grid (and the loaded one put back
+        after); yields the notes to show (rendered on another checkpoint, and why)."""
+        configs = [projects.read_version_config(self.root, project, v) for v in versions]
+        bases = [saved_base_model(c) for c in configs]
+        differ = any(b is not None and not b.same_as(bases[0]) for b in bases[1:]) or (
+            bases[0] is not None and any(b is None for b in bases))
+        with self.host.gpu_lock(PREVIEW_JOB):
+            if differ:
+                names = ", ".join(sorted({b.title for b in bases if b is not None}))
+                yield [MSG_BASES_DIFFER.format(names=names)]
+                return
+            with on_base_model(self.host, configs[0], versions[0]) as notes:
+                yield notes
+
     def preview_checkpoint(self, project: str, version: str, checkpoint: str, weights: str | Sequence[float],
                            prompt: str, settings: GenerationSettings, seed: int = -1, batch_side: int = 1,
                            progress: Progress | None = None, stop: StopFlag | None = None) -> PreviewOutcome:
@@ -130,11 +151,11 @@ class PreviewService:
         paths = projects.project_paths(self.root, project)
         ref = self.refs(project, version, [checkpoint])[0]
         plan = single_checkpoint_preview(ref, _weights(weights), prompt, settings, seed=seed, batch_side=batch_side)
-        with self.host.gpu_lock(PREVIEW_JOB):
+        with self._locked_on_base(project, [version]) as notes:
             result, saved = render_and_save(plan, host_cell_renderer(self.host), paths.grids,
                                             f"{Path(checkpoint).stem}-preview-{_stamp()}",
                                             progress=self._progress(progress), stop=self._stop(stop))
-        return PreviewOutcome(saved, [result])
+        return PreviewOutcome(saved, [result], notes)
 
     def preview_all(self, project: str, version: str, weights: str | Sequence[float], prompts: str | Sequence[str],
                     settings: GenerationSettings, seed: int = -1, checkpoints: Sequence[str] | None = None,
@@ -147,11 +168,11 @@ class PreviewService:
         refs = self.refs(project, version, checkpoints)
         plan = grid_plan(refs, _weights(weights), prompts, settings, seed=seed,
                          title=projects.output_name(paths.name, version), baseline=baseline)
-        with self.host.gpu_lock(PREVIEW_JOB):
+        with self._locked_on_base(project, [version]) as notes:
             result, saved = render_and_save(plan, host_cell_renderer(self.host), paths.grids,
                                             f"{projects.output_name(paths.name, version)}-grid-{_stamp()}",
                                             progress=self._progress(progress), stop=self._stop(stop))
-        return PreviewOutcome(saved, [result])
+        return PreviewOutcome(saved, [result], notes)
 
     def compare(self, project: str, versions: Sequence[str], weights: str | Sequence[float], prompt: str,
                 settings: GenerationSettings, seed: int = -1, progress: Progress | None = None,
@@ -162,11 +183,11 @@ class PreviewService:
         chosen = [(v, self.refs(project, v)[-1]) for v in versions]
         plans = comparison_plans(chosen, _weights(weights), prompt, settings, seed=seed)
         name = "compare-" + "-".join(projects.validate_name(v, "version") for v in versions)
-        with self.host.gpu_lock(PREVIEW_JOB):
+        with self._locked_on_base(project, versions) as notes:
             results, saved = render_comparison(plans, host_cell_renderer(self.host), paths.grids,
                                                f"{name[:80]}-{_stamp()}", progress=self._progress(progress),
                                                stop=self._stop(stop))
-        return PreviewOutcome(saved, results)
+        return PreviewOutcome(saved, results, notes)
 
 
 def default_prompt(root: str | Path, project: str) -> str:

@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from ..api_body import check_field
-from ..host import GenerationRequest, Host, HostFeatureUnavailable, ProgressUpdate, StopFlag
+from ..host import BaseCheckpoint, GenerationRequest, Host, HostFeatureUnavailable, ProgressUpdate, StopFlag
 from ..host_base import why_host_cannot_train
 from ..jsonfile import write_json_atomic
-from . import after_preview, projects
+from . import after_preview, base_checkpoint, projects
 from .config import TrainingConfig
 from .dataset import TrainingDataset, scan_dataset
 from .trainer import Progress, SampleRequest, Trainer
@@ -219,11 +219,12 @@ class TrainingService:
 
     # -- control ------------------------------------------------------------------------------
     def start(self, project: str, version: str, overrides: dict[str, Any] | None = None,
-              resume: bool = False) -> dict[str, Any]:
+              resume: bool = False, switch_base_model: bool = False) -> dict[str, Any]:
         """Validate and start a training in the background; returns the status snapshot.
 
-        Raises :class:`TrainingBusy`, ``ProjectError`` or ``ValueError`` before anything starts. A
-        version that does not exist yet is created with the given settings.
+        Raises :class:`TrainingBusy`, ``ProjectError``, ``ValueError`` or, where the version's base model
+        is not the loaded checkpoint and ``switch_base_model`` is off, ``BaseModelMismatch`` before
+        anything starts. A version that does not exist yet is created with the given settings.
         """
         reason = why_host_cannot_train(self.host)
         if reason:  # said now, not as a failure a second after "started"
@@ -241,6 +242,9 @@ class TrainingService:
             after = after_preview.settings_for(projects.read_version_config(self.root, paths.name, version), overrides)
             if resume and not self.can_resume(paths.name, version):
                 raise ValueError(MSG_NO_RESUME.format(project=paths.name, version=version))
+            # Base model (issue 14): the checkpoint to load first, or the question whether to.
+            switch = base_checkpoint.check_base_model(self.host, config.to_dict(), paths.name, version,
+                                                      switch_base_model)
             saved = {k: v for k, v in config.to_dict().items() if k not in _PROJECT_KEYS}
             if after is not None:  # kept with the version, so every later training of it previews too
                 saved[after_preview.KEY] = after.to_dict()
@@ -255,7 +259,7 @@ class TrainingService:
             self._log_file = paths.train_log
             self._record_file = paths.version_dir(version) / LAST_RUN
             self._record()
-            self._thread = threading.Thread(target=self._run, args=(paths, version, config, resume, after),
+            self._thread = threading.Thread(target=self._run, args=(paths, version, config, resume, after, switch),
                                             name="model-workbench-train", daemon=True)
             self._thread.start()
             return self._status.as_dict()
@@ -385,18 +389,35 @@ class TrainingService:
             config.sample_prompts, update, self._stop)
         self._log_line(final["message"])
 
+
+    def _load_base_model(self, switch: BaseCheckpoint | None) -> None:
+        """Load the version's base model where another is loaded (inside the GPU lock)."""
+        if switch is not None:
+            self._log_line(base_checkpoint.MSG_LOADING.format(name=switch.title))
+            base_checkpoint.switch_to(self.host, switch)
+
+    def _record_base_model(self, paths: projects.ProjectPaths, version: str, loaded: BaseCheckpoint | None) -> None:
+        """The version's config records the checkpoint it trains on, with the hash WebUI computed on loading."""
+        if loaded is not None:
+            base_checkpoint.record_base_model(self.root, paths.name, version, loaded)
+
     def _run(self, paths: projects.ProjectPaths, version: str, config: TrainingConfig, resume: bool,
-             after: after_preview.AfterTrainingPreview | None = None) -> None:
+             after: after_preview.AfterTrainingPreview | None = None,
+             switch: BaseCheckpoint | None = None) -> None:
         try:
             with self.host.gpu_lock(TRAIN_JOB):
+                self._load_base_model(switch)
                 scan = scan_dataset(config.train_data_dir, config.caption_extension)
                 for problem in scan.problems:
                     self._log_line(problem)
                 dataset = TrainingDataset(scan, config)  # ValueError when there are no usable images
                 with self.host.trainable_model() as model:
+                    loaded = self.host.loaded_checkpoint()  # Forge loads lazily: known (and hashed) by now
+                    self._record_base_model(paths, version, loaded)
                     trainer = Trainer(model, config, dataset=dataset, on_progress=self._on_progress,
                                       on_sample=self._on_sample(paths, config) if config.sample_prompts else None,
-                                      on_checkpoint=self._on_checkpoint, stop=self._should_stop)
+                                      on_checkpoint=self._on_checkpoint, stop=self._should_stop,
+                                      run_info=base_checkpoint.run_info(loaded))
                     self._log_line(MSG_STARTED.format(project=paths.name, version=version,
                                                       epochs=config.max_train_epochs or "?",
                                                       images=scan.num_train_images))

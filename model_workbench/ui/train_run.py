@@ -12,6 +12,7 @@ import gradio as gr
 from model_workbench.host import HostFeatureUnavailable, ModelKind
 from model_workbench.host_base import why_host_cannot_train
 from model_workbench.training import projects
+from model_workbench.training.base_checkpoint import BaseModelMismatch
 from model_workbench.training.continue_from import lora_files
 from model_workbench.training.presets import preset_names, preset_values
 from model_workbench.training.session import TrainingBusy
@@ -19,6 +20,7 @@ from model_workbench.ui import train_after_preview as after
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown, long_job_kwargs
 from model_workbench.ui.i18n import t, tf
+from model_workbench.ui.train_base_model import build_base_model_row, switch_question
 from model_workbench.ui.train_form import (
     all_fields,
     component_for,
@@ -40,6 +42,7 @@ def build_run_tab(ui: Any) -> None:
         c["preset"] = dropdown(preset_names(), value=None, label=t("Preset"), elem_id="mw_train_preset")
         c["apply_preset"] = gr.Button(t("Apply preset"), elem_id="mw_train_apply_preset")
         c["form_status"] = gr.HTML(elem_id="mw_train_form_status")
+    build_base_model_row(ui)  # the checkpoint the training uses (issue 14: base model)
     fields = all_fields()
     inputs = []
 
@@ -66,6 +69,9 @@ def build_run_tab(ui: Any) -> None:
         c["stop"] = gr.Button(t("Stop"), variant="stop", elem_id="mw_train_stop")
         c["resume"] = gr.Button(t("Resume"), interactive=able, elem_id="mw_train_resume")
         c["watch"] = gr.Button(t("Refresh status"), elem_id="mw_train_watch")
+        # Shown when a start finds another checkpoint loaded than the version's base model.
+        c["switch_train"] = gr.Button(t("Switch and train"), variant="primary", visible=False,
+                                      elem_id="mw_train_switch_train")
     if not able:
         c["unavailable"] = gr.HTML(H.message(why_host_cannot_train(ui.ctx.host) or "", "notice"),
                                    elem_id="mw_train_unavailable")
@@ -144,19 +150,25 @@ def build_run_tab(ui: Any) -> None:
             ended.update(ui.refresh(status.get("project") or project, status.get("version") or version))
         yield view(ended)
 
-    def start(project: str, version: str, resume: bool, values: tuple, after_values: tuple) -> Any:
+    def start(project: str, version: str, resume: bool, values: tuple, after_values: tuple,
+              switch: bool = False) -> Any:
+        hidden = {c["switch_train"]: gr.update(visible=False)}
         if not project or not version:
-            yield view({c["form_status"]: H.error(t("Create or choose a project and a version first."))})
+            yield view({c["form_status"]: H.error(t("Create or choose a project and a version first.")), **hidden})
             return
         try:
             overrides = after.with_after_settings(parse_values(fields, list(values)), after_values)
-            ui.training.start(project, version, overrides, resume=resume)
+            ui.training.start(project, version, overrides, resume=resume, switch_base_model=switch)
+        except BaseModelMismatch as exc:  # ask, with a button that switches and starts
+            notice, button = switch_question(str(exc), exc.checkpoint)
+            yield view({c["form_status"]: notice, c["switch_train"]: button})
+            return
         except (TrainingBusy, HostFeatureUnavailable, projects.ProjectError, ValueError) as exc:
-            yield view({c["form_status"]: H.error(str(exc))})
+            yield view({c["form_status"]: H.error(str(exc)), **hidden})
             return
         yield view({c["form_status"]: H.message(
             t("Training resumed.") if resume else t("Training started. Checkpoints appear on the Checkpoints tab.")),
-            c["project_status"]: ""})  # "Project … created. Add images…" is done with once a training runs
+            c["project_status"]: "", **hidden})  # "Project … created. Add images…" is done with once a training runs
         yield from follow(project, version)
 
     def start_new(project: str, version: str, *values: Any):
@@ -165,6 +177,9 @@ def build_run_tab(ui: Any) -> None:
     def resume(project: str, version: str, *values: Any):
         yield from start(project, version, True, values[:len(fields)], values[len(fields):])
 
+    def switch_and_start(project: str, version: str, *values: Any):
+        yield from start(project, version, False, values[:len(fields)], values[len(fields):], switch=True)
+
     def stop() -> dict:
         stopping = ui.training.stop()
         return {c["form_status"]: H.message(t("Stopping after the current step; finished epochs are kept.")
@@ -172,11 +187,13 @@ def build_run_tab(ui: Any) -> None:
 
     def wire() -> None:  # after every section exists: a finished training refreshes them all
         own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"], c["project_status"],
-               *after.after_outputs(c), *after.grid_tab_outputs(c)]
+               *after.after_outputs(c), *after.grid_tab_outputs(c), c["switch_train"]]
         outputs = own + [x for x in ui.refresh_targets if x not in own]
         c["apply_preset"].click(apply_preset, [c["preset"], *inputs], [*inputs, c["form_status"]])
-        c["start"].click(start_new, [c["project"], c["version"], *inputs, *after_inputs], outputs, **long_job_kwargs())
-        c["resume"].click(resume, [c["project"], c["version"], *inputs, *after_inputs], outputs, **long_job_kwargs())
+        run_inputs = [c["project"], c["version"], *inputs, *after_inputs]
+        c["start"].click(start_new, run_inputs, outputs, **long_job_kwargs())
+        c["resume"].click(resume, run_inputs, outputs, **long_job_kwargs())
+        c["switch_train"].click(switch_and_start, run_inputs, outputs, **long_job_kwargs())
         c["watch"].click(follow, [c["project"], c["version"]], outputs, **long_job_kwargs())
         c["stop"].click(stop, None, [c["form_status"]], queue=False)
 

@@ -17,6 +17,7 @@ from typing import Any
 from modules import call_queue, paths, processing, sd_models, shared
 
 from model_workbench.host import (
+    BaseCheckpoint,
     GenerationRequest,
     GenerationResult,
     HostCapabilities,
@@ -29,7 +30,7 @@ from model_workbench.host import (
 )
 from model_workbench.host_base import BaseHost
 from model_workbench.settings_schema import settings_from_values
-from model_workbench.webui import messages
+from model_workbench.webui import checkpoints, messages
 from model_workbench.webui.forge_guard import forge_training, forget_applied_loras
 from model_workbench.webui.forge_trainable import why_not_trainable_forge
 from model_workbench.webui.host_kind import HostKind, detect_host_kind
@@ -355,6 +356,26 @@ class WebuiHost(BaseHost):
         memory_management.load_models_gpu([objects.unet, objects.clip.patcher])
         forget_applied_loras(engine, _builtin_module("networks"))
         memory_management.soft_empty_cache()
+
+    # -- base model (WebUI's checkpoint list and loader) ------------------------------------------------
+    def checkpoints(self) -> list[BaseCheckpoint]:
+        return checkpoints.listed(sd_models)
+
+    def loaded_checkpoint(self) -> BaseCheckpoint | None:
+        if self.kind.engine == "forge":
+            return checkpoints.loaded_forge(sd_models)
+        return checkpoints.loaded_a1111(sd_models)
+
+    def load_checkpoint(self, checkpoint: BaseCheckpoint) -> BaseCheckpoint:
+        """Load ``checkpoint`` with WebUI's own loader, as its checkpoint dropdown does (inside
+        :meth:`gpu_lock`); returns it as loaded, with the hash WebUI computed while loading."""
+        info = checkpoints.find_info(sd_models, checkpoint)
+        if self.kind.engine == "forge":
+            checkpoints.select_forge(importlib.import_module("modules_forge.main_entry"), info)
+            _forge_load_model()
+        else:
+            checkpoints.load_a1111(sd_models, shared, info)
+        return self.loaded_checkpoint() or checkpoints.checkpoint_ref(info)
 
     def tag_image(self, image: Any, method: str, threshold: float = 0.5) -> list[str]:
         """Tags from WebUI's DeepBooru or BLIP; the running job's progress is left as it was."""

@@ -54,3 +54,7 @@ TAG_FAILED = (
 TAG_UNAVAILABLE = "WebUI's {what} is not available in this WebUI, so images cannot be tagged with it."
 LORA_NO_FILE = "There is no LoRA file at {path}."
 LORA_NO_LOADER = "WebUI's built-in Lora extension is not loaded, so the file cannot be checked."
+CHECKPOINT_FROZEN = (
+    "WebUI does not let its checkpoint setting change ({reason}), so the base model cannot be switched here. "
+    "Start WebUI without the frozen settings, or train on the loaded checkpoint."
+)

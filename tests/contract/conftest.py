@@ -13,7 +13,7 @@ import pytest
 
 FAKE_ROOT = Path(__file__).parent / "fake_webui"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-OWN_PREFIXES = ("modules", "networks", "network", "backend", "model_workbench.webui")
+OWN_PREFIXES = ("modules", "modules_forge", "networks", "network", "backend", "model_workbench.webui")
 
 
 def _drop_modules() -> None:
@@ -38,6 +38,7 @@ def fake_webui(tmp_path, monkeypatch):
     modules.paths.data_path = str(webui_root)
     modules.paths.models_path = str(webui_root / "models")
     modules.sd_models.model_path = str(webui_root / "models" / "Stable-diffusion")
+    modules.shared.config_filename = str(webui_root / "config.json")
     modules.root = webui_root
     yield modules
     _drop_modules()

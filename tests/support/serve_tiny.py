@@ -1,10 +1,13 @@
 """``python -m tests.support.serve_tiny``: the standalone app with the tiny torch host (trains, previews, tags).
 
 Same flags as ``python -m model_workbench``; the e2e tests start it through ``AppServer(module=...)``.
+``MW_TINY_CHECKPOINTS`` (comma-separated file names) gives the host that many tiny checkpoints to choose
+a base model from (none by default).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,7 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
     with single_thread():  # the tiny model is far faster on one thread on a shared CPU box
-        launch(TinyHost(config), server_name=args.host, server_port=args.port, lang=args.lang,
+        checkpoints = [n.strip() for n in os.environ.get("MW_TINY_CHECKPOINTS", "").split(",") if n.strip()]
+        launch(TinyHost(config, checkpoints=checkpoints), server_name=args.host, server_port=args.port, lang=args.lang,
                open_browser=not args.no_browser)
     return 0
 

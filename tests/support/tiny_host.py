@@ -6,15 +6,19 @@ tag, so every part of the Train tab runs end to end without WebUI:
 - ``trainable_model()`` yields the host's one tiny model and puts its weights back on exit;
 - ``generate()`` samples it with each LoRA of the request merged at its weight (``applied_lora``,
   the way WebUI's Lora extension merges them), and writes WebUI-style infotexts;
-- ``tag_image()`` names the image's dominant colours (deterministic "deepbooru"), or a sentence ("blip").
+- ``tag_image()`` names the image's dominant colours (deterministic "deepbooru"), or a sentence ("blip");
+- given ``checkpoints`` (file names), it lists that many tiny checkpoints, each a model of its own seed
+  (the first is the one loaded at start), and ``load_checkpoint()`` swaps their weights in, hashing a
+  checkpoint when it loads as WebUI does. Without them it lists none, as the standalone app.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,7 @@ import torch
 from PIL import Image
 
 from model_workbench.host import (
+    BaseCheckpoint,
     GenerationRequest,
     GenerationResult,
     HostCapabilities,
@@ -57,13 +62,26 @@ def colour_tags(image: Image.Image, limit: int = 3) -> list[tuple[str, float]]:
 class TinyHost(StandaloneHost):
     """Trains, samples and tags a tiny random diffusion model on the CPU."""
 
-    def __init__(self, config: StandaloneConfig, seed: int = 0, step_delay: float = 0.0) -> None:
+    def __init__(self, config: StandaloneConfig, seed: int = 0, step_delay: float = 0.0,
+                 checkpoints: Sequence[str] = ()) -> None:
         super().__init__(config)
         self.model = TinyDiffusionModel(seed=seed)
         self.refreshed: list[ModelKind] = []
         self.generated: list[GenerationRequest] = []
+        self.loads: list[str] = []  # names of the checkpoints load_checkpoint() loaded, in order
         self.step_delay = step_delay  # lets tests stop a training in the middle
         self._model_lock = threading.Lock()
+        folder = config.models_dir / "Stable-diffusion"
+        # name → (its weights, its sha256 once "loaded", as WebUI hashes a checkpoint when it loads it)
+        self._checkpoints: dict[str, tuple[dict[str, torch.Tensor], str]] = {}
+        for i, name in enumerate(checkpoints):
+            model = self.model if i == 0 else TinyDiffusionModel(seed=seed + i)
+            state = {k: v.clone() for k, v in model.root.state_dict().items()}
+            digest = hashlib.sha256(b"".join(v.numpy().tobytes() for v in state.values())).hexdigest()
+            self._checkpoints[name] = (state, digest)
+        self._paths = {name: str(folder / name) for name in self._checkpoints}
+        self._hashed: set[str] = set(list(self._checkpoints)[:1])
+        self._loaded: str | None = next(iter(self._checkpoints), None)
 
     def capabilities(self) -> HostCapabilities:
         return HostCapabilities(name="Tiny test host", flavor="test", can_generate=True, can_train=True,
@@ -112,6 +130,29 @@ class TinyHost(StandaloneHost):
         return GenerationResult(images=images, infotexts=infotexts, seed=request.seed,
                                 elapsed_s=time.perf_counter() - started)
 
+    def _ref(self, name: str) -> BaseCheckpoint:
+        sha256 = self._checkpoints[name][1] if name in self._hashed else None
+        return BaseCheckpoint(title=f"{name} [{sha256[:10]}]" if sha256 else name, name=name,
+                              filename=self._paths[name], shorthash=sha256[:10] if sha256 else None, sha256=sha256,
+                              legacy_hash=hashlib.sha256(name.encode()).hexdigest()[:8])
+
+    def checkpoints(self) -> list[BaseCheckpoint]:
+        return [self._ref(name) for name in self._checkpoints]
+
+    def loaded_checkpoint(self) -> BaseCheckpoint | None:
+        return self._ref(self._loaded) if self._loaded else None
+
+    def load_checkpoint(self, checkpoint: BaseCheckpoint) -> BaseCheckpoint:
+        name = next((n for n in self._checkpoints if checkpoint.same_as(self._ref(n))), None)
+        if name is None:
+            return super().load_checkpoint(checkpoint)  # a host without that checkpoint: "needs WebUI"
+        with self._model_lock:
+            self.model.root.load_state_dict(self._checkpoints[name][0])
+            self._loaded = name
+            self._hashed.add(name)
+            self.loads.append(name)
+        return self._ref(name)
+
     def tag_image(self, image: Any, method: str, threshold: float = 0.5) -> list[str]:
         tags = colour_tags(image)
         if method == "blip":
@@ -127,12 +168,12 @@ def tiny_host(root: Path, **kwargs: Any) -> TinyHost:
     return TinyHost(StandaloneConfig(models_dir=root / "models", data_dir=root / "data"), **kwargs)
 
 
-def tiny_host_with_project(root: Path, project: str = "cat", images: int = 4) -> TinyHost:
+def tiny_host_with_project(root: Path, project: str = "cat", images: int = 4, **kwargs: Any) -> TinyHost:
     """:func:`tiny_host` with a project holding one concept folder of ``images`` tiny images."""
     from model_workbench.training import projects
     from tests.support.tiny_dataset import make_concept_folder
 
-    host = tiny_host(root)
+    host = tiny_host(root, **kwargs)
     paths = projects.create_project(host.data_dir(), project)
     make_concept_folder(paths.dataset, n=images, repeats=1, concept="tinycat")
     return host

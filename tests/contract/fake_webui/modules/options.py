@@ -56,6 +56,13 @@ class Options:
         if key not in self.data:
             self.data[key] = info.default
 
+    def save(self, filename):
+        """As WebUI's: the values as JSON in ``filename`` (WebUI's config.json)."""
+        import json
+
+        with open(filename, "w", encoding="utf8") as file:
+            json.dump(self.data, file, indent=4, ensure_ascii=False)
+
     def set(self, key, value, is_api=False, run_callbacks=True):
         # As WebUI 1.10.1's Options.set: unchanged → False; restrict_api refuses API writes; onchange runs
         # after the value is stored, and a failing onchange puts the old value back.

@@ -12,6 +12,8 @@ cmd_opts = argparse.Namespace(
 )
 # A few of WebUI's own options (shared_options.py) with their real defaults.
 options_templates: dict = {
+    "sd_model_checkpoint": OptionInfo(None, "Stable Diffusion checkpoint", section=("sd", "Stable Diffusion"),
+                                      infotext="Model hash"),
     "CLIP_stop_at_last_layers": OptionInfo(1, "Clip skip", section=("sd", "Stable Diffusion")),
     "interrogate_keep_models_in_memory": OptionInfo(False, "Keep models in VRAM", section=("interrogate", "Interrogate")),
     "interrogate_deepbooru_score_threshold": OptionInfo(0.5, "deepbooru: score threshold", section=("interrogate", "Interrogate")),
@@ -20,6 +22,7 @@ options_templates: dict = {
     "lora_functional": OptionInfo(False, "Lora: use old method", section=("extra_networks", "Extra Networks")),
 }
 opts = Options(options_templates)
+config_filename = "config.json"  # the fixture points it at the test's WebUI folder
 state = State()
 sd_model = None
 loaded_hypernetworks: list = []
