@@ -174,7 +174,7 @@ def plan_sweep(base: str, settings: dict[str, Any], limit: int = MAX_RUNS) -> Sw
     base = projects.validate_name(base, "version")
     plan = SweepPlan(base=base, varying=list(varying))
     for combination in itertools.product(*varying.values()):
-        chosen = dict(zip(varying, combination))
+        chosen = dict(zip(varying, combination, strict=True))
         name = base + "".join(f"-{SWEEPABLE[k].abbreviation}{format_value(v)}" for k, v in chosen.items())
         plan.runs.append(SweepRun(projects.validate_name(name, "version"), {**fixed, **chosen}))
     return plan
