@@ -41,7 +41,7 @@ from .sweep import MSG_NO_SWEEP, SweepError, SweepPlan, plan_sweep
 
 QUEUE_FILE = "training_queue.json"
 QUEUED = "queued"
-__all__ = ["FAILED", "FINISHED", "INTERRUPTED", "QUEUED", "QUEUE_FILE", "RUNNING", "QueueError", "TrainingQueue",
+__all__ = ["FAILED", "FINISHED", "INTERRUPTED", "ItemMissing", "ItemTraining", "QUEUED", "QUEUE_FILE", "RUNNING", "QueueError", "TrainingQueue",
            "queue_for"]
 
 MSG_ITEM_MISSING = "There is no queue item {id}; the queue has changed since, look again."
@@ -51,6 +51,14 @@ MSG_BAD_DIRECTION = "The direction must be up or down."
 
 class QueueError(ValueError):
     """A queue operation that cannot be done; the message says why."""
+
+
+class ItemMissing(QueueError):
+    """No item has that id (gone since the page showed it)."""
+
+
+class ItemTraining(QueueError):
+    """The item trains right now (a conflict, not a bad request)."""
 
 
 @dataclass
@@ -128,10 +136,9 @@ class TrainingQueue:
         return []
 
     # -- changes ------------------------------------------------------------------------------
-    def add_sweep(self, project: str, base: str, settings: dict[str, Any],
-                  start: bool = True) -> tuple[SweepPlan, list[int]]:
-        """Create one version per combination of ``settings`` (each with its own config: the base
-        version's, then the settings) and queue them; refused before anything is created."""
+    def plan(self, project: str, base: str, settings: dict[str, Any]) -> tuple[SweepPlan, list[dict[str, Any]]]:
+        """The versions a sweep would create and their configs (the base version's, then the settings),
+        every refusal said now: no project, nothing varies, too many, a name taken, an invalid value."""
         root = self._service.root
         paths = projects.project_paths(root, project)
         if not paths.dir.is_dir():
@@ -146,8 +153,15 @@ class TrainingQueue:
             if paths.version_dir(run.version).exists():
                 raise projects.ProjectError(projects.MSG_VERSION_EXISTS.format(project=paths.name, name=run.version))
             configs.append(saved_settings(config_from(paths, run.version, stored, run.settings)))
+        return plan, configs
+
+    def add_sweep(self, project: str, base: str, settings: dict[str, Any],
+                  start: bool = True) -> tuple[SweepPlan, list[int]]:
+        """Create the versions :meth:`plan` names, queue them and (with ``start``) run the queue."""
+        plan, configs = self.plan(project, base, settings)
+        paths = projects.project_paths(self._service.root, project)
         for run, config in zip(plan.runs, configs, strict=True):
-            projects.create_version(root, paths.name, run.version, config)
+            projects.create_version(self._service.root, paths.name, run.version, config)
         with self._lock:
             sweep = f"{paths.name}/{plan.base}@{int(time.time())}-{self._next_id}"
             ids = []
@@ -164,7 +178,7 @@ class TrainingQueue:
         for index, item in enumerate(self._items):
             if item.id == item_id:
                 return index
-        raise QueueError(MSG_ITEM_MISSING.format(id=item_id))
+        raise ItemMissing(MSG_ITEM_MISSING.format(id=item_id))
 
     def move(self, item_id: int, direction: str) -> None:
         """Move an item one place up or down (at either end it stays)."""
@@ -183,7 +197,7 @@ class TrainingQueue:
             index = self._find(item_id)
             item = self._items[index]
             if item.state == RUNNING:
-                raise QueueError(MSG_ITEM_RUNNING.format(id=item.id, project=item.project, version=item.version))
+                raise ItemTraining(MSG_ITEM_RUNNING.format(id=item.id, project=item.project, version=item.version))
             del self._items[index]
             self._save()
 
