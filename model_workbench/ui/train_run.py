@@ -13,6 +13,7 @@ from model_workbench.host_base import why_host_cannot_train
 from model_workbench.training import projects
 from model_workbench.training.presets import preset_names, preset_values
 from model_workbench.training.session import TrainingBusy
+from model_workbench.training.sweep import is_sweepable
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown, long_job_kwargs
 from model_workbench.ui.i18n import t, tf
@@ -24,6 +25,15 @@ from model_workbench.ui.train_form import (
     parse_values,
     sample_fields,
     values_for,
+)
+from model_workbench.ui.train_queue import (
+    build_queue_section,
+    build_sweep_line,
+    queue_of,
+    queue_table,
+    queued_sweep,
+    sweep_started,
+    wire_queue,
 )
 
 POLL_S = 1.0
@@ -55,6 +65,7 @@ def build_run_tab(ui: Any) -> None:
         c["stop"] = gr.Button(t("Stop"), variant="stop", elem_id="mw_train_stop")
         c["resume"] = gr.Button(t("Resume"), interactive=able, elem_id="mw_train_resume")
         c["watch"] = gr.Button(t("Refresh status"), elem_id="mw_train_watch")
+    build_sweep_line(ui)
     if not able:
         c["unavailable"] = gr.HTML(H.message(why_host_cannot_train(ui.ctx.host) or "", "notice"),
                                    elem_id="mw_train_unavailable")
@@ -62,6 +73,7 @@ def build_run_tab(ui: Any) -> None:
     c["loss_plot"] = gr.HTML(H.loss_svg(ui.training.losses()), elem_id="mw_train_loss")
     c["samples"] = gr.Gallery(label=t("Sample images"), elem_id="mw_train_samples", **_gallery_kwargs())
     c["train_log"] = gr.Textbox(label=t("Log"), lines=8, max_lines=8, interactive=False, elem_id="mw_train_log")
+    build_queue_section(ui)
 
     def load_form(project: str, version: str) -> dict:
         config: dict = {}
@@ -109,7 +121,8 @@ def build_run_tab(ui: Any) -> None:
     def view(extra: dict | None = None) -> dict:
         status = ui.training.status()
         out = {c["progress"]: H.progress_html(status), c["loss_plot"]: H.loss_svg(ui.training.losses()),
-               c["train_log"]: "\n".join(ui.training.log_lines(200))}
+               c["train_log"]: "\n".join(ui.training.log_lines(200)),
+               c["queue_table"]: queue_table(queue_of(ui).items())}
         if status.get("samples"):
             out[c["samples"]] = samples(status["project"], status["version"])
         out.update(extra or {})
@@ -117,7 +130,7 @@ def build_run_tab(ui: Any) -> None:
 
     def follow(project: str, version: str):
         """Yield the view every second while the training runs, then refresh the project's views."""
-        while ui.training.is_running():
+        while ui.training.is_running() or queue_of(ui).is_active():  # a queue goes on to its next item
             yield view()
             time.sleep(POLL_S)
         status = ui.training.status()
@@ -133,9 +146,16 @@ def build_run_tab(ui: Any) -> None:
             return
         try:
             overrides = parse_values(fields, list(values))
-            ui.training.start(project, version, overrides, resume=resume)
+            plan = None if resume else queued_sweep(ui, project, version, overrides)  # several values: a sweep
+            if plan is None:
+                ui.training.start(project, version, overrides, resume=resume)
         except (TrainingBusy, HostFeatureUnavailable, projects.ProjectError, ValueError) as exc:
             yield view({c["form_status"]: H.error(str(exc))})
+            return
+        if plan is not None:
+            yield view({c["form_status"]: sweep_started(plan), c["sweep_plan"]: "", c["project_status"]: "",
+                        c["version"]: gr.update(choices=[v.name for v in projects.list_versions(root, project)])})
+            yield from follow(project, version)
             return
         yield view({c["form_status"]: H.message(
             t("Training resumed.") if resume else t("Training started. Checkpoints appear on the Checkpoints tab.")),
@@ -148,19 +168,29 @@ def build_run_tab(ui: Any) -> None:
     def resume(project: str, version: str, *values: Any):
         yield from start(project, version, True, values)
 
+    def run_queue(project: str, version: str):
+        started = queue_of(ui).start()
+        yield view({c["form_status"]: H.message(t("The queue runs.") if started else
+                                                t("Nothing is waiting in the queue."), "ok" if started else "notice")})
+        yield from follow(project, version)
+
     def stop() -> dict:
         stopping = ui.training.stop()
         return {c["form_status"]: H.message(t("Stopping after the current step; finished epochs are kept.")
                                             if stopping else t("No training is running."), "notice")}
 
     def wire() -> None:  # after every section exists: a finished training refreshes them all
-        own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"], c["project_status"]]
+        own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"], c["project_status"],
+               c["sweep_plan"], c["queue_table"], c["version"]]
         outputs = own + [x for x in ui.refresh_targets if x not in own]
         c["apply_preset"].click(apply_preset, [c["preset"], *inputs], [*inputs, c["form_status"]])
         c["start"].click(start_new, [c["project"], c["version"], *inputs], outputs, **long_job_kwargs())
         c["resume"].click(resume, [c["project"], c["version"], *inputs], outputs, **long_job_kwargs())
         c["watch"].click(follow, [c["project"], c["version"]], outputs, **long_job_kwargs())
         c["stop"].click(stop, None, [c["form_status"]], queue=False)
+        c["queue_run"].click(run_queue, [c["project"], c["version"]], outputs, **long_job_kwargs())
+        sweepable = [i for f, i in zip(fields, inputs, strict=True) if is_sweepable(f.name)]
+        wire_queue(ui, sweepable, lambda values: parse_values(fields, list(values)))
 
     ui.later.append(wire)
 
