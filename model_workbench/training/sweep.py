@@ -168,6 +168,8 @@ def format_value(value: Any) -> str:
 def plan_sweep(base: str, settings: dict[str, Any], limit: int = MAX_RUNS) -> SweepPlan:
     """The versions ``settings`` make from ``base``: one per combination of the varying values."""
     fixed, varying = split_settings(settings)
+    order = list(SWEEPABLE)  # names read the same whatever order the settings came in: lr before dim
+    varying = dict(sorted(varying.items(), key=lambda kv: order.index(kv[0])))
     count = math.prod(len(v) for v in varying.values())
     if count > limit:
         raise SweepError(MSG_TOO_MANY.format(count=count, limit=limit))

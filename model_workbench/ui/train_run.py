@@ -137,7 +137,8 @@ def build_run_tab(ui: Any) -> None:
         # The run's end replaces "Training started": no line of an earlier action stays beside "Finished".
         ended = {c["form_status"]: ""}
         if status.get("project") == project:
-            ended.update(ui.refresh(status.get("project") or project, status.get("version") or version))
+            # The selected version's views (after a queue, the last run was another version).
+            ended.update(ui.refresh(project, version or status.get("version") or ""))
         yield view(ended)
 
     def start(project: str, version: str, resume: bool, values: tuple) -> Any:

@@ -60,6 +60,11 @@ def test_names_are_short_readable_and_valid_version_names():
     assert plan.summary() == "4 versions will be trained: v2-lr1e-4-dim4, v2-lr1e-4-dim8, v2-lr5e-5-dim4, v2-lr5e-5-dim8."
 
 
+def test_names_follow_the_table_order_whatever_order_the_settings_came_in():
+    plan = plan_sweep("v1", {"network_dim": "4, 8", "learning_rate": "1e-4, 5e-5"})
+    assert plan.runs[0].version == "v1-lr1e-4-dim4" and plan.varying == ["learning_rate", "network_dim"]
+
+
 def test_repeated_values_count_once():
     plan = plan_sweep("v1", {"network_dim": "8, 8, 16"})
     assert [run.version for run in plan.runs] == ["v1-dim8", "v1-dim16"]
