@@ -29,6 +29,11 @@ TRAIN_BODY: Schema = {
     "config": Field("object", default={}), "resume": Field("bool", default=False),
     "switch_base_model": Field("bool", default=False),  # load the version's base model first where another is
 }
+SWEEP_BODY: Schema = {
+    "project": Field("text", required=True), "version": Field("text", required=True),
+    "config": Field("object", default={}), "start": Field("bool", default=True), "dry_run": Field("bool", default=False),
+}
+QUEUE_ITEM_BODY: Schema = {"id": Field("int", required=True), "direction": Field("text", default="up")}
 PREVIEW_BODY: Schema = {
     "project": Field("text", required=True), "version": Field("text", required=True),
     "prompts": Field("text_or_texts", default=""), "prompt": Field("text_or_texts", default=""),
@@ -172,9 +177,72 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
             return JSONResponse({"detail": MSG_LORA_CHECK}, status_code=501)
         return check(Path(path))
 
+    add_queue_routes(router, host)
     add_civitai_routes(router, host)
 
     return router
+
+
+def add_queue_routes(router: APIRouter, host: Host) -> None:
+    """``POST /train/sweep`` plans (``dry_run``) or creates and queues a sweep's versions; ``GET
+    /train/queue`` lists the queue; ``POST /train/queue/{start,move,remove}`` change it. The tab uses the
+    same queue."""
+
+    def queue():  # imported lazily: the queue imports the training service (torch)
+        from model_workbench.training.queue import queue_for
+
+        return queue_for(host)
+
+    def changed(change: Any) -> dict[str, Any]:
+        from model_workbench.training.queue import ItemMissing, ItemTraining, QueueError
+
+        try:
+            change()
+        except ItemMissing as exc:
+            raise HTTPException(404, str(exc)) from None
+        except ItemTraining as exc:
+            raise HTTPException(409, str(exc)) from None
+        except QueueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return queue().snapshot()
+
+    @router.post("/train/sweep", status_code=202)
+    def sweep(body: Any = Body(None)) -> Any:  # noqa: B008
+        from model_workbench.training import projects
+
+        values = checked(body, SWEEP_BODY)
+        try:
+            if values["dry_run"]:
+                plan, _ = queue().plan(values["project"], values["version"], dict(values["config"]))
+                ids: list[int] = []
+            else:
+                plan, ids = queue().add_sweep(values["project"], values["version"], dict(values["config"]),
+                                              start=values["start"])
+        except HostFeatureUnavailable as exc:
+            raise HTTPException(409, str(exc)) from None
+        except (projects.ProjectError, ValueError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        answer = {"count": plan.count, "summary": plan.summary(), "queue": ids,
+                  "versions": [{"version": run.version, "settings": run.settings} for run in plan.runs]}
+        return JSONResponse(answer, status_code=200 if values["dry_run"] else 202)
+
+    @router.get("/train/queue")
+    def queue_state() -> dict[str, Any]:
+        return queue().snapshot()
+
+    @router.post("/train/queue/start")
+    def queue_start() -> dict[str, Any]:
+        return changed(queue().start)
+
+    @router.post("/train/queue/move")
+    def queue_move(body: Any = Body(None)) -> dict[str, Any]:  # noqa: B008
+        values = checked(body, QUEUE_ITEM_BODY)
+        return changed(lambda: queue().move(values["id"], values["direction"]))
+
+    @router.post("/train/queue/remove")
+    def queue_remove(body: Any = Body(None)) -> dict[str, Any]:  # noqa: B008
+        values = checked(body, QUEUE_ITEM_BODY)
+        return changed(lambda: queue().remove(values["id"]))
 
 
 def _job(snapshot: Any) -> dict[str, Any]:

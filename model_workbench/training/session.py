@@ -115,6 +115,12 @@ def build_config(root: str | Path, project: str, version: str, overrides: dict[s
     """
     paths = projects.project_paths(root, project)
     stored = projects.read_version_config(root, project, version)
+    return config_from(paths, version, stored, overrides)
+
+
+def config_from(paths: projects.ProjectPaths, version: str, stored: dict[str, Any],
+                overrides: dict[str, Any] | None = None) -> TrainingConfig:
+    """:func:`build_config` for a config given as a dict (a version not created yet: a sweep's)."""
     overrides = dict(overrides or {})
     known = {f for f in TrainingConfig.__dataclass_fields__}
     # preview_after_training is ours, not kohya's: after_preview checks it, the trainer never sees it.
@@ -135,6 +141,11 @@ def build_config(root: str | Path, project: str, version: str, overrides: dict[s
     return config
 
 
+def saved_settings(config: TrainingConfig) -> dict[str, Any]:
+    """What a version's ``config.json`` records: every setting but the project's own folders."""
+    return {k: v for k, v in config.to_dict().items() if k not in _PROJECT_KEYS}
+
+
 class TrainingService:
     """Runs one training at a time on a host and keeps what the UI and the API show about it."""
 
@@ -152,6 +163,7 @@ class TrainingService:
         self._log_file: Path | None = None
         self._record_file: Path | None = None
         self._epoch_losses: dict[int, list[float]] = {}
+        self._end_listeners: list[Callable[[dict[str, Any]], None]] = []
 
     @property
     def root(self) -> Path:
@@ -245,7 +257,7 @@ class TrainingService:
             # Base model (issue 14): the checkpoint to load first, or the question whether to.
             switch = base_checkpoint.check_base_model(self.host, config.to_dict(), paths.name, version,
                                                       switch_base_model)
-            saved = {k: v for k, v in config.to_dict().items() if k not in _PROJECT_KEYS}
+            saved = saved_settings(config)
             if after is not None:  # kept with the version, so every later training of it previews too
                 saved[after_preview.KEY] = after.to_dict()
             projects.write_version_config(self.root, paths.name, version, saved)
@@ -259,7 +271,7 @@ class TrainingService:
             self._log_file = paths.train_log
             self._record_file = paths.version_dir(version) / LAST_RUN
             self._record()
-            self._thread = threading.Thread(target=self._run, args=(paths, version, config, resume, after, switch),
+            self._thread = threading.Thread(target=self._run_then_notify, args=(paths, version, config, resume, after, switch),
                                             name="model-workbench-train", daemon=True)
             self._thread.start()
             return self._status.as_dict()
@@ -281,6 +293,27 @@ class TrainingService:
             return True
         thread.join(timeout)
         return not thread.is_alive()
+
+    # -- the end of a run: listeners (the training queue starts its next item) ------------------
+    def add_end_listener(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``callback(status)`` in the training thread once a run has completely ended (after
+        everything ``_run`` does, so whatever follows a run is done before the next one starts)."""
+        with self._lock:
+            if callback not in self._end_listeners:
+                self._end_listeners.append(callback)
+
+    def _run_then_notify(self, *args: Any) -> None:
+        try:
+            self._run(*args)
+        finally:
+            status = self.status()
+            with self._lock:
+                listeners = list(self._end_listeners)
+            for callback in listeners:
+                try:
+                    callback(status)
+                except Exception:  # a listener's bug must not hide the run's own result
+                    self._log_line(traceback.format_exc())
 
     # -- the run ------------------------------------------------------------------------------
     def _log_line(self, text: str) -> None:

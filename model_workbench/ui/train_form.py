@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 
 from model_workbench.training.config import SCHEDULERS, TrainingConfig
+from model_workbench.training.sweep import SWEEPABLE, is_sweepable
 from model_workbench.ui.compat import dropdown
 from model_workbench.ui.i18n import t
 
@@ -119,6 +120,8 @@ def component_for(field: Field, value: Any, elem_prefix: str = "mw_train_cfg_") 
         return gr.Checkbox(label=field.label, value=bool(value), elem_id=elem_id)
     if field.kind in ("choice", "lora_file"):
         return dropdown(list(field.choices), value=value, label=field.label, elem_id=elem_id)
+    if field.kind in ("int", "float") and is_sweepable(field.name):  # text: "1e-4, 5e-5" is a sweep
+        return gr.Textbox(label=field.label, value=to_component_value(field, value), elem_id=elem_id)
     if field.kind in ("int", "float"):
         return gr.Number(label=field.label, value=value, precision=0 if field.kind == "int" else None, elem_id=elem_id)
     if field.kind == "lines":
@@ -129,7 +132,8 @@ def component_for(field: Field, value: Any, elem_prefix: str = "mw_train_cfg_") 
 def to_component_value(field: Field, value: Any) -> Any:
     if field.kind == "lines":
         return "\n".join(value or [])
-    if field.kind in ("opt_int", "opt_float", "text", "lora_file"):
+    if field.kind in ("opt_int", "opt_float", "text", "lora_file") or (field.kind in ("int", "float")
+                                                                     and is_sweepable(field.name)):
         return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
     return value
 
@@ -144,12 +148,14 @@ def parse_values(fields: list[Field], values: list[Any]) -> dict[str, Any]:
     """Component values → kohya overrides; raises ValueError with the field's label for bad numbers."""
     out: dict[str, Any] = {}
     for field, value in zip(fields, values, strict=True):
-        if field.kind == "bool":
+        if is_sweepable(field.name) and isinstance(value, str) and SWEEPABLE[field.name].separator in value:
+            out[field.name] = value  # several values: a sweep (training.sweep splits and checks them)
+        elif field.kind == "bool":
             out[field.name] = bool(value)
         elif field.kind in ("int", "float"):
-            if value is None or value == "":
+            if value is None or str(value).strip() == "":
                 continue  # the engine's default
-            out[field.name] = int(value) if field.kind == "int" else float(value)
+            out[field.name] = _number(field, value)
         elif field.kind in ("opt_int", "opt_float"):
             text = str(value if value is not None else "").strip()
             if not text:
@@ -164,6 +170,15 @@ def parse_values(fields: list[Field], values: list[Any]) -> dict[str, Any]:
         else:
             out[field.name] = str(value or "").strip()
     return out
+
+
+def _number(field: Field, value: Any) -> int | float:
+    """A number field's value (a sweepable one arrives as text); the field's label when it is none."""
+    try:
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    except ValueError:
+        raise ValueError(MSG_NOT_A_NUMBER.format(label=field.label, value=str(value).strip())) from None
+    return int(number) if field.kind == "int" and number.is_integer() else number
 
 
 def field_names() -> set[str]:

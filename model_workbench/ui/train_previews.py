@@ -203,20 +203,27 @@ def build_compare_tab(ui: Any) -> None:
 
     ui.on_project(refresh, c["compare_versions"])
 
+    def wire() -> None:
+        run, inputs, outputs = compare_wiring(ui)
+        c["compare_run"].click(run, inputs, outputs, **long_job_kwargs())
+
+    ui.later.append(wire)
+
+
+def compare_wiring(ui: Any) -> tuple[Any, list[Any], list[Any]]:
+    """The Compare button's handler, inputs and outputs (the Queue's "Compare these versions" runs it too)."""
+    c = ui.c
+
     def run(project: str, versions: list[str], weights: str, seed: float, prompt: str, negative: str, steps: float,
             width: float, height: float, cfg: float, sampler: str):
-        prompt = prompt.strip() or default_prompt(root, project)
+        prompt = prompt.strip() or default_prompt(ui.root, project)
         yield from _run(ui, "compare", lambda report, stop: ui.previews.compare(
             project, list(versions or []), weights, prompt, generation_settings(negative, steps, width, height, cfg, sampler),
             seed=int(seed if seed is not None else -1), progress=report, stop=stop))
 
-    def wire() -> None:
-        c["compare_run"].click(run, [c["project"], c["compare_versions"], c["compare_weights"], c["compare_seed"],
-                                     c["compare_prompt"], c["grid_negative"], c["grid_steps"], c["grid_width"],
-                                     c["grid_height"], c["grid_cfg"], c["grid_sampler"]],
-                               viewer_outputs(c, "compare"), **long_job_kwargs())
-
-    ui.later.append(wire)
+    inputs = [c["project"], c["compare_versions"], c["compare_weights"], c["compare_seed"], c["compare_prompt"],
+              c["grid_negative"], c["grid_steps"], c["grid_width"], c["grid_height"], c["grid_cfg"], c["grid_sampler"]]
+    return run, inputs, viewer_outputs(c, "compare")
 
 
 def build_publish_tab(ui: Any) -> None:

@@ -16,6 +16,7 @@ from model_workbench.training.base_checkpoint import BaseModelMismatch
 from model_workbench.training.continue_from import lora_files
 from model_workbench.training.presets import preset_names, preset_values
 from model_workbench.training.session import TrainingBusy
+from model_workbench.training.sweep import is_sweepable
 from model_workbench.ui import train_after_preview as after
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown, long_job_kwargs
@@ -29,6 +30,15 @@ from model_workbench.ui.train_form import (
     parse_values,
     sample_fields,
     values_for,
+)
+from model_workbench.ui.train_queue import (
+    build_queue_section,
+    build_sweep_line,
+    queue_of,
+    queue_table,
+    queued_sweep,
+    sweep_started,
+    wire_queue,
 )
 
 POLL_S = 1.0
@@ -72,6 +82,7 @@ def build_run_tab(ui: Any) -> None:
         # Shown when a start finds another checkpoint loaded than the version's base model.
         c["switch_train"] = gr.Button(t("Switch and train"), variant="primary", visible=False,
                                       elem_id="mw_train_switch_train")
+    build_sweep_line(ui)
     if not able:
         c["unavailable"] = gr.HTML(H.message(why_host_cannot_train(ui.ctx.host) or "", "notice"),
                                    elem_id="mw_train_unavailable")
@@ -80,6 +91,7 @@ def build_run_tab(ui: Any) -> None:
     c["samples"] = gr.Gallery(label=t("Sample images"), elem_id="mw_train_samples", **_gallery_kwargs())
     after.build_after_preview_result(ui)
     c["train_log"] = gr.Textbox(label=t("Log"), lines=8, max_lines=8, interactive=False, elem_id="mw_train_log")
+    build_queue_section(ui)
 
     def load_form(project: str, version: str) -> dict:
         config: dict = {}
@@ -131,7 +143,8 @@ def build_run_tab(ui: Any) -> None:
     def view(extra: dict | None = None) -> dict:
         status = ui.training.status()
         out = {c["progress"]: H.progress_html(status), c["loss_plot"]: H.loss_svg(ui.training.losses()),
-               c["train_log"]: "\n".join(ui.training.log_lines(200))}
+               c["train_log"]: "\n".join(ui.training.log_lines(200)),
+               c["queue_table"]: queue_table(queue_of(ui).items())}
         if status.get("samples"):
             out[c["samples"]] = samples(status["project"], status["version"])
         out.update(after.after_view(ui, status, grid_tab=True))
@@ -140,14 +153,15 @@ def build_run_tab(ui: Any) -> None:
 
     def follow(project: str, version: str):
         """Yield the view every second while the training runs, then refresh the project's views."""
-        while ui.training.is_running():
+        while ui.training.is_running() or queue_of(ui).is_active():  # a queue goes on to its next item
             yield view()
             time.sleep(POLL_S)
         status = ui.training.status()
         # The run's end replaces "Training started": no line of an earlier action stays beside "Finished".
         ended = {c["form_status"]: ""}
         if status.get("project") == project:
-            ended.update(ui.refresh(status.get("project") or project, status.get("version") or version))
+            # The selected version's views (after a queue, the last run was another version).
+            ended.update(ui.refresh(project, version or status.get("version") or ""))
         yield view(ended)
 
     def start(project: str, version: str, resume: bool, values: tuple, after_values: tuple,
@@ -158,13 +172,20 @@ def build_run_tab(ui: Any) -> None:
             return
         try:
             overrides = after.with_after_settings(parse_values(fields, list(values)), after_values)
-            ui.training.start(project, version, overrides, resume=resume, switch_base_model=switch)
+            plan = None if resume else queued_sweep(ui, project, version, overrides)  # several values: a sweep
+            if plan is None:
+                ui.training.start(project, version, overrides, resume=resume, switch_base_model=switch)
         except BaseModelMismatch as exc:  # ask, with a button that switches and starts
             notice, button = switch_question(str(exc), exc.checkpoint)
             yield view({c["form_status"]: notice, c["switch_train"]: button})
             return
         except (TrainingBusy, HostFeatureUnavailable, projects.ProjectError, ValueError) as exc:
             yield view({c["form_status"]: H.error(str(exc)), **hidden})
+            return
+        if plan is not None:
+            yield view({c["form_status"]: sweep_started(plan), c["sweep_plan"]: "", c["project_status"]: "",
+                        c["version"]: gr.update(choices=[v.name for v in projects.list_versions(root, project)])})
+            yield from follow(project, version)
             return
         yield view({c["form_status"]: H.message(
             t("Training resumed.") if resume else t("Training started. Checkpoints appear on the Checkpoints tab.")),
@@ -180,6 +201,12 @@ def build_run_tab(ui: Any) -> None:
     def switch_and_start(project: str, version: str, *values: Any):
         yield from start(project, version, False, values[:len(fields)], values[len(fields):], switch=True)
 
+    def run_queue(project: str, version: str):
+        started = queue_of(ui).start()
+        yield view({c["form_status"]: H.message(t("The queue runs.") if started else
+                                                t("Nothing is waiting in the queue."), "ok" if started else "notice")})
+        yield from follow(project, version)
+
     def stop() -> dict:
         stopping = ui.training.stop()
         return {c["form_status"]: H.message(t("Stopping after the current step; finished epochs are kept.")
@@ -187,7 +214,8 @@ def build_run_tab(ui: Any) -> None:
 
     def wire() -> None:  # after every section exists: a finished training refreshes them all
         own = [c["progress"], c["loss_plot"], c["train_log"], c["form_status"], c["samples"], c["project_status"],
-               *after.after_outputs(c), *after.grid_tab_outputs(c), c["switch_train"]]
+               *after.after_outputs(c), *after.grid_tab_outputs(c), c["switch_train"], c["sweep_plan"],
+               c["queue_table"], c["version"]]
         outputs = own + [x for x in ui.refresh_targets if x not in own]
         c["apply_preset"].click(apply_preset, [c["preset"], *inputs], [*inputs, c["form_status"]])
         run_inputs = [c["project"], c["version"], *inputs, *after_inputs]
@@ -196,6 +224,9 @@ def build_run_tab(ui: Any) -> None:
         c["switch_train"].click(switch_and_start, run_inputs, outputs, **long_job_kwargs())
         c["watch"].click(follow, [c["project"], c["version"]], outputs, **long_job_kwargs())
         c["stop"].click(stop, None, [c["form_status"]], queue=False)
+        c["queue_run"].click(run_queue, [c["project"], c["version"]], outputs, **long_job_kwargs())
+        sweepable = [i for f, i in zip(fields, inputs, strict=True) if is_sweepable(f.name)]
+        wire_queue(ui, sweepable, lambda values: parse_values(fields, list(values)))
 
     ui.later.append(wire)
 

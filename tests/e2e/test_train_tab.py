@@ -249,6 +249,53 @@ def test_status_lines_follow_the_run_and_a_reload_shows_its_real_state(page, tin
     screenshot(page, "train-tab-after-reload")
 
 
+def test_a_sweep_of_two_rates_and_two_ranks_trains_four_versions_in_the_queue_then_compares_them(
+        page, tiny_app, screenshot, tmp_path):
+    """Issue 14, item 3: several values in a field make one version per combination, trained one after
+    another in the queue, and one click compares them."""
+    url, root = tiny_app
+    page.goto(url)
+    tab_button(page, "Train Tools").click()
+    create_project(page, "sweepcat")
+    upload_four(page, tmp_path, "sweepcat")
+    sub_tab(page, "Preview grid")  # small, quick comparison cells
+    for elem_id, value in (("mw_train_grid_steps", "4"), ("mw_train_grid_width", "64"),
+                           ("mw_train_grid_height", "64")):
+        field(page, elem_id).fill(value)
+
+    sub_tab(page, "Train")
+    field(page, "mw_train_cfg_resolution").fill("64")
+    for elem_id, value in (("network_alpha", "4"), ("max_train_epochs", "1"), ("train_batch_size", "4"),
+                           ("seed", "3"), ("network_dim", "2, 4"), ("learning_rate", "0.01, 0.05")):
+        field(page, f"mw_train_cfg_{elem_id}").fill(value)
+    names = ["v1-lr0.01-dim2", "v1-lr0.01-dim4", "v1-lr0.05-dim2", "v1-lr0.05-dim4"]
+    expect(page.locator("#mw_train_sweep_plan").first).to_contain_text(
+        "4 versions will be trained: " + ", ".join(names), timeout=STEP_TIMEOUT)
+    screenshot(page, "train-tab-sweep-plan")
+    page.locator("#mw_train_start").click()
+    expect(page.locator("#mw_train_form_status").first).to_contain_text("4 versions queued", timeout=STEP_TIMEOUT)
+    queue = page.locator("#mw_train_queue").first
+    expect(queue.locator("tr[data-state=finished]")).to_have_count(4, timeout=TRAIN_TIMEOUT)
+    for name in names:
+        expect(queue).to_contain_text(f"sweepcat / {name}")
+    checkpoints = root / "data" / "projects" / "sweepcat" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("*.safetensors")) == [f"sweepcat_{n}-000001.safetensors"
+                                                                         for n in names]
+    config = json.loads((root / "data" / "projects" / "sweepcat" / "versions" / names[2] / "config.json").read_text())
+    assert (config["learning_rate"], config["network_dim"]) == (0.05, 2)
+    screenshot(page, "train-tab-queue")
+
+    page.locator("#mw_train_queue_compare").click()
+    sub_tab(page, "Compare")
+    expect(page.locator("#mw_train_compare_progress").first).to_contain_text("4 of 4 cells rendered",
+                                                                              timeout=RENDER_TIMEOUT)
+    expect(page.locator("#mw_train_compare_image img")).to_be_visible(timeout=STEP_TIMEOUT)
+    manifest = sorted((root / "data" / "projects" / "sweepcat" / "grids").glob("compare-*.json"))[-1]
+    cells = json.loads(manifest.read_text(encoding="utf-8"))["cells"]
+    assert len(cells) == 4 and all(name in json.dumps(cells) for name in names)
+    screenshot(page, "train-tab-sweep-compare")
+
+
 @pytest.fixture(scope="module")
 def plain_app(tmp_path_factory):
     """The real standalone app: its host can neither train nor tag."""
