@@ -25,6 +25,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_save
 
 from .config import TrainingConfig
+from .optimizers import metadata_name as optimizer_metadata_name
 
 SAVE_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "float": torch.float32, "fp32": torch.float32}
 ENGINE_VERSION = "model-workbench/0.1.0"
@@ -142,7 +143,7 @@ def build_metadata(config: TrainingConfig, run: RunInfo) -> dict[str, str]:
         "ss_zero_terminal_snr": False,
         "ss_training_comment": config.training_comment or None,
         "ss_sd_scripts_commit_hash": ENGINE_VERSION,
-        "ss_optimizer": "torch.optim.adamw.AdamW",
+        "ss_optimizer": optimizer_metadata_name(config.optimizer_type),
         "ss_max_grad_norm": config.max_grad_norm,
         "ss_caption_dropout_rate": config.caption_dropout_rate,
         "ss_caption_dropout_every_n_epochs": config.caption_dropout_every_n_epochs,

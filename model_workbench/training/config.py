@@ -19,6 +19,7 @@ from model_workbench.api_body import Field
 from model_workbench.jsonfile import write_json_atomic
 
 from . import messages
+from .optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS, bitsandbytes_available, canonical_optimizer
 from .schedulers import SCHEDULERS
 
 # A field's annotation → the kind of JSON value it takes (``api_body.KINDS``).
@@ -50,7 +51,8 @@ class TrainingConfig:
     conv_alpha: float | None = None  # None: 1, as kohya
     # kohya --network_weights: a LoRA file whose weights the new network starts from ("" = a fresh start)
     network_weights: str = ""
-    # optimiser (AdamW)
+    # optimiser: kohya's optimizer_type (training/optimizers.py), any case in, kohya's spelling stored
+    optimizer_type: str = DEFAULT_OPTIMIZER
     learning_rate: float = 1e-4
     unet_lr: float | None = None  # None: learning_rate; 0: UNet frozen (no LoRA modules)
     text_encoder_lr: float | None = None  # None: learning_rate; 0: text encoder frozen
@@ -98,6 +100,9 @@ class TrainingConfig:
     caption_dropout_every_n_epochs: int = 0
     caption_tag_dropout_rate: float = 0.0
     clip_skip: int | None = None
+
+    def __post_init__(self) -> None:
+        self.optimizer_type = canonical_optimizer(self.optimizer_type)
 
     # -- derived values ----------------------------------------------------------------------
     def resolution_wh(self) -> tuple[int, int]:
@@ -149,6 +154,9 @@ class TrainingConfig:
         for name in ("network_dropout", "rank_dropout", "module_dropout"):
             value = getattr(self, name)
             need(value is None or 0 <= value < 1, f"{name} must be between 0 and 1 (1 excluded).")
+        need(self.optimizer_type in OPTIMIZERS, messages.OPTIMIZER_UNKNOWN.format(
+            name=self.optimizer_type, choices=", ".join(OPTIMIZERS)))
+        need(self.optimizer_type != "AdamW8bit" or bitsandbytes_available(), messages.OPTIMIZER_NEEDS_BITSANDBYTES)
         need(self.learning_rate >= 0, "The learning rate must not be negative.")
         need(self.unet_lr is None or self.unet_lr >= 0, "The UNet learning rate must not be negative.")
         need(
@@ -288,7 +296,7 @@ def kohya_training_toml(config: TrainingConfig, family: str = "sd1") -> str:
         args["network_train_unet_only"] = True
     if unet_lr == 0:
         args["network_train_text_encoder_only"] = True
-    args["optimizer_type"] = "AdamW"
+    args["optimizer_type"] = config.optimizer_type
     args["learning_rate"] = config.learning_rate
     args["unet_lr"] = config.unet_lr if config.unet_lr else None
     args["text_encoder_lr"] = config.text_encoder_lr if config.text_encoder_lr else None

@@ -2,6 +2,11 @@
 
 CONV_DIM_NEGATIVE = "The convolution rank (conv_dim) must not be negative; 0 or empty leaves the 3×3 convolutions out."
 CONV_ALPHA_NEGATIVE = "The convolution alpha (conv_alpha) must not be negative."
+OPTIMIZER_UNKNOWN = "The optimizer {name!r} is not one this trainer has; choose one of: {choices}."
+OPTIMIZER_NEEDS_BITSANDBYTES = (
+    "The AdamW8bit optimizer needs the bitsandbytes package, which is not installed; install bitsandbytes "
+    "or choose AdamW or Lion."
+)
 BAD_RESOLUTION = "The resolution {value!r} is not understood; write one number such as 512, or width,height such as 512,768."
 
 # Dataset problems, reported per file (the image is skipped unless the text says it was converted).

@@ -20,6 +20,7 @@ from model_workbench.api_body import check_field
 
 from . import projects
 from .config import TrainingConfig
+from .optimizers import canonical_optimizer
 
 MAX_RUNS = 64  # versions one sweep may make
 
@@ -69,6 +70,10 @@ SWEEPABLE: dict[str, Sweepable] = {
 }
 
 
+# Choices read in any case, as the config stores them, so `adamw, Lion` names versions -optAdamW / -optLion.
+_CANONICAL_CHOICES = {"optimizer_type": canonical_optimizer}
+
+
 def is_sweepable(key: str) -> bool:
     return key in SWEEPABLE and key in TrainingConfig.__dataclass_fields__
 
@@ -116,7 +121,7 @@ def _parse_item(key: str, text: str) -> Any:
         if not math.isfinite(number):
             raise SweepError(MSG_NOT_A_NUMBER.format(key=key, value=text))
         return number
-    return text  # choices and the resolution are text
+    return _CANONICAL_CHOICES.get(key, str)(text)  # choices and the resolution are text
 
 
 def values_of(key: str, raw: Any) -> list[Any]:

@@ -1,11 +1,11 @@
 """The LoRA training loop (kohya train_network.py semantics), in-process on a TrainableModel.
 
 Per step: latents (cached or encoded) → noise (+ offset) → random timesteps → noisy latents →
-the model's ε or v prediction → MSE per sample (× min-SNR weight) → AdamW step with separate UNet
-and text-encoder learning rates → scheduler step. Checkpoints are kohya LoRA files named
-``<output>-<epoch:06d>.safetensors`` (``<output>-step<N:08d>`` for step saves); beside them,
-``<output>-state/state.pt`` holds what a resume needs (fp32 network, optimizer, scheduler, grad
-scaler, position, seed).
+the model's ε or v prediction → MSE per sample (× min-SNR weight) → optimizer step (kohya's
+optimizer_type, AdamW by default) with separate UNet and text-encoder learning rates → scheduler
+step. Checkpoints are kohya LoRA files named ``<output>-<epoch:06d>.safetensors``
+(``<output>-step<N:08d>`` for step saves); beside them, ``<output>-state/state.pt`` holds what a
+resume needs (fp32 network, optimizer, scheduler, grad scaler, position, seed).
 
 Determinism: batch order comes from (seed, epoch) and every step reseeds torch from
 (seed, epoch, batch) inside a forked RNG, so a resumed run repeats the uninterrupted one and the host
@@ -45,6 +45,7 @@ from .config import TrainingConfig
 from .continue_from import load_network_weights
 from .dataset import TrainingDataset, scan_dataset
 from .network import LoRANetwork
+from .optimizers import make_optimizer
 from .protocol import Conditioning, SizeInfo, TrainableModel, check_model
 from .schedulers import make_scheduler, warmup_steps_for
 
@@ -54,7 +55,7 @@ _RESUME_KEYS = (
     "network_dim", "network_alpha", "learning_rate", "unet_lr", "text_encoder_lr", "lr_scheduler",
     "lr_warmup_steps", "lr_scheduler_num_cycles", "lr_scheduler_power", "train_batch_size",
     "max_train_epochs", "max_train_steps", "seed", "resolution", "enable_bucket", "gradient_accumulation_steps",
-    "conv_dim", "conv_alpha", "network_weights",
+    "conv_dim", "conv_alpha", "network_weights", "optimizer_type",
 )
 
 
@@ -275,7 +276,7 @@ class Trainer:
                 groups.append({"params": network.unet_parameters(), "lr": unet_lr})
             if train_te and network.text_encoder_parameters():
                 groups.append({"params": network.text_encoder_parameters(), "lr": te_lr})
-            optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate)
+            optimizer = make_optimizer(cfg.optimizer_type, groups, cfg.learning_rate)
             scheduler = make_scheduler(optimizer, cfg.lr_scheduler, total_steps, cfg.lr_warmup_steps,
                                        cfg.lr_scheduler_num_cycles, cfg.lr_scheduler_power)
             scaler = _grad_scaler() if use_scaler else None

@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 
 from model_workbench.training.config import SCHEDULERS, TrainingConfig
+from model_workbench.training.optimizers import OPTIMIZERS
 from model_workbench.training.sweep import SWEEPABLE, is_sweepable
 from model_workbench.ui.compat import dropdown
 from model_workbench.ui.i18n import t
@@ -35,6 +36,7 @@ def form_groups() -> list[tuple[str, list[Field]]]:
             Field("network_dim", t("Network rank (network_dim)"), "int"),
             Field("network_alpha", t("Network alpha (network_alpha)"), "float"),
             Field("learning_rate", t("Learning rate (learning_rate)"), "float"),
+            Field("optimizer_type", t("Optimizer (optimizer_type)"), "choice", OPTIMIZERS),
             Field("max_train_epochs", t("Epochs, empty to count steps instead (max_train_epochs)"), "opt_int"),
             Field("train_batch_size", t("Batch size (train_batch_size)"), "int"),
             Field("resolution", t("Resolution, W or W,H (resolution)"), "text"),

@@ -54,3 +54,11 @@ def test_queue_table_shows_state_and_escapes():
     assert "&lt;cat&gt; / v1-lr1e-4" in html and "Running" in html and "Queued" in html
     assert "<cat>" not in html
     assert "empty" in queue_table([])
+
+
+def test_the_optimizer_is_a_choice_that_takes_several_values_typed_in():
+    field = next(f for f in all_fields() if f.name == "optimizer_type")
+    assert field.kind == "choice" and field.choices == ("AdamW", "AdamW8bit", "Lion", "SGDNesterov")
+    assert form()["optimizer_type"] == "AdamW"
+    _, varying = split_settings(form(optimizer_type="AdamW, lion"))
+    assert varying == {"optimizer_type": ["AdamW", "Lion"]}
