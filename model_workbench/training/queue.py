@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from model_workbench.host import Host, HostFeatureUnavailable
 from model_workbench.jsonfile import write_json_atomic
+from model_workbench.per_host import PerHost
 
 from . import projects
 from .session import (
@@ -244,15 +244,9 @@ class TrainingQueue:
 
 
 # One queue per host, beside its one training service.
-_queues: weakref.WeakKeyDictionary[Any, TrainingQueue] = weakref.WeakKeyDictionary()
-_queues_lock = threading.Lock()
+_queue_of_host: PerHost[TrainingQueue] = PerHost(lambda host: TrainingQueue(service_for(host), host.data_dir() / QUEUE_FILE))
 
 
 def queue_for(host: Host) -> TrainingQueue:
     """The host's training queue (read from the data folder on first use)."""
-    with _queues_lock:
-        queue = _queues.get(host)
-        if queue is None:
-            queue = TrainingQueue(service_for(host), host.data_dir() / QUEUE_FILE)
-            _queues[host] = queue
-        return queue
+    return _queue_of_host(host)

@@ -24,7 +24,6 @@ import json
 import threading
 import time
 import traceback
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from ..api_body import check_field
 from ..host import BaseCheckpoint, GenerationRequest, Host, HostFeatureUnavailable, ProgressUpdate, StopFlag
 from ..host_base import why_host_cannot_train
 from ..jsonfile import write_json_atomic
+from ..per_host import PerHost
 from . import after_preview, base_checkpoint, projects
 from .config import TrainingConfig
 from .dataset import TrainingDataset, scan_dataset
@@ -473,15 +473,9 @@ class TrainingService:
 
 
 # One service per host, shared by the tab and the HTTP API.
-_services: weakref.WeakKeyDictionary[Any, TrainingService] = weakref.WeakKeyDictionary()
-_services_lock = threading.Lock()
+_service_of_host: PerHost[TrainingService] = PerHost(TrainingService)
 
 
 def service_for(host: Host) -> TrainingService:
     """The host's training service (created on first use)."""
-    with _services_lock:
-        service = _services.get(host)
-        if service is None:
-            service = TrainingService(host)
-            _services[host] = service
-        return service
+    return _service_of_host(host)

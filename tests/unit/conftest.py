@@ -1,4 +1,5 @@
-"""Fixtures shared by the unit tests: the fake Civitai server and a client for it.
+"""Fixtures shared by the unit tests: the fake Civitai server and a client for it; one torch thread and a
+tiny concept folder for the trainer tests.
 
 ``server`` is one fake server per test module (started only by modules that ask for it), with its
 faults and request log reset around every test; ``client`` talks to it with instant retries.
@@ -6,11 +7,15 @@ faults and request log reset around every test; ``client`` talks to it with inst
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from model_workbench.civitai import CivitaiClient
 from tests.support.civitai_fixtures import KEY
 from tests.support.fake_civitai import FakeCivitai
+from tests.support.tiny_dataset import make_concept_folder
+from tests.support.tiny_diffusion import single_thread
 
 
 @pytest.fixture(scope="module")
@@ -31,3 +36,16 @@ def server(_fake_civitai_instance):
 def client(server):
     with CivitaiClient(server.url, api_key=KEY, sleep=lambda s: None, max_retries=1) as c:
         yield c
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread: the tiny training tests give the same numbers on every machine."""
+    with single_thread():
+        yield
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """A concept folder of four tiny images for the trainer tests."""
+    return make_concept_folder(tmp_path / "data", n=4)

@@ -9,14 +9,10 @@ from torch import nn
 
 from model_workbench.training.apply import applied_lora
 from model_workbench.training.network import LoRANetwork
-from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
+from tests.support.tiny_diffusion import TinyDiffusionModel
 from tests.support.tiny_training import assert_same, openclip_root, snapshot
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/unit/conftest.py
 
 
 def randomised(network: LoRANetwork) -> dict[str, torch.Tensor]:

@@ -16,23 +16,14 @@ from model_workbench.training.checkpoint import load_lora
 from model_workbench.training.continue_from import load_network_weights
 from model_workbench.training.network import LoRANetwork
 from model_workbench.training.trainer import Trainer
-from tests.support.tiny_dataset import make_concept_folder
-from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
+from tests.support.tiny_diffusion import TinyDiffusionModel
 from tests.support.tiny_training import tiny_config
 
 UP_KEY = "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight"
 CONV_KEY = "lora_unet_down_blocks_0_resnets_0_conv1"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return make_concept_folder(tmp_path / "data", n=4)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/unit/conftest.py
 
 
 def _trained(tmp_path: Path, data: Path, name: str, **changes) -> Path:

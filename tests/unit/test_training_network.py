@@ -10,14 +10,10 @@ import torch
 from torch import nn
 
 from model_workbench.training.network import LoRAModule, LoRANetwork
-from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
+from tests.support.tiny_diffusion import TinyDiffusionModel
 from tests.support.tiny_training import assert_same, openclip_root, snapshot
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/unit/conftest.py
 
 
 def test_kohya_init_scale_and_alpha_default() -> None:

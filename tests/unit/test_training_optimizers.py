@@ -15,8 +15,7 @@ from model_workbench.training.config import TrainingConfig, kohya_training_toml
 from model_workbench.training.optimizers import Lion
 from model_workbench.training.sweep import plan_sweep
 from model_workbench.training.trainer import Trainer
-from tests.support.tiny_dataset import make_concept_folder
-from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
+from tests.support.tiny_diffusion import TinyDiffusionModel
 from tests.support.tiny_training import tiny_config
 
 HAS_BNB = importlib.util.find_spec("bitsandbytes") is not None
@@ -29,15 +28,7 @@ SS_OPTIMIZER = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return make_concept_folder(tmp_path / "data", n=4)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/unit/conftest.py
 
 
 def test_lion_step_matches_the_published_update_by_hand():

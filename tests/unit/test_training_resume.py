@@ -12,20 +12,10 @@ import torch
 
 from model_workbench.training.checkpoint import file_addnet_hash, load_lora
 from model_workbench.training.trainer import Progress, SampleRequest, Trainer
-from tests.support.tiny_dataset import make_concept_folder
-from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
+from tests.support.tiny_diffusion import TinyDiffusionModel
 from tests.support.tiny_training import assert_same, snapshot, tiny_config
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return make_concept_folder(tmp_path / "data", n=4)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/unit/conftest.py
 
 
 def test_resume_equals_uninterrupted_run(tmp_path: Path, data: Path) -> None:

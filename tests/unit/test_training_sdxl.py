@@ -14,15 +14,10 @@ from model_workbench.training.checkpoint import load_lora
 from model_workbench.training.network import LoRANetwork
 from model_workbench.training.trainer import Trainer
 from tests.support.tiny_dataset import make_concept_folder
-from tests.support.tiny_diffusion import single_thread
 from tests.support.tiny_sdxl import TinySDXLModel
 from tests.support.tiny_training import assert_same, snapshot, tiny_config
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/unit/conftest.py
 
 
 def test_sdxl_training_keys_sizes_and_apply(tmp_path: Path) -> None:

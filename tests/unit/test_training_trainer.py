@@ -16,16 +16,7 @@ from tests.support.tiny_dataset import make_concept_folder
 from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
 from tests.support.tiny_training import assert_same, snapshot, tiny_config
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return make_concept_folder(tmp_path / "data", n=4)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/unit/conftest.py
 
 
 def fixed_inputs(model: TinyDiffusionModel, trainer: Trainer):
