@@ -29,6 +29,10 @@ TRAIN_BODY: Schema = {
     "config": Field("object", default={}), "resume": Field("bool", default=False),
     "switch_base_model": Field("bool", default=False),  # load the version's base model first where another is
 }
+BASE_MODEL_BODY: Schema = {
+    "project": Field("text", required=True), "version": Field("text", required=True),
+    "checkpoint": Field("text", required=True),  # WebUI's title or name, as /sdapi/v1/sd-models lists it
+}
 SWEEP_BODY: Schema = {
     "project": Field("text", required=True), "version": Field("text", required=True),
     "config": Field("object", default={}), "start": Field("bool", default=True), "dry_run": Field("bool", default=False),
@@ -125,6 +129,28 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
         except (projects.ProjectError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None
         return {"state": snapshot["state"]}
+
+    @router.post("/train/base-model")
+    def base_model(body: Any = Body(None)) -> dict[str, Any]:  # noqa: B008
+        from model_workbench.training import projects
+        from model_workbench.training.base_checkpoint import (
+            MSG_WAIT_FOR_TRAINING,
+            base_model_fields,
+            choose_base_model,
+        )
+
+        values = checked(body, BASE_MODEL_BODY)
+        if training().is_running():  # the training holds the GPU lock and trains on the loaded model
+            raise HTTPException(409, MSG_WAIT_FOR_TRAINING)
+        try:
+            loaded = choose_base_model(host, host.data_dir(), values["project"], values["version"],
+                                       values["checkpoint"])
+        except HostFeatureUnavailable as exc:
+            raise HTTPException(501, str(exc)) from None
+        except (projects.ProjectError, ValueError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        fields = base_model_fields(loaded)
+        return {"title": loaded.title, **{k: fields[k] for k in ("base_model", "base_model_hash", "base_model_sha256")}}
 
     @router.get("/train/status")
     def training_status() -> dict[str, Any]:

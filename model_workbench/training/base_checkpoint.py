@@ -27,6 +27,7 @@ MSG_NOT_LISTED = ("The base model {wanted} of {project} / {version} is not in We
                   "in the checkpoint folder or choose another base model.")
 MSG_UNKNOWN_CHOICE = "{name} is not in WebUI's checkpoint list; refresh the page and choose again."
 MSG_NOT_IN_LIST = "{name} is not in WebUI's checkpoint list."
+MSG_WAIT_FOR_TRAINING = "Switching the base model waits until the training has finished."
 MSG_LOADING = "Loading the checkpoint {name}…"
 MSG_PREVIEW_OTHER_BASE = ("These previews were rendered on {loaded}, not on {wanted}, the base model of {version}: "
                           "{reason}")

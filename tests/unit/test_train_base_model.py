@@ -143,3 +143,36 @@ def test_http_train_answers_409_with_the_question_unless_told_to_switch(host):
     assert service.wait(60) and service.status()["state"] == FINISHED
     assert host.loaded_checkpoint().name == B
     assert saved_base_model(projects.read_version_config(host.data_dir(), "cat", "v1")).name == B
+
+
+def test_http_base_model_route_loads_the_checkpoint_and_saves_it_as_the_versions_base_model(host):
+    app = FastAPI()
+    app.include_router(build_router(host))
+    client = TestClient(app)
+    chosen = client.post(PREFIX + "/train/base-model", json={"project": "cat", "version": "v1", "checkpoint": B})
+    assert chosen.status_code == 200, chosen.text
+    body = chosen.json()
+    assert host.loads == [B] and host.loaded_checkpoint().name == B
+    stored = projects.read_version_config(host.data_dir(), "cat", "v1")
+    assert body == {"title": host.loaded_checkpoint().title, "base_model": B, "base_model_hash": stored["base_model_hash"],
+                    "base_model_sha256": stored["base_model_sha256"]}
+    assert len(body["base_model_hash"]) == 10
+    unknown = client.post(PREFIX + "/train/base-model", json={"project": "cat", "version": "v1", "checkpoint": "nope"})
+    assert unknown.status_code == 400 and "nope is not in WebUI's checkpoint list" in unknown.json()["detail"]
+    missing = client.post(PREFIX + "/train/base-model", json={"project": "cat", "version": "v9", "checkpoint": A})
+    assert missing.status_code == 400 and host.loads == [B]  # nothing loads for a version that does not exist
+    assert client.post(PREFIX + "/train/base-model", json={"project": "cat", "version": "v1"}).status_code == 400
+
+
+def test_http_base_model_route_waits_for_a_running_training(host):
+    app = FastAPI()
+    app.include_router(build_router(host))
+    client = TestClient(app)
+    service = service_for(host)
+    service.start("cat", "v1", {**FAST, "max_train_epochs": 3})
+    refused = client.post(PREFIX + "/train/base-model", json={"project": "cat", "version": "v1", "checkpoint": B})
+    service.stop()
+    assert service.wait(60)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == "Switching the base model waits until the training has finished."
+    assert B not in host.loads
