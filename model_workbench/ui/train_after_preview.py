@@ -61,7 +61,9 @@ def build_after_preview_result(ui: Any) -> None:
     """The grid the run rendered when it ended (below the run's progress and samples)."""
     c = ui.c
     inputs = c["after_inputs"]
-    grid_viewer(c, "after", t("Preview grid after training"))
+    # Shown once a run has rendered its grid: empty image boxes under every training would only puzzle.
+    with gr.Column(visible=False, elem_id="mw_train_after_box") as c["after_box"]:
+        grid_viewer(c, "after", t("Preview grid after training"))
 
     def load(project: str, version: str) -> dict:
         """The version's stored settings in the group, and the grid of its last run (not another version's)."""
@@ -106,7 +108,7 @@ def overrides_from(values: list[Any] | tuple[Any, ...]) -> dict[str, Any]:
 
 def after_outputs(c: dict) -> list[Any]:
     """What :func:`after_view` updates: this group's viewer and the Preview grid tab's."""
-    return [c["after_progress"], c["after_image"], c["after_manifest"]]
+    return [c["after_progress"], c["after_image"], c["after_manifest"], c["after_box"]]
 
 
 def grid_tab_outputs(c: dict) -> list[Any]:
@@ -119,9 +121,10 @@ def after_view(ui: Any, status: dict[str, Any], grid_tab: bool = False) -> dict:
     c = ui.c
     preview = status.get("preview")
     if not preview:
-        return {c["after_progress"]: "", c["after_image"]: None, c["after_manifest"]: ""}
+        return {c["after_progress"]: "", c["after_image"]: None, c["after_manifest"]: "",
+                c["after_box"]: gr.update(visible=False)}
     kind = {"done": "ok", "failed": "error"}.get(preview.get("state", ""), "notice")
-    out = {c["after_progress"]: H.message(preview.get("message") or "", kind)}
+    out = {c["after_progress"]: H.message(preview.get("message") or "", kind), c["after_box"]: gr.update(visible=True)}
     grid = preview.get("grid") or ""
     if grid and Path(grid).is_file():
         out.update({c["after_image"]: grid, c["after_manifest"]: preview.get("manifest") or ""})
