@@ -14,6 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from .config import normalize_base_url
+from .http import origin_of
+
 CIVITAI_SITES = ("civitai.com", "civitai.red", "civitai.green")
 
 _AIR = re.compile(r"^(?:urn:)?air:[^:\s]+:[^:\s]+:civitai:(\d+)(?:@(\d+))?(?:[:.][^\s]*)?$", re.IGNORECASE)
@@ -34,20 +37,20 @@ class ModelLink:
     version_id: int | None
 
 
-def _host_port(netloc: str) -> tuple[str, int | None]:
-    host, _, port = netloc.lower().rpartition("@")[2].partition(":")
-    return host, int(port) if port.isdigit() else None
-
-
-def _is_civitai(netloc: str, extra_sites: Iterable[str]) -> bool:
-    host, port = _host_port(netloc)
+def _path_on_civitai(url: str, extra_sites: Iterable[str]) -> str | None:
+    """The path of ``url`` below a Civitai site (a mirror's own path prefix taken off), or None."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
     if any(host == site or host.endswith("." + site) for site in CIVITAI_SITES):
-        return True
+        return parts.path
+    _, _, port = origin_of(url)
     for site in extra_sites:
-        other = urlsplit(site if "://" in site else "https://" + site)
-        if (host, port) == _host_port(other.netloc):
-            return True
-    return False
+        base = normalize_base_url(site)
+        _, site_host, site_port = origin_of(base)
+        prefix = urlsplit(base).path
+        if (host, port) == (site_host, site_port) and (parts.path == prefix or parts.path.startswith(prefix + "/")):
+            return parts.path[len(prefix):]
+    return None
 
 
 def parse_model_link(text: str, extra_sites: Iterable[str] = ()) -> ModelLink | None:
@@ -61,11 +64,13 @@ def parse_model_link(text: str, extra_sites: Iterable[str] = ()) -> ModelLink | 
     air = _AIR.match(text)
     if air:
         return ModelLink(int(air.group(1)), int(air.group(2)) if air.group(2) else None)
-    parts = urlsplit(text if "://" in text else "https://" + text)
-    if parts.scheme not in ("http", "https") or not _is_civitai(parts.netloc, extra_sites):
+    url = text if "://" in text else "https://" + text
+    parts = urlsplit(url)
+    path = _path_on_civitai(url, extra_sites) if parts.scheme in ("http", "https") else None
+    if path is None:
         return None
     for pattern, kind in _PATHS:
-        found = pattern.match(parts.path)
+        found = pattern.match(path)
         if not found:
             continue
         number = int(found.group(1))

@@ -44,3 +44,13 @@ def test_the_configured_site_is_recognised_too():
     assert parse_model_link("https://mirror.example:8443/models/7?modelVersionId=8") is None
     assert parse_model_link("https://mirror.example:8443/models/7?modelVersionId=8",
                             extra_sites=["https://mirror.example:8443"]) == ModelLink(7, 8)
+
+
+def test_a_mirror_with_a_default_port_or_a_path_prefix_is_recognised_by_its_origin_and_path():
+    assert parse_model_link("https://mirror.example/models/7", extra_sites=["https://mirror.example:443"]) == \
+        ModelLink(7, None)
+    assert parse_model_link("https://mirror.example.org/civitai/models/7?modelVersionId=9",
+                            extra_sites=["https://mirror.example.org/civitai"]) == ModelLink(7, 9)
+    # The same host outside the mirror's path is not Civitai.
+    assert parse_model_link("https://mirror.example.org/models/7", extra_sites=["https://mirror.example.org/civitai"]) is None
+    assert parse_model_link("http://mirror.example:8080/models/7", extra_sites=["http://mirror.example"]) is None
