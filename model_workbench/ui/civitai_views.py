@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import PurePath
@@ -20,7 +19,7 @@ from model_workbench.bidi import strip_bidi
 from model_workbench.civitai.compatibility import a1111_runs_base_model, webui_loads_type
 from model_workbench.civitai.types import Model, ModelFile, ModelImage, ModelVersion
 from model_workbench.excerpt import excerpt
-from model_workbench.library.matching import is_restricted
+from model_workbench.library.matching import newest_of
 from model_workbench.ui.i18n import t, tf, tm
 from model_workbench.ui.sanitize import sanitize_html
 
@@ -129,16 +128,6 @@ def media_html(image: ModelImage | None, alt: str, width: int = THUMB_WIDTH) -> 
             f"referrerpolicy='no-referrer' alt='{esc(alt)}'>")
 
 
-def newest_update(model: Model, skip_restricted: bool) -> ModelVersion | None:
-    """The version an "update" would be: the newest, or with ``skip_restricted`` the newest that is not
-    Early Access or paid (an update one cannot download is no update)."""
-    now = time.time()
-    for version in model.versions:
-        if not skip_restricted or not is_restricted(version.raw or {"availability": version.availability}, now):
-            return version
-    return None
-
-
 def model_badges(model: Model, installed_versions: set[int], installed_models: set[int],
                  skip_restricted: bool = False) -> str:
     latest = model.versions[0] if model.versions else None
@@ -146,8 +135,10 @@ def model_badges(model: Model, installed_versions: set[int], installed_models: s
     if latest and latest.base_model:
         badges.append(f"<span class='mw-badge mw-badge-base'>{esc(latest.base_model)}</span>")
     if model.id in installed_models:
-        update = newest_update(model, skip_restricted)
-        if update is not None and update.id not in installed_versions:
+        # The Library's rule (published only; Early Access and paid left out with the setting), on the same data.
+        newest = newest_of([v.raw or {"id": v.id, "availability": v.availability} for v in model.versions],
+                           skip_restricted)
+        if newest is not None and newest[0] not in installed_versions:
             badges.append(f"<span class='mw-badge mw-badge-update'>{esc(t('Update available'))}</span>")
         else:
             badges.append(f"<span class='mw-badge mw-badge-installed'>{esc(t('Installed'))}</span>")

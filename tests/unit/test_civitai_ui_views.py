@@ -289,3 +289,6 @@ def test_the_update_badge_can_leave_out_early_access_and_paid_versions():
     assert "mw-badge-update" not in skipped and "mw-badge-installed" in skipped
     newest["availability"], newest["paidAccess"] = "Public", True
     assert "mw-badge-update" not in cards_html([Model.from_json(data)], skip_restricted=True, **installed)
+    # The Library's rule: an unpublished version is no update, on the cards either.
+    newest["paidAccess"], newest["status"] = False, "Draft"
+    assert "mw-badge-update" not in cards_html([Model.from_json(data)], **installed)
