@@ -19,7 +19,3 @@ _BIDI_RE = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
 def strip_bidi(text: str) -> str:
     """``text`` without any bidirectional control character."""
     return _BIDI_RE.sub("", text) if text else text
-
-
-def has_bidi(text: str) -> bool:
-    return bool(text) and _BIDI_RE.search(text) is not None

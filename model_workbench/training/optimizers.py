@@ -70,7 +70,9 @@ class Lion(Optimizer):
                     state["exp_avg"] = torch.zeros_like(p)
                 m, g = state["exp_avg"], p.grad
                 direction = (m * beta1 + g * (1 - beta1)).sign_()
-                p.add_(direction + p * wd, alpha=-lr)
+                if wd:  # decoupled weight decay, on the weights before this step's update
+                    p.mul_(1 - lr * wd)
+                p.add_(direction, alpha=-lr)
                 m.mul_(beta2).add_(g, alpha=1 - beta2)
         return loss
 

@@ -82,7 +82,7 @@ class TrainingQueue:
         self._lock = threading.RLock()
         self._items: list[QueueItem] = []
         self._next_id = 1
-        self._active = False  # the user asked it to run; cleared when it is empty or an item is stopped
+        self._run_requested = False  # the user asked it to run; cleared when it is empty or an item is stopped
         self._load()
         service.add_end_listener(self._on_end)
 
@@ -105,7 +105,8 @@ class TrainingQueue:
         self._next_id = max([next_id, *(i.id + 1 for i in items)])
 
     def _save(self) -> None:
-        data = {"next_id": self._next_id, "active": self._active, "items": [asdict(i) for i in self._items]}
+        # Not "run when loaded": after a restart the queue waits for Run (the running item is interrupted).
+        data = {"next_id": self._next_id, "items": [asdict(i) for i in self._items]}
         try:
             write_json_atomic(self._path, data, indent=2)
         except OSError:
@@ -206,7 +207,7 @@ class TrainingQueue:
         """Run the queue: the first waiting or interrupted item now (or when the running training ends),
         then the next. True when an item started or trains already."""
         with self._lock:
-            self._active = True
+            self._run_requested = True
             started = self.is_active() or self._start_next()
             self._save()
             return started
@@ -226,7 +227,7 @@ class TrainingQueue:
                 continue
             item.state, item.resume, item.message = RUNNING, resume, ""
             return True
-        self._active = False
+        self._run_requested = False
         return False
 
     def _on_end(self, status: dict[str, Any]) -> None:
@@ -237,8 +238,8 @@ class TrainingQueue:
                     item.state = status["state"] if status["state"] in (FINISHED, FAILED, INTERRUPTED) else FAILED
                     item.message = status["message"]
                     if item.state == INTERRUPTED:
-                        self._active = False  # the user stopped it: wait for Run
-            if self._active:
+                        self._run_requested = False  # the user stopped it: wait for Run
+            if self._run_requested:
                 self._start_next()
             self._save()
 

@@ -250,8 +250,9 @@ class TrainingService:
             version = projects.validate_name(version, "version")
             if not paths.version_dir(version).is_dir():
                 projects.create_version(self.root, paths.name, version, {})
-            config = build_config(self.root, paths.name, version, overrides)
-            after = after_preview.settings_for(projects.read_version_config(self.root, paths.name, version), overrides)
+            stored = projects.read_version_config(self.root, paths.name, version)
+            config = config_from(paths, version, stored, overrides)
+            after = after_preview.settings_for(stored, overrides)
             if resume and not self.can_resume(paths.name, version):
                 raise ValueError(MSG_NO_RESUME.format(project=paths.name, version=version))
             # Base model (issue 14): the checkpoint to load first, or the question whether to.

@@ -43,13 +43,22 @@ class MessageTranslator:
         # longer template that also matches.
         found.sort(key=lambda item: -len(_FIELD.sub("", item[1])))
         self.templates = found
+        # The same few texts come back every poll second (progress, queue rows): match each once.
+        self._seen: dict[str, str] = {}
 
     def __call__(self, text: str) -> str:
         """``text`` translated when it is a known sentence or a filled template, else as it is.
 
         A text of several sentences that matches no template whole is translated sentence by sentence.
         """
-        return self._translate(text, 0)
+        if not self.table or not text:
+            return text
+        done = self._seen.get(text)
+        if done is None:
+            done = self._seen[text] = self._translate(text, 0)
+            if len(self._seen) > 4096:  # texts with changing numbers: keep the memo small
+                self._seen.clear()
+        return done
 
     def _translate(self, text: str, depth: int) -> str:
         if not self.table or not text or depth > 4:
