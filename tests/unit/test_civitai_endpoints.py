@@ -18,6 +18,7 @@ from model_workbench.civitai.endpoints import (
     socks_support_missing,
 )
 from model_workbench.civitai.http import make_http_client
+from model_workbench.settings_schema import SETTINGS
 
 HAS_SOCKSIO = importlib.util.find_spec("socksio") is not None
 
@@ -81,7 +82,9 @@ def test_no_proxy_stays_none():
 
 # -- Civitai site ----------------------------------------------------------------------------------
 def test_the_two_civitai_sites_are_offered():
-    assert CIVITAI_SITES == ("https://civitai.com", "https://civitai.red")
+    # The Settings dropdown offers both sites and still takes a typed mirror.
+    site = next(spec for spec in SETTINGS if spec.key == "model_workbench_civitai_base_url")
+    assert site.choices == CIVITAI_SITES == ("https://civitai.com", "https://civitai.red") and site.allow_custom
 
 
 @pytest.mark.parametrize(("typed", "saved"), [

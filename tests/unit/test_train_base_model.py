@@ -169,6 +169,7 @@ def test_http_base_model_route_waits_for_a_running_training(host):
     app.include_router(build_router(host))
     client = TestClient(app)
     service = service_for(host)
+    host.step_delay = 0.3  # still training when the request arrives
     service.start("cat", "v1", {**FAST, "max_train_epochs": 3})
     refused = client.post(PREFIX + "/train/base-model", json={"project": "cat", "version": "v1", "checkpoint": B})
     service.stop()

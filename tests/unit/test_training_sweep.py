@@ -23,6 +23,7 @@ def test_numbers_and_choices_split_on_commas_into_typed_values():
     # A JSON list is several values too; a single value in a list is no sweep.
     fixed, varying = split_settings({"network_alpha": [4, 8], "seed": [3]})
     assert varying == {"network_alpha": [4.0, 8.0]} and fixed == {"seed": 3}
+    assert type(fixed["seed"]) is int
 
 
 def test_free_text_and_lists_of_their_own_never_split():
