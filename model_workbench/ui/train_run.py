@@ -84,8 +84,10 @@ def build_run_tab(ui: Any) -> None:
                                       elem_id="mw_train_switch_train")
     build_sweep_line(ui)
     if not able:
-        c["unavailable"] = gr.HTML(H.message(why_host_cannot_train(ui.ctx.host) or "", "notice"),
-                                   elem_id="mw_train_unavailable")
+        # Said beside Start unless the host notice at the top already says these very words.
+        reason = why_host_cannot_train(ui.ctx.host) or ""
+        shown = "" if reason in ui.ctx.host.capabilities().notes else reason
+        c["unavailable"] = gr.HTML(H.message(shown, "notice"), elem_id="mw_train_unavailable")
     c["progress"] = gr.HTML(H.progress_html(ui.training.status()), elem_id="mw_train_progress")
     c["loss_plot"] = gr.HTML(H.loss_svg(ui.training.losses()), elem_id="mw_train_loss")
     c["samples"] = gr.Gallery(label=t("Sample images"), elem_id="mw_train_samples", **_gallery_kwargs())

@@ -105,3 +105,23 @@ def test_start_and_tag_buttons_are_primary_where_they_work(tiny):
     for elem_id in ("mw_train_start", "mw_train_tag_run"):
         assert blocks[elem_id].variant == "primary" and blocks[elem_id].interactive is not False, elem_id
     assert "mw_train_unavailable" not in blocks and "mw_train_tag_unavailable" not in blocks
+
+
+def test_a_refusal_the_host_notice_already_says_is_not_said_twice(tmp_path):
+    # reForge / Forge Classic: the reason is one of the host's notes, shown at the top of the tab.
+    import dataclasses
+
+    reason = "Training is not offered on reForge: its model engine (ldm_patched) has not been proven."
+
+    class NotedHost(StandaloneHost):
+        def capabilities(self):
+            return dataclasses.replace(super().capabilities(), can_generate=True, notes=(reason,))
+
+        def training_refusal(self):
+            return reason
+
+    host = NotedHost(StandaloneConfig(models_dir=tmp_path / "m", data_dir=tmp_path / "d"))
+    blocks = _blocks_by_id(host)
+    assert reason in blocks["mw_train_notice"].value
+    assert reason not in blocks["mw_train_unavailable"].value
+    assert blocks["mw_train_start"].interactive is False
