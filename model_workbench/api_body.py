@@ -136,6 +136,17 @@ def check_field(name: str, value: Any, field: Field) -> Any:
     return clean
 
 
+# The txt2img fields a preview takes wherever it is asked for (POST /preview, preview after training),
+# named and defaulted as in preview.plan.GenerationSettings.
+GENERATION_FIELDS: Schema = {
+    "negative_prompt": Field("text", default=""),
+    "seed": Field("int", default=-1),
+    "steps": Field("int", minimum=1, default=20),
+    "sampler_name": Field("text", default="Euler a"),
+    "cfg_scale": Field("number", default=7.0),
+}
+
+
 def validate_body(body: Any, schema: Schema, where: str = "") -> dict[str, Any]:
     """Every field of ``schema``, checked and cleaned; absent ones take their default.
 

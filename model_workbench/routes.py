@@ -16,8 +16,9 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from model_workbench import __version__
-from model_workbench.api_body import BodyError, Field, Schema, validate_body
+from model_workbench.api_body import GENERATION_FIELDS, BodyError, Field, Schema, validate_body
 from model_workbench.host import Host, HostFeatureUnavailable
+from model_workbench.preview.plan import GenerationSettings
 
 PREFIX = "/model-workbench/v1"
 MSG_LORA_CHECK = "Checking a LoRA file against the loaded model needs Stable Diffusion WebUI."
@@ -42,10 +43,9 @@ PREVIEW_BODY: Schema = {
     "project": Field("text", required=True), "version": Field("text", required=True),
     "prompts": Field("text_or_texts", default=""), "prompt": Field("text_or_texts", default=""),
     "weights": Field("text_or_numbers", default="1.0"), "checkpoints": Field("texts", nullable=True),
-    "seed": Field("int", default=-1), "steps": Field("int", minimum=1, default=20),
-    "sampler_name": Field("text", default="Euler a"), "cfg_scale": Field("number", default=7.0),
+    **GENERATION_FIELDS,
     "width": Field("int", minimum=8, default=512), "height": Field("int", minimum=8, default=512),
-    "negative_prompt": Field("text", default=""), "baseline": Field("bool", default=False),
+    "baseline": Field("bool", default=False),
 }
 PUBLISH_BODY: Schema = {
     "project": Field("text", required=True), "version": Field("text", required=True),
@@ -64,14 +64,6 @@ def checked(body: Any, schema: Schema) -> dict[str, Any]:
         return validate_body(body, schema)
     except BodyError as exc:
         raise HTTPException(400, str(exc)) from None
-
-
-def _settings(values: dict[str, Any]) -> Any:
-    from model_workbench.preview.plan import GenerationSettings
-
-    return GenerationSettings(
-        negative_prompt=values["negative_prompt"], steps=values["steps"], sampler_name=values["sampler_name"],
-        cfg_scale=float(values["cfg_scale"]), width=values["width"], height=values["height"])
 
 
 def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
@@ -171,8 +163,8 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
         try:
             outcome = service.preview_all(
                 values["project"], values["version"], values["weights"], values["prompts"] or values["prompt"],
-                _settings(values), seed=values["seed"], checkpoints=values["checkpoints"] or None,
-                baseline=values["baseline"])
+                GenerationSettings.from_values(values, values["width"], values["height"]), seed=values["seed"],
+                checkpoints=values["checkpoints"] or None, baseline=values["baseline"])
         except HostFeatureUnavailable as exc:
             raise HTTPException(501, str(exc)) from None
         except RuntimeError as exc:  # a training holds the GPU

@@ -122,6 +122,13 @@ class GenerationSettings:
     width: int = 512
     height: int = 512
 
+    @classmethod
+    def from_values(cls, values: dict, width: int, height: int) -> GenerationSettings:
+        """From checked fields named as here (an HTTP body, a stored preview setting)."""
+        return cls(negative_prompt=values["negative_prompt"], steps=values["steps"],
+                   sampler_name=values["sampler_name"] or "Euler a", cfg_scale=float(values["cfg_scale"]),
+                   width=width, height=height)
+
     def validate(self) -> None:
         # WebUI works in latents of 1/8 size; the Host protocol refuses other sizes too.
         if self.width < 8 or self.height < 8 or self.width % 8 or self.height % 8:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..api_body import Field, Schema, validate_body
+from ..api_body import GENERATION_FIELDS, Field, Schema, validate_body
 from ..host import Host, StopFlag
 from ..preview.plan import GenerationSettings
 from ..preview.requests import format_weight, parse_weight_list
@@ -39,11 +39,8 @@ SCHEMA: Schema = {
     "enabled": Field("bool", default=False),
     "weights": Field("text_or_numbers", default="0.6, 0.8, 1.0"),
     "prompts": Field("text_or_texts", default=""),
-    "negative_prompt": Field("text", default=""),
+    **GENERATION_FIELDS,
     "seed": Field("int", default=1234),
-    "steps": Field("int", minimum=1, default=20),
-    "sampler_name": Field("text", default="Euler a"),
-    "cfg_scale": Field("number", default=7.0),
     "width": Field("int", minimum=0, default=0),  # 0: the training resolution
     "height": Field("int", minimum=0, default=0),
     "baseline": Field("bool", default=True),
@@ -68,9 +65,8 @@ class AfterTrainingPreview:
 
     def generation_settings(self, training_size: tuple[int, int]) -> GenerationSettings:
         """The txt2img fields of every cell; a size of 0 is the training resolution."""
-        return GenerationSettings(negative_prompt=self.negative_prompt, steps=self.steps,
-                                  sampler_name=self.sampler_name or "Euler a", cfg_scale=float(self.cfg_scale),
-                                  width=self.width or training_size[0], height=self.height or training_size[1])
+        return GenerationSettings.from_values(asdict(self), self.width or training_size[0],
+                                              self.height or training_size[1])
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
