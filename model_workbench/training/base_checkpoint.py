@@ -101,29 +101,31 @@ def choose_base_model(host: Host, root: str | Path, project: str, version: str, 
     return loaded
 
 
-def needed_switch(host: Host, config: Mapping[str, Any], project: str, version: str) -> BaseCheckpoint | None:
-    """The checkpoint to load before training ``config``: None where its base model is loaded, where it
-    records none, or where the host does not say what is loaded. Raises ValueError when the saved base
-    model is not in the host's list."""
+def _other_base(host: Host, config: Mapping[str, Any]) -> tuple[BaseCheckpoint, BaseCheckpoint] | None:
+    """(the version's base model, the loaded checkpoint) where they differ; None where the version
+    records none, the host does not say what is loaded, or it is the same file."""
     wanted = saved_base_model(config)
     loaded = host.loaded_checkpoint()
     if wanted is None or loaded is None or wanted.same_as(loaded):
         return None
-    found = listed(host, wanted)
-    if found is None:
-        raise ValueError(MSG_NOT_LISTED.format(wanted=wanted.title, project=project, version=version))
-    return found
+    return wanted, loaded
 
 
 def check_base_model(host: Host, config: Mapping[str, Any], project: str, version: str,
                      switch: bool) -> BaseCheckpoint | None:
     """Before a training starts: the checkpoint to switch to (``switch``), None when none is needed;
-    :class:`BaseModelMismatch` with the question when one is needed and ``switch`` is off."""
-    target = needed_switch(host, config, project, version)
-    if target is not None and not switch:
-        loaded = host.loaded_checkpoint()
+    :class:`BaseModelMismatch` with the question when one is needed and ``switch`` is off; ValueError when
+    the saved base model is not in the host's list."""
+    other = _other_base(host, config)
+    if other is None:
+        return None
+    wanted, loaded = other
+    target = listed(host, wanted)
+    if target is None:
+        raise ValueError(MSG_NOT_LISTED.format(wanted=wanted.title, project=project, version=version))
+    if not switch:
         raise BaseModelMismatch(MSG_MISMATCH.format(project=project, version=version, wanted=target.title,
-                                                    loaded=loaded.title if loaded else ""), target)
+                                                    loaded=loaded.title), target)
     return target
 
 
@@ -133,11 +135,11 @@ def on_base_model(host: Host, config: Mapping[str, Any], version: str) -> Iterat
     before put back afterwards. Where it cannot be loaded, the grid renders on the loaded one and the
     yielded list holds a sentence saying so."""
     notes: list[str] = []
-    wanted = saved_base_model(config)
-    before = host.loaded_checkpoint()
-    if wanted is None or before is None or wanted.same_as(before):
+    other = _other_base(host, config)
+    if other is None:
         yield notes
         return
+    wanted, before = other
     target = listed(host, wanted)
     try:
         if target is None:
