@@ -20,6 +20,7 @@ from model_workbench.civitai.compatibility import a1111_runs_base_model, webui_l
 from model_workbench.civitai.types import Model, ModelFile, ModelImage, ModelVersion
 from model_workbench.excerpt import excerpt
 from model_workbench.library.matching import newest_of
+from model_workbench.library.sidecars import html_to_text
 from model_workbench.ui.i18n import t, tf, tm
 from model_workbench.ui.sanitize import sanitize_html
 
@@ -410,7 +411,7 @@ def description_html(remote_html: str | None, page_url: str) -> str:
     safe = sanitize_html(remote_html)
     if not safe:
         return ""
-    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", safe))).strip()
+    text = " ".join(html_to_text(safe).split())  # the sidecar's own reading of description HTML
     if len(text) <= DESCRIPTION_FOLD_CHARS:
         return f"<div class='mw-description'>{safe}</div>"
     intro, _ = excerpt(text, DESCRIPTION_INTRO_CHARS)
