@@ -20,11 +20,10 @@ from model_workbench.civitai.endpoints import (
     socks_support_missing,
 )
 from model_workbench.secrets_store import MASK
+from model_workbench.settings_schema import API_KEY_SETTING as API_KEY
+from model_workbench.settings_schema import PROXY_SETTING as PROXY
 from model_workbench.settings_schema import SETTINGS, SettingSpec
-
-API_KEY = "model_workbench_civitai_api_key"
-PROXY = "model_workbench_proxy"
-SITE = "model_workbench_civitai_base_url"
+from model_workbench.settings_schema import SITE_SETTING as SITE
 
 # Settings whose value is checked and written in one form when saved (WebUI runs these as ``onchange``).
 NORMALIZERS: dict[str, Callable[[str], str]] = {PROXY: normalize_proxy, SITE: normalize_site_url}

@@ -38,6 +38,11 @@ OVERRIDABLE_KINDS = (
 )
 
 
+# The keys other modules read by name (saving, the secrets store, WebUI's options).
+API_KEY_SETTING = "model_workbench_civitai_api_key"
+SITE_SETTING = "model_workbench_civitai_base_url"  # "base URL": configs that set a mirror before the site choice
+PROXY_SETTING = "model_workbench_proxy"
+
 @dataclass(frozen=True)
 class SettingSpec:
     key: str
@@ -55,7 +60,7 @@ def folder_key(kind: ModelKind) -> str:
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
-        "model_workbench_civitai_api_key",
+        API_KEY_SETTING,
         "Civitai API key",
         "",
         "password",
@@ -64,7 +69,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         # The key keeps its old name ("base URL"): configs that set a mirror before the site choice still work.
-        "model_workbench_civitai_base_url",
+        SITE_SETTING,
         "Civitai site",
         "",
         "dropdown",
@@ -83,7 +88,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         NSFW_LEVELS,
     ),
     SettingSpec(
-        "model_workbench_proxy",
+        PROXY_SETTING,
         "Proxy for Civitai",
         "",
         "text",
@@ -127,10 +132,10 @@ def settings_from_values(values: Mapping[str, Any], environ: Mapping[str, str] |
         value = values.get(key)
         return str(value).strip() if value is not None else ""
 
-    api_key = text("model_workbench_civitai_api_key") or next(
+    api_key = text(API_KEY_SETTING) or next(
         (env[name].strip() for name in API_KEY_ENVS if env.get(name, "").strip()), ""
     )
-    base_url = text("model_workbench_civitai_base_url") or env.get(CIVITAI_URL_ENV, "").strip() or DEFAULT_CIVITAI_URL
+    base_url = text(SITE_SETTING) or env.get(CIVITAI_URL_ENV, "").strip() or DEFAULT_CIVITAI_URL
     nsfw = text("model_workbench_nsfw_level") or "PG-13"
     if nsfw == "None":  # an earlier version's name for "PG only"
         nsfw = "PG"
@@ -140,7 +145,7 @@ def settings_from_values(values: Mapping[str, Any], environ: Mapping[str, str] |
     return WorkbenchSettings(
         civitai_api_key=api_key,
         civitai_base_url=base_url.rstrip("/"),
-        proxy=text("model_workbench_proxy"),
+        proxy=text(PROXY_SETTING),
         nsfw_level=nsfw,
         folder_overrides=overrides,
         use_subfolders=bool(values.get("model_workbench_use_subfolders", False)),

@@ -14,10 +14,10 @@ from modules import shared
 
 from model_workbench.secrets_store import MASK, SecretStore
 from model_workbench.settings_save import NORMALIZERS
-from model_workbench.settings_schema import SECTION_ID, SECTION_LABEL, SETTINGS, SettingSpec
+from model_workbench.settings_schema import API_KEY_SETTING, SECTION_ID, SECTION_LABEL, SETTINGS, SettingSpec
 
 SECTION = (SECTION_ID, SECTION_LABEL)
-API_KEY_OPTION = "model_workbench_civitai_api_key"
+API_KEY_OPTION = API_KEY_SETTING
 _store: SecretStore | None = None
 
 
