@@ -26,6 +26,8 @@ MSG_BATCH = "Batch size and batch count must be at least 1."
 if TYPE_CHECKING:  # pragma: no cover - typing only; keeps torch out of this module's imports
     from PIL.Image import Image
 
+    from model_workbench.training.webui_kinds import StepSnapshot, WebuiTrainerSupport, WebuiTrainRequest
+
 
 class ModelKind(str, enum.Enum):
     """The kinds of model file WebUI keeps in separate folders."""
@@ -94,6 +96,11 @@ class ExtraNetwork:
 
     ``path`` is the file behind ``name``; a host uses it to make a file loadable that WebUI has not
     listed (a freshly trained epoch) without copying it into ``models/Lora``.
+
+    ``kind`` is "lora" (``<lora:name:weight>``), "hypernet" (``<hypernet:name:weight>``) or "embedding":
+    an embedding is no prompt tag but a word; with a ``path``, the host makes ``name`` in the prompt mean
+    that file for this generation only (registered under a temporary name, removed afterwards) and
+    ``weight`` is unused.
     """
 
     name: str
@@ -279,6 +286,25 @@ class Host(Protocol):
 
     def gpu_lock(self, job: str) -> AbstractContextManager[None]:
         """A context that holds the host's GPU lock for ``job`` and reports it as the current job."""
+        ...
+
+    def webui_trainer_support(self) -> list[WebuiTrainerSupport]:
+        """Per kind (embedding, hypernetwork): can WebUI's own trainer train it here, can its files be
+        previewed, and if not, why (Forge removed the trainers)."""
+        ...
+
+    def prompt_templates(self) -> list[str]:
+        """The file names of WebUI's textual inversion prompt templates; empty where there are none."""
+        ...
+
+    def train_webui_network(self, request: WebuiTrainRequest, progress: ProgressCallback | None = None,
+                            stop: StopFlag | None = None) -> list[StepSnapshot]:
+        """Create and train an embedding or hypernetwork with WebUI's trainer (inside :meth:`gpu_lock`)
+        and return the step snapshots it saved, oldest first. The loaded model is unchanged afterwards."""
+        ...
+
+    def webui_training_log_dir(self) -> Path | None:
+        """Where WebUI's own Train tab writes its runs, or None where there is no such place."""
         ...
 
 

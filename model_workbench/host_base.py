@@ -24,6 +24,12 @@ from model_workbench.host import (
     StopFlag,
     WorkbenchSettings,
 )
+from model_workbench.training.webui_kinds import (
+    StepSnapshot,
+    VersionKind,
+    WebuiTrainerSupport,
+    WebuiTrainRequest,
+)
 
 MSG_NEEDS_WEBUI = (
     "{what} needs Stable Diffusion WebUI with a loaded model. Install Model Workbench as a WebUI "
@@ -35,6 +41,8 @@ MSG_WHAT_TRAINING = "Training a LoRA"
 MSG_WHAT_TAGGING = "Tagging images"
 MSG_WHAT_TAGGING_WITH = "Tagging images with {method}"
 MSG_WHAT_SWITCHING = "Switching the checkpoint"
+MSG_WHAT_EMBEDDING = "Training an embedding"
+MSG_WHAT_HYPERNETWORK = "Training a hypernetwork"
 
 
 class BaseHost:
@@ -120,6 +128,29 @@ class BaseHost:
 
     def load_checkpoint(self, checkpoint: BaseCheckpoint) -> BaseCheckpoint:
         raise HostFeatureUnavailable(MSG_NEEDS_WEBUI.format(what=MSG_WHAT_SWITCHING))
+
+    # -- embeddings and hypernetworks, trained by WebUI's own trainer (training/webui_kinds.py) ---------
+    def webui_trainer_support(self) -> list[WebuiTrainerSupport]:
+        """Per kind, whether WebUI's trainer can train it here and its files be previewed (None) or why not."""
+        previews = MSG_NEEDS_WEBUI.format(what=MSG_WHAT_PREVIEWS)
+        return [WebuiTrainerSupport(VersionKind.EMBEDDING, MSG_NEEDS_WEBUI.format(what=MSG_WHAT_EMBEDDING), previews),
+                WebuiTrainerSupport(VersionKind.HYPERNETWORK, MSG_NEEDS_WEBUI.format(what=MSG_WHAT_HYPERNETWORK),
+                                    previews)]
+
+    def prompt_templates(self) -> list[str]:
+        """The file names of WebUI's textual inversion prompt templates (``subject_filewords.txt`` …)."""
+        return []
+
+    def train_webui_network(self, request: WebuiTrainRequest, progress: ProgressCallback | None = None,
+                            stop: StopFlag | None = None) -> list[StepSnapshot]:
+        """Create and train an embedding or hypernetwork with WebUI's own trainer (inside :meth:`gpu_lock`);
+        returns every step snapshot it saved, the last step included, oldest first."""
+        what = MSG_WHAT_EMBEDDING if request.kind is VersionKind.EMBEDDING else MSG_WHAT_HYPERNETWORK
+        raise HostFeatureUnavailable(MSG_NEEDS_WEBUI.format(what=what))
+
+    def webui_training_log_dir(self) -> Path | None:
+        """Where WebUI's own Train tab writes its runs (``textual_inversion/<date>/<name>/…``), or None."""
+        return None
 
     @contextmanager
     def gpu_lock(self, job: str) -> Iterator[None]:
