@@ -16,3 +16,5 @@ MSG_PROBE_HEADER_TOO_BIG = (
     "{name} announces a {size} MiB header, larger than any model's ({limit} MiB), so it was not read."
 )
 MSG_PROBE_SHORT = "{name} ended inside its safetensors header, so it was not read."
+MSG_PREVIEW_UNREADABLE = "No preview image was written: the repo's image {name} could not be read as a picture."
+MSG_PREVIEW_FAILED = "No preview image was written: the repo's image {name} could not be downloaded."
