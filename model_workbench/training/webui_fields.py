@@ -72,6 +72,8 @@ def parse_kind(value: Any) -> VersionKind:
     """``"embedding"`` → VersionKind.EMBEDDING; None or "" → LoRA; anything else refused."""
     if value is None or value == "":
         return VersionKind.LORA
+    if isinstance(value, VersionKind):
+        return value
     try:
         return VersionKind(str(value).strip().lower())
     except ValueError:
