@@ -9,8 +9,8 @@ the LoRA training routes of :mod:`model_workbench.routes`, in their style).
 - ``POST /webui-kinds/train``     ``{project, version}`` → starts WebUI's trainer (202); ``/train/status`` and
   ``/train/stop`` follow and stop it, as for LoRA (409 while any training runs)
 - ``GET  /webui-kinds/steps?project&version`` (or ``?run=<date>/<name>&kind=…``) → the saved steps, newest last
-- ``POST /webui-kinds/grid``      ``{project, version | run+kind, strengths, prompts, template, steps, baseline,
-  seed, …txt2img fields}`` → the grid (``/preview``'s answer shape)
+- ``POST /webui-kinds/grid``      ``{project, version | run+kind, strengths, prompts, template, snapshots
+  (paths of the steps to show; all when absent), baseline, seed, …txt2img fields}`` → the grid (``/preview``'s answer shape)
 - ``POST /webui-kinds/compare``   ``{project, versions, strengths, prompts, template, …}`` → side by side
 - ``POST /webui-kinds/publish``   ``{project, version | run+kind, step, overwrite}`` → the published file
 - ``GET  /webui-kinds/runs``      runs made in WebUI's own Train tab, with their steps
@@ -36,13 +36,13 @@ SOURCE_FIELDS: Schema = {"project": Field("text", default=""), "version": Field(
                          "run": Field("text", default=""), "kind": Field("text", default="")}
 GRID_BODY: Schema = {
     **SOURCE_FIELDS, "strengths": Field("text_or_numbers", default="1.0"), "prompts": Field("text_or_texts", default=""),
-    "template": Field("text", default=""), "steps": Field("texts", nullable=True), "baseline": Field("bool", default=True),
+    "template": Field("text", default=""), "snapshots": Field("texts", nullable=True), "baseline": Field("bool", default=True),
     **GENERATION_FIELDS,
     "width": Field("int", minimum=8, default=512), "height": Field("int", minimum=8, default=512),
 }
 COMPARE_BODY: Schema = {
     "project": Field("text", required=True), "versions": Field("texts", required=True),
-    **{k: v for k, v in GRID_BODY.items() if k not in SOURCE_FIELDS and k != "steps"},
+    **{k: v for k, v in GRID_BODY.items() if k not in SOURCE_FIELDS and k != "snapshots"},
 }
 COMPARE_BODY = {**COMPARE_BODY, "baseline": Field("bool", default=False)}
 PUBLISH_BODY: Schema = {**SOURCE_FIELDS, "step": Field("text", required=True), "overwrite": Field("bool", default=False)}
@@ -149,12 +149,13 @@ def add_webui_kind_routes(router: APIRouter, host: Host) -> None:
 
         def render() -> dict[str, Any]:
             chosen = source(values)
-            prompts = values["prompts"] or ("" if chosen.kind.value == "embedding" or not chosen.project
-                                            else default_prompt(host.data_dir(), chosen.project))
+            prompts = values["prompts"]
+            if not prompts and chosen.kind.value == "hypernetwork":  # an embedding's default: its template's lines
+                prompts = default_prompt(host.data_dir(), chosen.project) if chosen.project else chosen.name
             service = KindPreviewService(host, is_training=training().is_running)
-            return service.grid(chosen, values["strengths"], prompts or chosen.name,
+            return service.grid(chosen, values["strengths"], prompts,
                                 GenerationSettings.from_values(values, values["width"], values["height"]),
-                                seed=values["seed"], steps=values["steps"] or None, template=values["template"],
+                                seed=values["seed"], steps=values["snapshots"] or None, template=values["template"],
                                 baseline=values["baseline"]).as_dict()
         return answer(render)
 

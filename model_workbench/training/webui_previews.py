@@ -82,6 +82,7 @@ class SnapshotSource:
     title: str
     project: str | None = None
     version: str | None = None
+    template: str = ""  # the version's prompt template: an embedding grid's prompts when none are typed
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "name": self.name, "title": self.title, "project": self.project,
@@ -98,7 +99,7 @@ def version_source(root: str | Path, project: str, version: str) -> SnapshotSour
     fields = webui_fields.stored_fields(config)
     snapshots = webui_runs.version_snapshots(root, paths.name, version, kind, fields.name)
     return SnapshotSource(kind, fields.name, snapshots, paths.grids, projects.output_name(paths.name, version),
-                          paths.name, projects.validate_name(version, "version"))
+                          paths.name, projects.validate_name(version, "version"), fields.training.template_file)
 
 
 def outside_source(host: Host, run_id: str, kind: VersionKind | str, root: str | Path | None = None) -> SnapshotSource:
@@ -124,7 +125,8 @@ class KindPreviewService(PreviewService):
     def _values(self, source: SnapshotSource, strengths: str | Sequence[float],
                 prompts: str | Sequence[str], template: str) -> tuple[list[float], list[str], ValueAxis]:
         if source.kind is VersionKind.EMBEDDING:
-            return [1.0], embedding_prompts(self.host, source.name, prompts, template), embedding_axis(source.name)
+            found = embedding_prompts(self.host, source.name, prompts, template or source.template)
+            return [1.0], found, embedding_axis(source.name)
         items = [prompts] if isinstance(prompts, str) else list(prompts)
         return _weights(strengths), [p for p in items if p and p.strip()], HYPERNET_AXIS
 

@@ -269,8 +269,9 @@ def train(model: TinyDiffusionModel, request: WebuiTrainRequest, template: str, 
                     predicted = model.unet(noisy, t, context)
             loss = F.mse_loss(predicted, noise)
             optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            if loss.requires_grad:  # a template line without [name] leaves an embedding nothing to learn
+                loss.backward()
+                optimizer.step()
             done = step
             if progress is not None:
                 progress(ProgressUpdate(step, training.steps, f"Step {step}/{training.steps}, loss {loss.item():.4f}"))
