@@ -77,10 +77,10 @@ def publish_step(host: Host, source: SnapshotSource, step_path: str | Path, over
     folder = Path(folders[0])
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{source.name}.pt"
-    if target.exists() and not filecmp.cmp(snapshot.path, target, shallow=False):
-        if not overwrite:
-            raise PublishExists(MSG_EXISTS.format(path=target))
-    if not target.exists() or not filecmp.cmp(snapshot.path, target, shallow=False):
+    differs = target.exists() and not filecmp.cmp(snapshot.path, target, shallow=False)
+    if differs and not overwrite:
+        raise PublishExists(MSG_EXISTS.format(path=target))
+    if differs or not target.exists():
         _copy(snapshot.path, target)
 
     if source.project and source.version:
