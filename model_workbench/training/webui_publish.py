@@ -13,7 +13,6 @@ then the host refreshes that list (``host.refresh_models``). Entry point: :func:
 from __future__ import annotations
 
 import filecmp
-import json
 import os
 import shutil
 from pathlib import Path
@@ -23,7 +22,7 @@ from model_workbench.jsonfile import write_json_atomic
 
 from ..host import Host, ModelKind
 from .previews import cell_image, latest_cell_for
-from .publish import PublishResult
+from .publish import PublishResult, read_card
 from .webui_kinds import VersionKind
 from .webui_previews import SnapshotSource
 
@@ -52,14 +51,7 @@ def _copy(source: Path, target: Path) -> None:
 
 
 def _card(path: Path, description: str, notes: str) -> dict[str, Any]:
-    existing: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-            existing = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
-            existing = {}
-    return {**existing, "description": description, "notes": notes}
+    return {**read_card(path), "description": description, "notes": notes}
 
 
 def publish_step(host: Host, source: SnapshotSource, step_path: str | Path, overwrite: bool = False,
