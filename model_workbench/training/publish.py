@@ -68,6 +68,17 @@ def _copy_atomic(source: Path, target: Path) -> None:
             tmp.unlink()
 
 
+def read_card(path: Path) -> dict[str, Any]:
+    """WebUI's user metadata beside a model file (``<name>.json``), or {} when there is none or it is unreadable."""
+    if not path.is_file():
+        return {}
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def user_metadata(existing: dict[str, Any], *, trigger_words: str, weight: float, sd_version: str,
                   description: str, notes: str) -> dict[str, Any]:
     """WebUI's sidecar keys; what the user asked for now wins, their own description and notes stay."""
@@ -113,14 +124,7 @@ def publish_checkpoint(host: Host, project: str, version: str, checkpoint: str |
     description = f"LoRA trained with Model Workbench: project {paths.name}, version {version}{epoch}."
     notes = f"Source: {source}" + (f"; steps {info.steps}" if info.steps else "")
     metadata_path = target.with_suffix(".json")
-    existing: dict[str, Any] = {}
-    if metadata_path.is_file():
-        try:
-            loaded = json.loads(metadata_path.read_text(encoding="utf-8"))
-            existing = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
-            existing = {}
-    data = user_metadata(existing, trigger_words=trigger_words, weight=weight, sd_version=sd_version,
+    data = user_metadata(read_card(metadata_path), trigger_words=trigger_words, weight=weight, sd_version=sd_version,
                          description=description, notes=notes)
     write_json_atomic(metadata_path, data, indent=4)  # WebUI writes indent=4
 
