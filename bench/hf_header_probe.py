@@ -2,7 +2,8 @@
 
 The repo is served on loopback by the two-origin mini Hub (tests/support/mini_hub.py): each ``resolve``
 is a 302 from the endpoint origin to a storage origin, as on huggingface.co. The files are real-shaped
-kohya LoRAs (SD1.5 key table, rank 8: 9 MiB each; ``--full``: rank 32, 37 MiB each) with a few SDXL
+kohya LoRAs (SD1.5 key table, rank 8: 9 MiB each; ``--full``: rank 128, 144 MiB each, the size of a
+typical SD1.5 LoRA on the Hub) with a few SDXL
 checkpoint-shaped headers among them. Both ways use the same client and the same 6-thread pool; bytes are
 what the servers sent. Last line: ``hf_header_probe: <data ratio>× less data, <time ratio>× less time``.
 """
@@ -48,12 +49,12 @@ def sent(hub: MiniHub) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="rank-32 LoRAs (37 MiB each) instead of rank 8")
+    parser.add_argument("--full", action="store_true", help="rank-128 LoRAs (144 MiB each) instead of rank 8")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     hub = MiniHub().start()
     try:
-        files = make_repo(hub, 32 if args.full else 8)
+        files = make_repo(hub, 128 if args.full else 8)
         total = sum(f.size for f in files)
         http, _ = make_http_client(hub.endpoint, None)
 

@@ -1,8 +1,10 @@
-"""What a Hub file is, read from its safetensors header with two small range requests — never the whole file.
+"""What a Hub file is, read from its safetensors header with one or two small range requests — never the whole file.
 
 A safetensors file starts with an 8-byte little-endian length N and N bytes of JSON (tensor names,
-shapes, metadata). ``bytes=0-7`` gives N; ``bytes=8-(8+N-1)`` gives the header: a few hundred KB even
-for a 7 GB checkpoint. The second request goes straight to the URL the first one was redirected to
+shapes, metadata): a few hundred KB even for a 7 GB checkpoint. The first request asks for the first
+128 KiB, which holds the whole header of most LoRAs and SD1.5 checkpoints, so one round trip is usually
+enough; when N is larger, a second request asks for the rest. It goes straight to the URL the first one
+was redirected to
 (the storage origin's signed URL), which saves a round trip to the endpoint and never carries the
 token (the client's origin hook sends it only to the endpoint). A server that ignores ``Range`` and
 answers 200 with the whole file is read only as far as the header, then the stream is closed.
@@ -30,6 +32,8 @@ from .types import FileKind, HubFile, resolve_url
 
 # The largest real headers (Flux, SD3.5 with every key) are a few MB; 16 MiB is far above any model's.
 MAX_REMOTE_HEADER_BYTES = 16 << 20
+# The first range request: the whole header of most LoRAs (~90 KB for SD1.5) and SD1.5 checkpoints.
+FIRST_READ_BYTES = 128 << 10
 PROBE_WORKERS = 6  # enough to hide round trips, few enough not to look like a flood to a mirror
 SAFETENSORS_EXTENSIONS = (".safetensors", ".sft")
 # A zip (torch.save since 1.6), a bare pickle, GGUF: files named .safetensors that are not.
@@ -46,8 +50,8 @@ def read_safetensors_header(http: httpx.Client, url: str, *, max_header_bytes: i
     name = url.rsplit("/", 1)[-1] or url
     prefix, rest, final_url = _read_prefix(http, url, name, max_header_bytes)
     length = _header_length(prefix, name, max_header_bytes)
-    if rest is None:  # the server honoured Range: ask for exactly the header
-        rest = _read_range(http, final_url, 8, length, name)
+    if len(rest) == FIRST_READ_BYTES - 8 < length:  # a header longer than the first read: ask for the rest
+        rest += _read_range(http, final_url, FIRST_READ_BYTES, length - len(rest), name)
     if len(rest) < length:
         raise ProbeError(m.MSG_PROBE_SHORT.format(name=name))
     try:
@@ -92,17 +96,18 @@ def probe_files(http: httpx.Client, endpoint: str, files: Iterable[HubFile], rev
 
 # -- the requests --------------------------------------------------------------------------------------
 
-def _read_prefix(http: httpx.Client, url: str, name: str, max_header_bytes: int) -> tuple[bytes, bytes | None, str]:
-    """(the first 8 bytes, the header bytes when the server sent the whole file anyway, the final URL)."""
-    with _stream(http, url, 0, 7, name) as response:
+def _read_prefix(http: httpx.Client, url: str, name: str, max_header_bytes: int) -> tuple[bytes, bytes, str]:
+    """(the first 8 bytes, as much of the header as the first answer held, the final URL)."""
+    with _stream(http, url, 0, FIRST_READ_BYTES - 1, name) as response:
         check_status(response, name)
         final_url = str(response.url)
         body = _Body(response)
         head = body.read(8)
+        length = _header_length(head, name, max_header_bytes)
         if response.status_code == 206:
-            return head, None, final_url
-        # 200: the server ignored Range. Read the length, then the header, and close the rest unread.
-        return head, body.read(_header_length(head, name, max_header_bytes)), final_url
+            return head, body.read(min(length, FIRST_READ_BYTES - 8)), final_url
+        # 200: the server ignored Range. Read the header and close the rest unread.
+        return head, body.read(length), final_url
 
 
 def _read_range(http: httpx.Client, url: str, start: int, length: int, name: str) -> bytes:

@@ -9,7 +9,7 @@ import pytest
 
 from model_workbench.civitai.http import make_http_client
 from model_workbench.huggingface import file_messages as m
-from model_workbench.huggingface.probe import probe_files, read_safetensors_header
+from model_workbench.huggingface.probe import FIRST_READ_BYTES, probe_files, read_safetensors_header
 from model_workbench.huggingface.types import FileKind, HubFile, resolve_url
 from model_workbench.library.file_kind_messages import MSG_DIFFUSERS_FOLDER, MSG_PICKLE_WARNING
 from tests.support.mini_hub import TOKEN, MiniHub
@@ -47,18 +47,34 @@ def big_lora() -> bytes:
     return safetensors_bytes(kohya_lora_tensors("sd15"), {"ss_network_module": "networks.lora"}, fill=b"\1")
 
 
-def test_header_is_read_with_two_small_ranges_and_the_token_stays_on_the_endpoint(hub, http):
+def test_a_lora_header_is_read_with_one_small_range_and_the_token_stays_on_the_endpoint(hub, http):
     data = big_lora()
     f = hub_file(hub, "ink.safetensors", data)
     header = read_safetensors_header(http, resolve_url(hub.endpoint, REPO, hub.commit, f.path))
     assert header["__metadata__"] == {"ss_network_module": "networks.lora"}
     assert len(header) == len(kohya_lora_tensors("sd15")) + 1
     (length,) = struct.unpack("<Q", data[:8])
+    assert 8 + length < FIRST_READ_BYTES  # an SD1.5 LoRA's header fits in the first read
     storage = hub.requests_to("storage")
-    assert [r.headers.get("Range") for r in storage] == ["bytes=0-7", f"bytes=8-{8 + length - 1}"]
+    assert [r.headers.get("Range") for r in storage] == [f"bytes=0-{FIRST_READ_BYTES - 1}"]
     assert all("Authorization" not in r.headers for r in storage)
     assert [r.headers.get("Authorization") for r in hub.requests_to("endpoint")] == [f"Bearer {TOKEN}"]
-    assert hub.sent["storage"] == 8 + length < len(data) // 10
+    assert hub.sent["storage"] == FIRST_READ_BYTES < len(data) // 10
+
+
+def test_a_header_longer_than_the_first_read_gets_exactly_the_missing_bytes_from_storage(hub, http):
+    metadata = {"ss_tag_frequency": "x" * (3 * FIRST_READ_BYTES)}  # kohya's tag counts can be this long
+    data = safetensors_bytes(kohya_lora_tensors("sd15"), metadata, fill=b"\1")
+    f = hub_file(hub, "long.safetensors", data)
+    header = read_safetensors_header(http, resolve_url(hub.endpoint, REPO, hub.commit, f.path))
+    assert header["__metadata__"] == metadata
+    (length,) = struct.unpack("<Q", data[:8])
+    storage = hub.requests_to("storage")
+    assert [r.headers.get("Range") for r in storage] == [f"bytes=0-{FIRST_READ_BYTES - 1}",
+                                                         f"bytes={FIRST_READ_BYTES}-{8 + length - 1}"]
+    assert all("Authorization" not in r.headers for r in storage)
+    assert len(hub.requests_to("endpoint")) == 1  # the second request goes straight to the storage URL
+    assert hub.sent["storage"] == 8 + length
 
 
 def test_a_server_that_ignores_range_is_read_only_as_far_as_the_header(hub, http):
