@@ -222,3 +222,22 @@ def test_the_fake_hub_runs_in_its_own_process():
     with ServerProcess(module="tests.support.fake_hub") as info, HubClient(info["url"]) as client:
         assert "fake-org/castle-lora" in info["repos"]
         assert client.details("fake-org/castle-lora").preview_path == "images/castle_preview.png"
+
+
+def test_fake_answers_carry_the_recorded_field_names(hub):
+    import json
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[1] / "data" / "hf-samples"
+    recorded = json.loads((samples / "model-info.json").read_text(encoding="utf-8"))
+    with httpx.Client() as plain:
+        info = plain.get(f"{hub.url}/api/models/fake-org/castle-lora").json()
+        listed = plain.get(f"{hub.url}/api/models", params={"limit": 1}).json()[0]
+        tree = plain.get(f"{hub.url}/api/models/fake-org/castle-lora/tree/main", params={"recursive": "true"}).json()
+    assert set(recorded) <= set(info)
+    default = json.loads((samples / "models-list_default.json").read_text(encoding="utf-8"))[0]
+    assert set(listed) == set(default)
+    recorded_lfs = next(x for x in json.loads((samples / "tree_recursive.json").read_text(encoding="utf-8")) if "lfs" in x)
+    fake_lfs = next(x for x in tree if "lfs" in x)
+    assert set(fake_lfs) == set(recorded_lfs) and set(fake_lfs["lfs"]) == set(recorded_lfs["lfs"])
+    assert {x["type"] for x in tree} == {"file", "directory"}
