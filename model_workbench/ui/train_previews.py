@@ -19,10 +19,13 @@ from model_workbench.preview.requests import WeightListError
 from model_workbench.training import projects
 from model_workbench.training.previews import cell_image, default_prompt
 from model_workbench.training.publish import publish_checkpoint
+from model_workbench.training.webui_kinds import VersionKind
+from model_workbench.training.webui_runs import version_snapshots
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown, long_job_kwargs
 from model_workbench.ui.i18n import t, tf
 from model_workbench.ui.train_jobs import Job
+from model_workbench.ui.train_kinds import version_kind
 
 SAMPLERS = ["Euler a", "Euler", "DPM++ 2M", "DPM++ SDE", "DDIM", "UniPC"]
 EXPECTED = (HostFeatureUnavailable, WeightListError, ValueError, RuntimeError, projects.ProjectError)
@@ -119,9 +122,14 @@ def build_checkpoints_tab(ui: Any) -> None:
     grid_viewer(c, "ckpt", t("Checkpoint preview"))
 
     def refresh(project: str, version: str) -> dict:
-        return {c["checkpoints"]: H.checkpoint_table(_checkpoints(root, project, version))}
+        kind = version_kind(root, project, version)
+        if kind is VersionKind.LORA:
+            table = H.checkpoint_table(_checkpoints(root, project, version))
+        else:  # an embedding's or hypernetwork's checkpoints are the steps WebUI's trainer saved
+            table = H.snapshot_table(_snapshots(root, project, version, kind))
+        return {c["checkpoints"]: table, c["ckpt_weights"]: weights_update(kind)}
 
-    ui.on_project(refresh, c["checkpoints"])
+    ui.on_project(refresh, c["checkpoints"], c["ckpt_weights"])
 
     def preview(project: str, version: str, path: str, weights: str, prompt: str, seed: float, batch: float,
                 negative: str, steps: float, width: float, height: float, cfg: float, sampler: str):
@@ -139,6 +147,22 @@ def build_checkpoints_tab(ui: Any) -> None:
                                   viewer_outputs(c, "ckpt"), **long_job_kwargs())
 
     ui.later.append(wire)
+
+
+def _snapshots(root: Path, project: str, version: str, kind: VersionKind) -> list[Any]:
+    if not project or not version:
+        return []
+    try:
+        return version_snapshots(root, project, version, kind)
+    except projects.ProjectError:
+        return []
+
+
+def weights_update(kind: VersionKind) -> dict[str, Any]:
+    """The weights field for the version's kind: a hypernetwork's strengths (``<hypernet:name:S>``); an
+    embedding has none (its columns are the prompt without it, then with it)."""
+    label = {VersionKind.LORA: t("LoRA weights"), VersionKind.HYPERNETWORK: t("Hypernetwork strengths")}
+    return gr.update(label=label.get(kind, ""), visible=kind is not VersionKind.EMBEDDING)
 
 
 def build_grid_tab(ui: Any) -> None:
@@ -161,7 +185,21 @@ def build_grid_tab(ui: Any) -> None:
     with gr.Row():
         c["grid_run"] = gr.Button(t("Preview all (same seed)"), variant="primary", elem_id="mw_train_grid_run")
         c["grid_stop"] = gr.Button(t("Stop"), variant="stop", elem_id="mw_train_grid_stop")
+    c["grid_kind_note"] = gr.HTML(elem_id="mw_train_grid_kind_note")
     grid_viewer(c, "grid", t("Grid"))
+
+    def refresh(project: str, version: str) -> dict:
+        kind = version_kind(root, project, version)
+        baseline = {VersionKind.LORA: t("First column without the LoRA (baseline)"),
+                    VersionKind.EMBEDDING: t("First column without the embedding (baseline)"),
+                    VersionKind.HYPERNETWORK: t("First column at strength 0 (baseline)")}[kind]
+        note = {VersionKind.EMBEDDING: t("Rows are the saved steps, one block per prompt; write the trigger word "
+                                         "in each prompt."),
+                VersionKind.HYPERNETWORK: t("Rows are the saved steps, columns the strengths.")}.get(kind, "")
+        return {c["weights"]: weights_update(kind), c["grid_baseline"]: gr.update(label=baseline),
+                c["grid_kind_note"]: H.message(note, "notice")}
+
+    ui.on_project(refresh, c["weights"], c["grid_baseline"], c["grid_kind_note"])
 
     def run(project: str, version: str, weights: str, seed: float, baseline: bool, prompts: str, negative: str,
             steps: float, width: float, height: float, cfg: float, sampler: str):
