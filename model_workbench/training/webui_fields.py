@@ -74,6 +74,8 @@ def parse_kind(value: Any) -> VersionKind:
         return value
     if value is None or value == "":
         return VersionKind.LORA
+    if isinstance(value, VersionKind):
+        return value
     try:
         return VersionKind(str(value).strip().lower())
     except ValueError:

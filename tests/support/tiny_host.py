@@ -42,7 +42,12 @@ from model_workbench.host import (
 from model_workbench.preview.requests import CellRequest, LoraRef, format_infotext
 from model_workbench.standalone import StandaloneConfig, StandaloneHost
 from model_workbench.training.apply import applied_lora
-from model_workbench.training.webui_kinds import StepSnapshot, VersionKind, WebuiTrainerSupport, WebuiTrainRequest
+from model_workbench.training.webui_kinds import (
+    StepSnapshot,
+    VersionKind,
+    WebuiTrainerSupport,
+    WebuiTrainRequest,
+)
 from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
 from tests.support.tiny_webui_trainer import (
     TEMPLATES,

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from model_workbench.host import ProgressUpdate, StopFlag
+from model_workbench.host import ProgressUpdate
 from model_workbench.training.webui_fields import parse_layer_structure, parse_learn_rate
 from model_workbench.training.webui_kinds import (
     EmbeddingFields,
