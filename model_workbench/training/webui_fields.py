@@ -70,8 +70,6 @@ class KindFieldsError(ValueError):
 
 def parse_kind(value: Any) -> VersionKind:
     """``"embedding"`` → VersionKind.EMBEDDING; None or "" → LoRA; anything else refused."""
-    if isinstance(value, VersionKind):  # str() of a str-enum is "VersionKind.X" on Python 3.11
-        return value
     if value is None or value == "":
         return VersionKind.LORA
     if isinstance(value, VersionKind):

@@ -137,13 +137,15 @@ def build_run_tab(ui: Any) -> None:
         out = {c["lora_form"]: gr.update(visible=lora), c["webui_form"]: gr.update(visible=not lora),
                c["start"]: gr.update(value=start_label(kind)),
                c["stop"]: gr.update(value=t("Stop") if lora else t("Interrupt")),
-               c["resume"]: gr.update(visible=lora), **form_updates(webui, kind, stored)}
+               c["resume"]: gr.update(visible=lora), **form_updates(webui, kind, stored),
+               # WebUI's trainers report steps, not our loss curve or sample images: nothing to show there
+               c["loss_plot"]: gr.update(visible=lora), c["samples"]: gr.update(visible=lora)}
         if note:
             out[c["form_status"]] = note
         return out
 
     ui.on_project(load_form, *inputs, c["lora_form"], c["webui_form"], c["start"], c["stop"], c["resume"],
-                  c["form_status"], webui["embedding_group"], webui["hypernetwork_group"], *webui_inputs)
+                  c["form_status"], c["loss_plot"], c["samples"], webui["embedding_group"], webui["hypernetwork_group"], *webui_inputs)
 
     def samples(project: str, version: str) -> list[tuple[str, str]]:
         """The version's sample images, newest epoch first, captioned with their file names."""
@@ -162,8 +164,9 @@ def build_run_tab(ui: Any) -> None:
     def shown_run(project: str, version: str) -> dict:
         """The selected version's run as it really is (on page load too): running, or how its last run
         ended, read from disk after a restart."""
+        lora = version_kind(root, project, version) is VersionKind.LORA  # WebUI's trainers plot no loss here
         return {c["progress"]: H.progress_html(ui.training.status_for(project, version)),
-                c["loss_plot"]: H.loss_svg(ui.training.losses()),
+                c["loss_plot"]: gr.update(value=H.loss_svg(ui.training.losses()), visible=lora),
                 c["train_log"]: "\n".join(ui.training.log_for(project, 200))}
 
     ui.on_project(shown_run, c["progress"], c["loss_plot"], c["train_log"])

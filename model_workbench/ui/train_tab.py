@@ -20,6 +20,7 @@ from model_workbench.training import projects
 from model_workbench.training.previews import PreviewService
 from model_workbench.training.session import TrainingService, service_for
 from model_workbench.training.webui_fields import KindFieldsError
+from model_workbench.training.webui_previews import KindPreviewService
 from model_workbench.training.webui_versions import create_kind_version
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown
@@ -58,6 +59,11 @@ class TrainUi:
     @property
     def previews(self) -> PreviewService:
         return PreviewService(self.ctx.host, is_training=self.training.is_running)
+
+    @property
+    def kind_previews(self) -> KindPreviewService:
+        """Grids of embedding and hypernetwork steps (the same lock, progress and stop as LoRA's)."""
+        return KindPreviewService(self.ctx.host, is_training=self.training.is_running)
 
     def on_project(self, refresher: Refresher, *targets: Any) -> None:
         """Register a refresher run whenever the project or version changes, and the components it updates."""

@@ -42,7 +42,8 @@ def plain_app(tmp_path_factory):
 
 
 def choose_kind(page, label: str) -> None:
-    page.locator("#mw_train_manage").get_by_text("Versions, renaming and deleting").first.click()
+    if not page.locator("#mw_train_new_version_kind").is_visible():  # the accordion is closed at first
+        page.locator("#mw_train_manage").get_by_text("Versions, renaming and deleting").first.click()
     page.locator("#mw_train_new_version_kind label", has_text=label).first.click()
 
 
