@@ -119,7 +119,7 @@ def test_an_embedding_and_a_hypernetwork_are_trained_and_their_steps_compared(pa
     grid_settings(page)
     field(page, "mw_train_grid_prompt").fill("tinydogemb, square\ntinydogemb, round")
     page.locator("#mw_train_grid_run").click()
-    expect(page.locator("#mw_train_grid_progress").first).to_contain_text("cells rendered", timeout=RENDER_TIMEOUT)
+    expect(page.locator("#mw_train_grid_progress").first).to_contain_text("tinydog_emb-grid", timeout=RENDER_TIMEOUT)
     expect(page.locator("#mw_train_grid_image img")).to_be_visible(timeout=STEP_TIMEOUT)
     manifest = newest_manifest(root, "tinydog")
     assert any(cell.get("baseline") for cell in manifest["cells"])
@@ -137,9 +137,10 @@ def test_an_embedding_and_a_hypernetwork_are_trained_and_their_steps_compared(pa
     grid_settings(page)
     field(page, "mw_train_weights").fill("0.5, 1")
     page.locator("#mw_train_grid_run").click()
-    expect(page.locator("#mw_train_grid_progress").first).to_contain_text("cells rendered", timeout=RENDER_TIMEOUT)
+    expect(page.locator("#mw_train_grid_progress").first).to_contain_text("tinydog_hyp-grid", timeout=RENDER_TIMEOUT)
     expect(page.locator("#mw_train_grid_image img")).to_be_visible(timeout=STEP_TIMEOUT)
     manifest = newest_manifest(root, "tinydog")
+    assert manifest["axes"]["x"]["labels"][0] == "no hypernetwork"
     assert any(cell.get("baseline") for cell in manifest["cells"])
     screenshot(page, "webui-kinds-hypernetwork-grid")
 
