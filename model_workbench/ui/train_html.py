@@ -113,13 +113,31 @@ def checkpoint_table(infos: Sequence[Any], previewable: bool = True) -> str:
         steps = "—" if info.steps is None else str(info.steps)
         loss = "—" if info.loss is None else f"{info.loss:.4f}"
         path = str(info.path)
-        button = ""
-        if previewable:
-            button = (f"<button class='mw-button mw-preview-button' data-path='{html.escape(path, quote=True)}' "
-                      "onclick='modelWorkbench.trainPreview(this.dataset.path)'>"
-                      f"{html.escape(t('Preview'))}</button>")
+        button = preview_button(path) if previewable else ""
         rows.append(f"<tr><td>{epoch}</td><td>{steps}</td><td>{loss}</td><td>{html.escape(human_size(info.size))}</td>"
                     f"<td title='{html.escape(path, quote=True)}'>{html.escape(Path(path).name)}</td><td>{button}</td></tr>")
+    return f"<table class='mw-table mw-checkpoints'><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def preview_button(path: str) -> str:
+    """The row's Preview button; the browser script hands its path to the tab's hidden preview input."""
+    return (f"<button class='mw-button mw-preview-button' data-path='{html.escape(path, quote=True)}' "
+            "onclick='modelWorkbench.trainPreview(this.dataset.path)'>"
+            f"{html.escape(t('Preview'))}</button>")
+
+
+def snapshot_table(snapshots: Sequence[Any], previewable: bool = True) -> str:
+    """One row per step WebUI's trainer saved (an embedding's or hypernetwork's checkpoints)."""
+    if not snapshots:
+        return f"<div class='mw-notice'>{html.escape(t('This version has no saved steps yet. Train it on the Train tab.'))}</div>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in (t("Step"), t("Name"), t("Size"), t("File"), ""))
+    rows = []
+    for snap in snapshots:
+        path = str(snap.path)
+        size = human_size(snap.path.stat().st_size) if snap.path.is_file() else "—"
+        rows.append(f"<tr><td>{snap.step}</td><td>{html.escape(snap.name)}</td><td>{html.escape(size)}</td>"
+                    f"<td title='{html.escape(path, quote=True)}'>{html.escape(snap.path.name)}</td>"
+                    f"<td>{preview_button(path) if previewable else ''}</td></tr>")
     return f"<table class='mw-table mw-checkpoints'><tr>{head}</tr>{''.join(rows)}</table>"
 
 

@@ -19,10 +19,15 @@ from model_workbench.preview.requests import WeightListError
 from model_workbench.training import projects
 from model_workbench.training.previews import cell_image, default_prompt
 from model_workbench.training.publish import publish_checkpoint
+from model_workbench.training.webui_kinds import VersionKind
+from model_workbench.training.webui_previews import version_source
+from model_workbench.training.webui_publish import publish_step
+from model_workbench.training.webui_runs import version_snapshots
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown, long_job_kwargs
 from model_workbench.ui.i18n import t, tf
 from model_workbench.ui.train_jobs import Job
+from model_workbench.ui.train_kinds import version_kind
 
 SAMPLERS = ["Euler a", "Euler", "DPM++ 2M", "DPM++ SDE", "DDIM", "UniPC"]
 EXPECTED = (HostFeatureUnavailable, WeightListError, ValueError, RuntimeError, projects.ProjectError)
@@ -119,14 +124,25 @@ def build_checkpoints_tab(ui: Any) -> None:
     grid_viewer(c, "ckpt", t("Checkpoint preview"))
 
     def refresh(project: str, version: str) -> dict:
-        return {c["checkpoints"]: H.checkpoint_table(_checkpoints(root, project, version))}
+        kind = version_kind(root, project, version)
+        if kind is VersionKind.LORA:
+            table = H.checkpoint_table(_checkpoints(root, project, version))
+        else:  # an embedding's or hypernetwork's checkpoints are the steps WebUI's trainer saved
+            table = H.snapshot_table(_snapshots(root, project, version, kind))
+        return {c["checkpoints"]: table, c["ckpt_weights"]: weights_update(kind)}
 
-    ui.on_project(refresh, c["checkpoints"])
+    ui.on_project(refresh, c["checkpoints"], c["ckpt_weights"])
 
     def preview(project: str, version: str, path: str, weights: str, prompt: str, seed: float, batch: float,
                 negative: str, steps: float, width: float, height: float, cfg: float, sampler: str):
         if not prompt.strip():
             prompt = default_prompt(root, project)
+        if version_kind(root, project, version) is not VersionKind.LORA:  # one step: its row of the kind's grid
+            yield from _run(ui, "ckpt", lambda report, stop: ui.kind_previews.grid(
+                version_source(root, project, version), weights, prompt, generation_settings(
+                    negative, steps, width, height, cfg, sampler), seed=int(seed if seed is not None else -1),
+                steps=[path], progress=report, stop=stop))
+            return
         yield from _run(ui, "ckpt", lambda report, stop: ui.previews.preview_checkpoint(
             project, version, path, weights, prompt, generation_settings(negative, steps, width, height, cfg, sampler),
             seed=int(seed if seed is not None else -1), batch_side=int(batch or 1), progress=report, stop=stop))
@@ -139,6 +155,22 @@ def build_checkpoints_tab(ui: Any) -> None:
                                   viewer_outputs(c, "ckpt"), **long_job_kwargs())
 
     ui.later.append(wire)
+
+
+def _snapshots(root: Path, project: str, version: str, kind: VersionKind) -> list[Any]:
+    if not project or not version:
+        return []
+    try:
+        return version_snapshots(root, project, version, kind)
+    except projects.ProjectError:
+        return []
+
+
+def weights_update(kind: VersionKind) -> dict[str, Any]:
+    """The weights field for the version's kind: a hypernetwork's strengths (``<hypernet:name:S>``); an
+    embedding has none (its columns are the prompt without it, then with it)."""
+    label = {VersionKind.LORA: t("LoRA weights"), VersionKind.HYPERNETWORK: t("Hypernetwork strengths")}
+    return gr.update(label=label.get(kind, ""), visible=kind is not VersionKind.EMBEDDING)
 
 
 def build_grid_tab(ui: Any) -> None:
@@ -161,11 +193,31 @@ def build_grid_tab(ui: Any) -> None:
     with gr.Row():
         c["grid_run"] = gr.Button(t("Preview all (same seed)"), variant="primary", elem_id="mw_train_grid_run")
         c["grid_stop"] = gr.Button(t("Stop"), variant="stop", elem_id="mw_train_grid_stop")
+    c["grid_kind_note"] = gr.HTML(elem_id="mw_train_grid_kind_note")
     grid_viewer(c, "grid", t("Grid"))
+
+    def refresh(project: str, version: str) -> dict:
+        kind = version_kind(root, project, version)
+        baseline = {VersionKind.LORA: t("First column without the LoRA (baseline)"),
+                    VersionKind.EMBEDDING: t("First column without the embedding (baseline)"),
+                    VersionKind.HYPERNETWORK: t("First column at strength 0 (baseline)")}[kind]
+        note = {VersionKind.EMBEDDING: t("Rows are the saved steps, one block per prompt; write the trigger word "
+                                         "in each prompt."),
+                VersionKind.HYPERNETWORK: t("Rows are the saved steps, columns the strengths.")}.get(kind, "")
+        return {c["weights"]: weights_update(kind), c["grid_baseline"]: gr.update(label=baseline),
+                c["grid_kind_note"]: H.message(note, "notice")}
+
+    ui.on_project(refresh, c["weights"], c["grid_baseline"], c["grid_kind_note"])
 
     def run(project: str, version: str, weights: str, seed: float, baseline: bool, prompts: str, negative: str,
             steps: float, width: float, height: float, cfg: float, sampler: str):
         chosen = prompt_lines(prompts) or [default_prompt(root, project)]
+        if version_kind(root, project, version) is not VersionKind.LORA:  # steps × strengths or × prompts
+            yield from _run(ui, "grid", lambda report, stop: ui.kind_previews.grid(
+                version_source(root, project, version), weights, prompt_lines(prompts), generation_settings(
+                    negative, steps, width, height, cfg, sampler), seed=int(seed if seed is not None else -1),
+                baseline=bool(baseline), progress=report, stop=stop))
+            return
         yield from _run(ui, "grid", lambda report, stop: ui.previews.preview_all(
             project, version, weights, chosen, generation_settings(negative, steps, width, height, cfg, sampler),
             seed=int(seed if seed is not None else -1), progress=report, stop=stop, baseline=bool(baseline)))
@@ -194,9 +246,16 @@ def build_compare_tab(ui: Any) -> None:
     gr.Markdown(t("Steps, size, sampler, CFG scale and negative prompt come from the Preview grid tab."))
     grid_viewer(c, "compare", t("Side by side"))
 
-    def refresh(project: str, _version: str) -> dict:
+    def refresh(project: str, version: str) -> dict:
+        kind = version_kind(root, project, version)  # only versions of the selected one's kind compare
+
+        def trained(name: str, checkpoints: int) -> bool:
+            if version_kind(root, project, name) is not kind:
+                return False
+            return bool(checkpoints) if kind is VersionKind.LORA else bool(_snapshots(root, project, name, kind))
         try:
-            versions = [v.name for v in projects.list_versions(root, project) if v.checkpoints] if project else []
+            versions = [v.name for v in projects.list_versions(root, project) if trained(v.name, v.checkpoints)] \
+                if project else []
         except projects.ProjectError:
             versions = []
         return {c["compare_versions"]: gr.update(choices=versions, value=versions[:2])}
@@ -216,6 +275,13 @@ def compare_wiring(ui: Any) -> tuple[Any, list[Any], list[Any]]:
 
     def run(project: str, versions: list[str], weights: str, seed: float, prompt: str, negative: str, steps: float,
             width: float, height: float, cfg: float, sampler: str):
+        kinds = {version_kind(ui.root, project, v) for v in versions or []}
+        if kinds and VersionKind.LORA not in kinds:  # embeddings or hypernetworks: the core refuses a mix
+            yield from _run(ui, "compare", lambda report, stop: ui.kind_previews.compare(
+                project, list(versions or []), weights, prompt_lines(prompt), generation_settings(
+                    negative, steps, width, height, cfg, sampler), seed=int(seed if seed is not None else -1),
+                progress=report, stop=stop, baseline=True))
+            return
         prompt = prompt.strip() or default_prompt(ui.root, project)
         yield from _run(ui, "compare", lambda report, stop: ui.previews.compare(
             project, list(versions or []), weights, prompt, generation_settings(negative, steps, width, height, cfg, sampler),
@@ -224,6 +290,29 @@ def compare_wiring(ui: Any) -> tuple[Any, list[Any], list[Any]]:
     inputs = [c["project"], c["compare_versions"], c["compare_weights"], c["compare_seed"], c["compare_prompt"],
               c["grid_negative"], c["grid_steps"], c["grid_width"], c["grid_height"], c["grid_cfg"], c["grid_sampler"]]
     return run, inputs, viewer_outputs(c, "compare")
+
+
+def publish_label(kind: VersionKind) -> str:
+    return {VersionKind.LORA: t("Publish to the LoRA folder"), VersionKind.EMBEDDING: t("Publish to the embeddings folder"),
+            VersionKind.HYPERNETWORK: t("Publish to the hypernetworks folder")}[kind]
+
+
+def publish_kind_step(ui: Any, source: Any, name: str) -> str:
+    """Publish the step file ``name`` of ``source()`` (a version's or an outside run's); the line to show."""
+    try:
+        found = source()
+        match = [s.path for s in found.snapshots if s.path.name == name]
+        if not match:
+            return H.error(t("Choose a step to publish."))
+        result = publish_step(ui.ctx.host, found, match[0])
+    except (projects.ProjectError, ValueError, OSError) as exc:
+        return H.error(str(exc))
+    usage = (tf("Use it in a prompt by writing {name}.", name=result.name) if found.kind is VersionKind.EMBEDDING
+             else tf("Use it in a prompt as <hypernet:{name}:1>.", name=result.name))
+    text = tf("Published as {path}.", path=str(result.path)) + " " + usage
+    if result.preview_path is None:
+        text += " " + t("No preview image yet: render a preview of this checkpoint and publish again to add one.")
+    return H.message(text)
 
 
 def build_publish_tab(ui: Any) -> None:
@@ -239,13 +328,23 @@ def build_publish_tab(ui: Any) -> None:
     c["publish_status"] = gr.HTML(elem_id="mw_train_publish_status")
 
     def refresh(project: str, version: str) -> dict:
+        kind = version_kind(root, project, version)
+        if kind is not VersionKind.LORA:  # a step of an embedding or hypernetwork, into WebUI's folder of its kind
+            names = [s.path.name for s in _snapshots(root, project, version, kind)]
+            return {c["publish_checkpoint"]: gr.update(choices=names, value=names[-1] if names else None,
+                                                       label=t("Step to publish")),
+                    c["publish_trigger"]: gr.update(visible=False), c["publish"]: gr.update(value=publish_label(kind))}
         names = [i.path.name for i in _checkpoints(root, project, version)]
-        return {c["publish_checkpoint"]: gr.update(choices=names, value=names[-1] if names else None),
-                c["publish_trigger"]: default_prompt(root, project) if project else ""}
+        return {c["publish_checkpoint"]: gr.update(choices=names, value=names[-1] if names else None,
+                                                   label=t("Checkpoint")),
+                c["publish_trigger"]: gr.update(value=default_prompt(root, project) if project else "", visible=True),
+                c["publish"]: gr.update(value=publish_label(kind))}
 
-    ui.on_project(refresh, c["publish_checkpoint"], c["publish_trigger"])
+    ui.on_project(refresh, c["publish_checkpoint"], c["publish_trigger"], c["publish"])
 
     def publish(project: str, version: str, name: str, weight: float, trigger: str) -> dict:
+        if version_kind(root, project, version) is not VersionKind.LORA:
+            return {c["publish_status"]: publish_kind_step(ui, lambda: version_source(root, project, version), name)}
         match = [i.path for i in _checkpoints(root, project, version) if i.path.name == name]
         if not match:
             return {c["publish_status"]: H.error(t("Choose a checkpoint to publish."))}

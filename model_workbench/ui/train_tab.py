@@ -19,10 +19,19 @@ from model_workbench.host import StopFlag
 from model_workbench.training import projects
 from model_workbench.training.previews import PreviewService
 from model_workbench.training.session import TrainingService, service_for
+from model_workbench.training.webui_fields import KindFieldsError
+from model_workbench.training.webui_previews import KindPreviewService
+from model_workbench.training.webui_versions import create_kind_version
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown
 from model_workbench.ui.context import UiContext
 from model_workbench.ui.i18n import t, tf
+from model_workbench.ui.train_kinds import (
+    kind_choices,
+    kind_from_choice,
+    train_reason,
+    unavailable_html,
+)
 
 Refresher = Callable[[str, str], dict]
 DEFAULT_VERSION = "v1"
@@ -50,6 +59,11 @@ class TrainUi:
     @property
     def previews(self) -> PreviewService:
         return PreviewService(self.ctx.host, is_training=self.training.is_running)
+
+    @property
+    def kind_previews(self) -> KindPreviewService:
+        """Grids of embedding and hypernetwork steps (the same lock, progress and stop as LoRA's)."""
+        return KindPreviewService(self.ctx.host, is_training=self.training.is_running)
 
     def on_project(self, refresher: Refresher, *targets: Any) -> None:
         """Register a refresher run whenever the project or version changes, and the components it updates."""
@@ -121,7 +135,11 @@ def build_train_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
     with gr.Accordion(t("Versions, renaming and deleting"), open=False, elem_id="mw_train_manage"):
         with gr.Row():
             c["new_version"] = gr.Textbox(label=t("New version name"), placeholder="v2", elem_id="mw_train_new_version")
+            c["new_version_kind"] = gr.Radio(kind_choices(ctx.host), value=kind_choices(ctx.host)[0],
+                                             label=t("What the version trains"), elem_id="mw_train_new_version_kind")
             c["create_version"] = gr.Button(t("Create version"), elem_id="mw_train_create_version")
+        # A kind this host cannot train stays on offer above; here is why it cannot.
+        c["kinds_unavailable"] = gr.HTML(unavailable_html(ctx.host), elem_id="mw_train_kinds_unavailable")
         with gr.Row():
             c["rename_to"] = gr.Textbox(label=t("New name"), elem_id="mw_train_rename_to")
             c["rename_project"] = gr.Button(t("Rename project"), elem_id="mw_train_rename_project")
@@ -183,10 +201,14 @@ def _wire_projects(ui: TrainUi) -> None:
             "Project {name} created with version {version}. Add images on the Dataset tab.",
             name=paths.name, version=DEFAULT_VERSION))), c["new_project"]: ""}
 
-    def create_version(project: str, name: str) -> dict:
+    def create_version(project: str, name: str, kind_label: str) -> dict:
+        kind = kind_from_choice(ui.ctx.host, kind_label)
+        refused = train_reason(ui.ctx.host, kind)
+        if refused is not None:
+            return fail(ValueError(refused))
         try:
-            folder = projects.create_version(root, project or "", name)
-        except projects.ProjectError as exc:
+            folder = create_kind_version(root, project or "", name, kind)
+        except (projects.ProjectError, KindFieldsError) as exc:
             return fail(exc)
         return {**selection(project, folder.name, H.message(tf("Version {name} created.", name=folder.name))),
                 c["new_version"]: ""}
@@ -232,7 +254,8 @@ def _wire_projects(ui: TrainUi) -> None:
     base = [c["project"], c["version"], c["project_status"], *ui.refresh_targets]
     c["create_project"].click(create_project, [c["new_project"]], base + [c["new_project"]])
     c["new_project"].submit(create_project, [c["new_project"]], base + [c["new_project"]])
-    c["create_version"].click(create_version, [c["project"], c["new_version"]], base + [c["new_version"]])
+    c["create_version"].click(create_version, [c["project"], c["new_version"], c["new_version_kind"]],
+                              base + [c["new_version"]])
     c["rename_project"].click(rename_project, [c["project"], c["version"], c["rename_to"]], base + [c["rename_to"]])
     c["rename_version"].click(rename_version, [c["project"], c["version"], c["rename_to"]], base + [c["rename_to"]])
     c["delete_project"].click(delete_project, [c["project"], c["version"], c["confirm"]], base + [c["confirm"]])
