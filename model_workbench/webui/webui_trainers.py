@@ -5,9 +5,12 @@ WebUI's Train tab creates the network in the user's folder (``create_embedding``
 step copies into ``<log dir>/<date>/<name>/embeddings|hypernetworks/<name>-<step>.pt`` and the result
 over the created file. Here the folders WebUI creates in (``cmd_opts.embeddings_dir`` /
 ``hypernetwork_dir``) point at a temporary folder for the run, so nothing lands among the user's files;
-the embedding database and hypernetwork list are reloaded from the user's folders afterwards. The step
-copies are the version's snapshots; the final file joins them as ``<name>-<final step>.pt`` where WebUI
-saved no copy of that number (its copies are numbered one ahead of the steps they hold).
+the embedding database and hypernetwork list are reloaded from the user's folders afterwards.
+
+The step copies are the version's snapshots, numbered as WebUI names them: a copy is saved when
+``steps_done = step + 1`` is a multiple of the interval, so ``<name>-N.pt`` holds N - 1 optimizer steps.
+The final result (``steps`` optimizer steps) joins them under WebUI's number for it, ``steps + 1``, unless
+WebUI saved that copy itself.
 """
 
 from __future__ import annotations
@@ -183,9 +186,10 @@ def step_snapshots(log_dir: Path, kind: VersionKind, name: str, since: float = 0
     return [StepSnapshot(kind, name, step, found[step]) for step in sorted(found)]
 
 
-def _keep_final(snapshots: list[StepSnapshot], kind: VersionKind, name: str, step: int, final: Path,
+def _keep_final(snapshots: list[StepSnapshot], kind: VersionKind, name: str, trained: int, final: Path,
                 run_dir: Path) -> list[StepSnapshot]:
-    """The trained result as ``<name>-<step>.pt`` beside WebUI's copies, unless WebUI saved that number."""
+    """The trained result beside WebUI's copies under WebUI's number for it, unless WebUI saved it."""
+    step = trained + 1
     if not final.is_file() or any(s.step == step for s in snapshots):
         return snapshots
     folder = snapshots[-1].path.parent if snapshots else run_dir / name / SUBFOLDER[kind]
