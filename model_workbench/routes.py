@@ -197,6 +197,9 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
 
     add_queue_routes(router, host)
     add_civitai_routes(router, host)
+    from model_workbench.webui_kind_routes import add_webui_kind_routes  # embeddings and hypernetworks (issue 13)
+
+    add_webui_kind_routes(router, host)
 
     return router
 

@@ -20,7 +20,8 @@ def generation_request(request: CellRequest) -> GenerationRequest:
     networks = ()
     if request.lora is not None:
         path = Path(request.lora.path) if request.lora.path else None
-        networks = (ExtraNetwork(name=request.lora.name, weight=request.lora.weight, kind="lora", path=path),)
+        networks = (ExtraNetwork(name=request.lora.name, weight=request.lora.weight, kind=request.lora.kind,
+                                 path=path),)
     return GenerationRequest(
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,

@@ -37,6 +37,8 @@ def _cell_entry(placed: PlacedCell) -> dict[str, Any]:
             "path": cell.checkpoint.path,
             "lora_name": cell.checkpoint.name,
             "epoch": cell.checkpoint.epoch,
+            "kind": cell.checkpoint.kind,
+            "step": cell.checkpoint.step,
         },
         "weight": cell.weight,
         "baseline": cell.baseline,  # the no-LoRA column: the row's checkpoint is not applied

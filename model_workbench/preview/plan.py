@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,12 @@ class CheckpointRef:
     path: str
     lora_name: str = ""
     epoch: int | None = None
+    # Besides LoRA files: a hypernetwork or embedding step snapshot ("hypernet" / "embedding", as
+    # ExtraNetwork.kind). ``word`` is an embedding's trigger word (the name its cells use in the prompt;
+    # ``lora_name`` stays unique per row); ``step`` the step it was saved at.
+    kind: str = "lora"
+    word: str = ""
+    step: int | None = None
 
     @property
     def name(self) -> str:
@@ -49,6 +55,26 @@ def unique_lora_name(path: str | Path) -> str:
     stat = file.stat()
     key = f"{file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
     return f"{file.stem}-{hashlib.sha1(key).hexdigest()[:8]}"
+
+
+def step_checkpoint(path: str | Path, step: int, kind: str, word: str = "") -> CheckpointRef:
+    """A hypernetwork or embedding snapshot labelled ``step N``, under a name unique to the file."""
+    return CheckpointRef(label=f"step {step}", path=str(path), lora_name=unique_lora_name(path), kind=kind,
+                         word=word, step=step)
+
+
+@dataclass(frozen=True)
+class ValueAxis:
+    """What the columns of a grid are: their title, the baseline column's label and prompt, each value's label.
+
+    LoRA and hypernetwork grids have a column per weight (strength); an embedding grid has one value (the
+    embedding applied) and its baseline column is the prompt with the trigger word taken out.
+    """
+
+    title: str = "LoRA weight"
+    baseline_label: str = BASELINE_LABEL
+    value_label: Callable[[float], str] = field(default=lambda w: weight_label(w))
+    baseline_prompt: Callable[[str], str] | None = None  # None: the same prompt
 
 
 def epoch_checkpoint(path: str | Path, epoch: int | None, lora_name: str = "") -> CheckpointRef:
@@ -177,6 +203,7 @@ def grid_plan(
     batch_side: int = 1,
     title: str = "",
     baseline: bool = False,
+    axis: ValueAxis | None = None,
 ) -> GridPlan:
     """Epochs × weights (× prompts) with one fixed seed.
 
@@ -198,8 +225,9 @@ def grid_plan(
     prompt_list = _clean_prompts(prompts)
     fixed_seed = resolve_seed(seed)
 
+    axis = axis or ValueAxis()
     columns: list[float | None] = [None, *weights] if baseline else list(weights)  # None: no LoRA
-    x_labels = [BASELINE_LABEL if w is None else weight_label(w) for w in columns]
+    x_labels = [axis.baseline_label if w is None else axis.value_label(w) for w in columns]
     y_labels = [c.label for c in checkpoints]
     z_labels = prompt_list if len(prompt_list) > 1 else []
 
@@ -207,9 +235,13 @@ def grid_plan(
     for y, ckpt in enumerate(checkpoints):
         for z, prompt in enumerate(prompt_list):
             for x, weight in enumerate(columns):
-                lora = None if weight is None else LoraRef(name=ckpt.name, weight=float(weight), path=ckpt.path)
+                lora = None if weight is None else LoraRef(name=ckpt.word or ckpt.name, weight=float(weight),
+                                                           path=ckpt.path, kind=ckpt.kind)
+                cell_prompt = prompt
+                if lora is None and axis.baseline_prompt is not None:
+                    cell_prompt = axis.baseline_prompt(prompt)
                 request = CellRequest(
-                    prompt=prompt,
+                    prompt=cell_prompt,
                     negative_prompt=settings.negative_prompt,
                     seed=fixed_seed,
                     steps=settings.steps,
@@ -233,7 +265,7 @@ def grid_plan(
                         z_label=z_labels[z] if z_labels else "",
                         checkpoint=ckpt,
                         weight=float(weight or 0.0),
-                        prompt=prompt,
+                        prompt=cell_prompt,
                         request=request,
                     )
                 )
@@ -244,6 +276,7 @@ def grid_plan(
         seed=fixed_seed,
         cells=cells,
         title=title,
+        x_title=axis.title,
         meta={"batch_side": batch_side, "settings": settings.__dict__.copy()},
     )
 
@@ -273,6 +306,8 @@ def comparison_plans(
     settings: GenerationSettings | None = None,
     *,
     seed: int | None = -1,
+    baseline: bool = False,
+    axis: ValueAxis | None = None,
 ) -> list[tuple[str, GridPlan]]:
     """One plan per trained version with the same prompt, seed and weights, for side-by-side compare."""
     if len(versions) < 2:
@@ -282,7 +317,7 @@ def comparison_plans(
     plans = []
     for name, ckpt in versions:
         # No title: build_comparison writes the version name above each block.
-        plan = grid_plan([ckpt], weights, prompts, settings, seed=fixed_seed)
+        plan = grid_plan([ckpt], weights, prompts, settings, seed=fixed_seed, baseline=baseline, axis=axis)
         plan.meta["version"] = name
         plans.append((name, plan))
     return plans

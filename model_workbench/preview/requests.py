@@ -34,11 +34,16 @@ class LoraRef:
     name: str
     weight: float = 1.0
     path: str = ""
+    # "lora", "hypernet" (``<hypernet:NAME:STRENGTH>``) or "embedding" (no tag: ``name`` is the word in the
+    # prompt), as ExtraNetwork.kind; the name of a hypernet or embedding preview is registered by the host.
+    kind: str = "lora"
 
     def tag(self) -> str:
-        """The extra-network tag WebUI's prompt parser understands."""
+        """The extra-network tag WebUI's prompt parser understands ("" for an embedding: its word is the prompt's)."""
         check_lora_name(self.name)
-        return f"<lora:{self.name}:{format_weight(self.weight)}>"
+        if self.kind == "embedding":
+            return ""
+        return f"<{self.kind}:{self.name}:{format_weight(self.weight)}>"
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ def build_prompt(prompt: str, lora: LoraRef | None) -> str:
     if lora is None:
         return base
     tag = lora.tag()
+    if not tag:
+        return base
     return f"{base} {tag}" if base else tag
 
 

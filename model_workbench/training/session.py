@@ -34,10 +34,11 @@ from ..host import BaseCheckpoint, GenerationRequest, Host, HostFeatureUnavailab
 from ..host_base import why_host_cannot_train
 from ..jsonfile import write_json_atomic
 from ..per_host import PerHost
-from . import after_preview, base_checkpoint, projects
+from . import after_preview, base_checkpoint, projects, webui_fields, webui_session, webui_versions
 from .config import TrainingConfig
 from .dataset import TrainingDataset, scan_dataset
 from .trainer import Progress, SampleRequest, Trainer
+from .webui_kinds import VersionKind, WebuiTrainRequest
 
 TRAIN_JOB = "model-workbench-train"
 IDLE, RUNNING, FINISHED, INTERRUPTED, FAILED = "idle", "running", "finished", "interrupted", "failed"
@@ -49,6 +50,8 @@ LAST_RUN = "last_run.json"  # in the version's folder: its last run's status, sh
 _PROJECT_KEYS = ("train_data_dir", "output_dir", "output_name")
 
 MSG_BUSY = "A training is already running ({project} / {version}); stop it or wait for it to finish."
+MSG_BUSY_KIND = ("A {kind} training is already running ({project} / {version}); one training of any kind runs at a "
+                 "time: stop it or wait for it to finish.")
 MSG_NOT_RUNNING = "No training is running."
 MSG_UNKNOWN_KEYS = "Unknown training settings: {keys}. Use kohya sd-scripts' argument names."
 MSG_NO_RESUME = ("There is no saved state to resume {project} / {version} from; start a new training instead.")
@@ -95,6 +98,7 @@ class TrainingStatus:
     started_at: float | None = None
     finished_at: float | None = None
     preview: dict[str, Any] | None = None  # the preview after training (after_preview), None when off
+    kind: str = "lora"  # what the run trains: "lora", "embedding" or "hypernetwork" (webui_kinds.VersionKind)
 
     def as_dict(self) -> dict[str, Any]:
         """The ``GET /train/status`` shape (plus a few extra fields the tab uses)."""
@@ -104,7 +108,7 @@ class TrainingStatus:
             "loss": self.loss, "average_loss": self.average_loss, "lr": self.lr, "it_per_s": self.it_per_s,
             "message": self.message, "checkpoints": list(self.checkpoints), "samples": list(self.samples),
             "started_at": self.started_at, "finished_at": self.finished_at,
-            "preview": dict(self.preview) if self.preview is not None else None,
+            "preview": dict(self.preview) if self.preview is not None else None, "kind": self.kind,
         }
 
 
@@ -238,16 +242,22 @@ class TrainingService:
         is not the loaded checkpoint and ``switch_base_model`` is off, ``BaseModelMismatch`` before
         anything starts. A version that does not exist yet is created with the given settings.
         """
-        reason = why_host_cannot_train(self.host)
+        kind = self._kind_of(project, version)
+        reason = why_host_cannot_train(self.host) if kind is VersionKind.LORA else webui_session.support_refusal(
+            self.host, kind)
         if reason:  # said now, not as a failure a second after "started"
             raise HostFeatureUnavailable(reason)
         with self._lock:
             if self._status.state == RUNNING:
-                raise TrainingBusy(MSG_BUSY.format(project=self._status.project, version=self._status.version))
+                busy = MSG_BUSY if self._status.kind == kind.value else MSG_BUSY_KIND
+                raise TrainingBusy(busy.format(project=self._status.project, version=self._status.version,
+                                               kind=self._status.kind))
             paths = projects.project_paths(self.root, project)
             if not paths.dir.is_dir():
                 raise projects.ProjectError(projects.MSG_PROJECT_MISSING.format(name=paths.name))
             version = projects.validate_name(version, "version")
+            if kind is not VersionKind.LORA:
+                return self._start_webui(paths, version)
             if not paths.version_dir(version).is_dir():
                 projects.create_version(self.root, paths.name, version, {})
             stored = projects.read_version_config(self.root, paths.name, version)
@@ -277,6 +287,61 @@ class TrainingService:
             self._thread.start()
             return self._status.as_dict()
 
+    def _kind_of(self, project: str, version: str) -> VersionKind:
+        """The version's kind (a version that does not exist yet is a LoRA one, created by start)."""
+        try:
+            return webui_fields.version_kind(projects.read_version_config(self.root, project, version))
+        except projects.ProjectError:
+            return VersionKind.LORA  # missing, or unreadable: the LoRA path says why
+
+    def _start_webui(self, paths: projects.ProjectPaths, version: str) -> dict[str, Any]:
+        """Start an embedding or hypernetwork version's run (call with the lock held; see webui_session)."""
+        fields = webui_versions.stored_kind_fields(self.root, paths.name, version)
+        request = webui_versions.train_request(self.root, paths.name, version, fields)
+        self._stop.clear()
+        self._status = TrainingStatus(state=RUNNING, project=paths.name, version=version, kind=request.kind.value,
+                                      total_steps=fields.training.steps, started_at=time.time(),
+                                      message="Starting…")
+        self._log, self._losses, self._epoch_losses = [], [], {}
+        self._log_file = paths.train_log
+        self._record_file = paths.version_dir(version) / LAST_RUN
+        self._record()
+        self._thread = threading.Thread(target=self._run_then_notify_webui, args=(paths, version, request),
+                                        name="model-workbench-train", daemon=True)
+        self._thread.start()
+        return self._status.as_dict()
+
+    def _run_then_notify_webui(self, *args: Any) -> None:
+        self._run_then_notify(*args, run=self._run_webui)
+
+    def _on_webui_progress(self, update: ProgressUpdate) -> None:
+        with self._lock:
+            s = self._status
+            s.step, s.total_steps = int(update.done), int(update.total)
+            s.message = update.text or webui_session.MSG_KIND_PROGRESS.format(done=s.step, total=s.total_steps)
+            text = s.message
+        self.host.report_progress(ProgressUpdate(update.done, update.total, text))
+
+    def _run_webui(self, paths: projects.ProjectPaths, version: str, request: WebuiTrainRequest) -> None:
+        try:
+            fields = request.fields
+            self._log_line(webui_session.MSG_KIND_STARTED.format(
+                kind=request.kind.value, name=fields.name, project=paths.name, version=version,
+                steps=fields.training.steps))
+            result = webui_session.run_webui_training(self.host, request, TRAIN_JOB, self._stop,
+                                                      self._on_webui_progress)
+            for snapshot in result.snapshots:
+                self._log_line(webui_session.MSG_KIND_SAVED.format(step=snapshot.step, file=snapshot.path.name))
+            with self._lock:
+                self._status.checkpoints = [str(s.path) for s in result.snapshots]
+            self._finish(INTERRUPTED if result.interrupted else FINISHED,
+                         webui_session.finished_message(result, request.log_dir))
+        except (HostFeatureUnavailable, ValueError, projects.ProjectError) as exc:
+            self._finish(FAILED, MSG_FAILED.format(error=exc))
+        except Exception as exc:  # WebUI's trainer is foreign code: the user sees a sentence, the log the rest
+            self._log_line(traceback.format_exc())
+            self._finish(FAILED, MSG_FAILED.format(error=f"{type(exc).__name__}: {exc}"))
+
     def stop(self) -> bool:
         """Ask the running training to stop after the current step; False when none runs."""
         with self._lock:
@@ -303,9 +368,9 @@ class TrainingService:
             if callback not in self._end_listeners:
                 self._end_listeners.append(callback)
 
-    def _run_then_notify(self, *args: Any) -> None:
+    def _run_then_notify(self, *args: Any, run: Callable[..., None] | None = None) -> None:
         try:
-            self._run(*args)
+            (run or self._run)(*args)
         finally:
             status = self.status()
             with self._lock:

@@ -6,6 +6,9 @@ tag, so every part of the Train tab runs end to end without WebUI:
 - ``trainable_model()`` yields the host's one tiny model and puts its weights back on exit;
 - ``generate()`` samples it with each LoRA of the request merged at its weight (``applied_lora``,
   the way WebUI's Lora extension merges them), and writes WebUI-style infotexts;
+- ``train_webui_network()`` trains an embedding or hypernetwork with ``tiny_webui_trainer`` (WebUI's formats
+  and log layout), and ``generate()`` applies ``ExtraNetwork`` kinds "embedding" (the word reads the file's
+  vectors) and "hypernet" (the file's MLPs on the cross-attention context at the strength);
 - ``tag_image()`` names the image's dominant colours (deterministic "deepbooru"), or a sentence ("blip");
 - given ``checkpoints`` (file names), it lists that many tiny checkpoints, each a model of its own seed
   (the first is the one loaded at start), and ``load_checkpoint()`` swaps their weights in, hashing a
@@ -39,7 +42,21 @@ from model_workbench.host import (
 from model_workbench.preview.requests import CellRequest, LoraRef, format_infotext
 from model_workbench.standalone import StandaloneConfig, StandaloneHost
 from model_workbench.training.apply import applied_lora
+from model_workbench.training.webui_kinds import (
+    StepSnapshot,
+    VersionKind,
+    WebuiTrainerSupport,
+    WebuiTrainRequest,
+)
 from tests.support.tiny_diffusion import TinyDiffusionModel, single_thread
+from tests.support.tiny_webui_trainer import (
+    TEMPLATES,
+    embeddings_applied,
+    hypernetworks_applied,
+    load_embedding,
+    load_hypernetwork,
+    train,
+)
 
 COLOUR_NAMES = {
     "red": (230, 40, 40), "green": (40, 200, 60), "blue": (40, 60, 230), "yellow": (240, 220, 40),
@@ -83,6 +100,36 @@ class TinyHost(StandaloneHost):
         self._hashed: set[str] = set(list(self._checkpoints)[:1])
         self._loaded: str | None = next(iter(self._checkpoints), None)
 
+    # -- embeddings and hypernetworks: tiny_webui_trainer stands in for WebUI's trainers ---------------
+    def webui_trainer_support(self) -> list[WebuiTrainerSupport]:
+        return [WebuiTrainerSupport(VersionKind.EMBEDDING), WebuiTrainerSupport(VersionKind.HYPERNETWORK)]
+
+    def prompt_templates(self) -> list[str]:
+        return sorted(TEMPLATES)
+
+    def prompt_template_text(self, name: str) -> str | None:
+        return TEMPLATES.get(name)
+
+    def webui_training_log_dir(self) -> Path | None:
+        return self.config.models_dir.parent / "textual_inversion"
+
+    def train_webui_network(self, request: WebuiTrainRequest, progress: ProgressCallback | None = None,
+                            stop: StopFlag | None = None) -> list[StepSnapshot]:
+        def report(update: ProgressUpdate) -> None:
+            if progress is not None:
+                progress(update)
+            if self.step_delay:
+                time.sleep(self.step_delay)
+
+        saved = {k: v.clone() for k, v in self.model.root.state_dict().items()}
+        try:
+            with self._model_lock:
+                return train(self.model, request, TEMPLATES.get(request.fields.training.template_file, "[name]"),
+                             self._loaded or "tiny", report,
+                             lambda: bool(stop is not None and stop.is_set()) or self.interrupted())
+        finally:
+            self.model.root.load_state_dict(saved)  # the loaded model is unchanged, as WebUI's trainers leave it
+
     def capabilities(self) -> HostCapabilities:
         return HostCapabilities(name="Tiny test host", flavor="test", can_generate=True, can_train=True,
                                 can_tag=True, can_refresh_models=True)
@@ -112,9 +159,18 @@ class TinyHost(StandaloneHost):
         self.generated.append(request)
         images, infotexts = [], []
         with self._model_lock, contextlib.ExitStack() as stack:
+            vectors, hypernets = {}, []
             for extra in request.extra_networks:
-                if extra.path is not None:
+                if extra.path is None:
+                    continue
+                if extra.kind == "embedding":  # the word means the file for this generation only
+                    vectors[extra.name.lower()] = load_embedding(extra.path)
+                elif extra.kind == "hypernet":
+                    hypernets.append((load_hypernetwork(extra.path)[0], extra.weight))
+                else:
                     stack.enter_context(applied_lora(self.model.root, self.model.family, str(extra.path), extra.weight))
+            stack.enter_context(embeddings_applied(self.model, vectors))
+            stack.enter_context(hypernetworks_applied(self.model, hypernets))
             for i in range(request.batch_size * request.n_iter):
                 seed = request.seed + i
                 images.append(self.model.sample(request.prompt, request.negative_prompt, seed, request.steps,
@@ -123,7 +179,7 @@ class TinyHost(StandaloneHost):
                 cell = CellRequest(prompt=request.prompt, negative_prompt=request.negative_prompt, seed=seed,
                                    steps=request.steps, sampler_name=request.sampler_name,
                                    cfg_scale=request.cfg_scale, width=request.width, height=request.height,
-                                   lora=LoraRef(lora.name, lora.weight, str(lora.path)) if lora else None)
+                                   lora=LoraRef(lora.name, lora.weight, str(lora.path), kind=lora.kind) if lora else None)
                 infotexts.append(format_infotext(cell))
         if progress is not None:
             progress(ProgressUpdate(1, 1, "done"))

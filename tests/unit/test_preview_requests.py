@@ -115,5 +115,5 @@ def test_cell_request_seeds_prompt_and_infotext() -> None:
     assert "Steps: 12, Sampler: DPM++ 2M, CFG scale: 6.5, Seed: 42, Size: 640x448" in info
     data = request.to_dict()
     assert data["final_prompt"] == request.final_prompt()
-    assert data["lora"] == {"name": "p_v-000001", "weight": 0.6, "path": ""}
+    assert data["lora"] == {"name": "p_v-000001", "weight": 0.6, "path": "", "kind": "lora"}
     assert request.with_seed(7).seed == 7
