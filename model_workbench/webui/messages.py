@@ -102,3 +102,7 @@ EMBEDDING_SHAPE = (
     "loaded checkpoint needs {expected}). Load the checkpoint it was trained on."
 )
 NETWORK_FILE_MISSING = "There is no file at {path}."
+EMBEDDING_UNREADABLE = (
+    "WebUI could not read back the embedding it had just created (its console says why; a PyTorch newer than "
+    "this WebUI expects writes files its safety check refuses), so it cannot train it."
+)

@@ -152,6 +152,8 @@ def _train_embedding(modules: WebuiTrainingModules, request: WebuiTrainRequest, 
         name = created.stem
         db = modules.sd_hijack.model_hijack.embedding_db
         db.load_from_file(str(created), created.name)  # the database WebUI trains from, by its own loader
+        if name not in db.word_embeddings:  # WebUI reports a file it cannot read and goes on
+            raise RuntimeError(messages.EMBEDDING_UNREADABLE)
         training = fields.training
         with _optimizations_undone(modules, always=False):
             embedding, final = ti.train_embedding(task, *_trainer_arguments(training, name, request), True,

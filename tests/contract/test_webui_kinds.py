@@ -354,3 +354,12 @@ def test_a_baseline_cell_is_plain_txt2img(webui, host):
         host.generate(GenerationRequest(prompt="a photo", seed=5, width=64, height=64))
     p = webui.processing.processed_requests[-1]
     assert p.prompt == "a photo" and not p.do_not_reload_embeddings
+
+
+def test_an_embedding_webui_cannot_read_back_is_said_in_our_words(webui, host, tmp_path, monkeypatch):
+    # WebUI 1.10.1's safe unpickler refuses files a newer PyTorch writes; load_from_file then only prints.
+    monkeypatch.setattr(webui.db, "load_from_file", lambda path, filename: None)
+    fields = EmbeddingFields("mychar", training=WebuiTrainingFields(steps=2))
+    with host.gpu_lock("train"), pytest.raises(RuntimeError, match="could not read back the embedding"):
+        host.train_webui_network(request(tmp_path, VersionKind.EMBEDDING, fields))
+    assert webui.ti.train_calls == [] and list(Path(webui.shared.cmd_opts.embeddings_dir).iterdir()) == []
