@@ -60,7 +60,7 @@ def webui(webui_server, webui_dir):
     data_dir = Path(status.json()["data_dir"])
     assert httpx.post(url + API + "/projects", json={"name": PROJECT}, timeout=30).status_code == 200
     paths = projects.project_paths(data_dir, PROJECT)
-    make_concept_folder(paths.dataset, n=2, repeats=1, concept="tinysquare")
+    make_concept_folder(paths.dataset, n=2, repeats=1, concept="tinysquare")  # WebUI's trainers read one folder
     cleanup: list[Path] = []
     try:
         yield {"url": url, "log": log_path, "paths": paths, "cleanup": cleanup, "webui_dir": webui_dir,
@@ -126,7 +126,7 @@ def test_hypernetwork_trained_in_webuis_own_tab_gridded_and_published(webui):
     webui["cleanup"] += [webui_file, *(run_root.glob(f"*/{HYPERNET}"))]
     trained = httpx.post(url + "/sdapi/v1/train/hypernetwork", timeout=900, json={
         "id_task": "mw-tier", "hypernetwork_name": HYPERNET, "learn_rate": "0.05", "batch_size": 1,
-        "gradient_step": 1, "data_root": str(webui["paths"].dataset), "log_directory": "textual_inversion",
+        "gradient_step": 1, "data_root": str(webui["paths"].dataset / "1_tinysquare"), "log_directory": "textual_inversion",
         "training_width": 64, "training_height": 64, "varsize": False, "steps": 4, "clip_grad_mode": "disabled",
         "clip_grad_value": "0.1", "shuffle_tags": False, "tag_drop_out": 0, "latent_sampling_method": "once",
         "use_weight": False, "create_image_every": 0, "save_hypernetwork_every": 2,
