@@ -72,6 +72,16 @@ def request(tmp_path, kind, fields) -> WebuiTrainRequest:
     return WebuiTrainRequest(kind=kind, fields=fields, data_dir=data, log_dir=tmp_path / "runs")
 
 
+def trainer_fields(req) -> dict:
+    """FIELDS as train_embedding / train_hypernetwork must receive them, by WebUI's parameter names."""
+    return dict(learn_rate="0.005:3, 1e-3", batch_size=2, gradient_step=3, data_root=str(req.data_dir),
+                log_directory=str(req.log_dir), training_width=64, training_height=48, varsize=True, steps=6,
+                clip_grad_mode="norm", clip_grad_value="0.2", shuffle_tags=True, tag_drop_out=0.1,
+                latent_sampling_method="deterministic", use_weight=True, create_image_every=0,
+                template_filename="subject_filewords.txt", preview_from_txt2img=False, preview_width=64,
+                preview_height=48)
+
+
 def user_embedding(webui, name="userword"):
     """An embedding the user has, listed in the database."""
     webui.ti.Embedding(torch.ones(1, 32), name).save(str(Path(webui.shared.cmd_opts.embeddings_dir) / f"{name}.pt"))
@@ -136,12 +146,7 @@ def test_an_embedding_is_created_and_trained_with_the_forms_fields(webui, host, 
         snapshots = host.train_webui_network(req)
     assert webui.ti.create_calls == [("mychar", 2, False, "woman")]
     (call,) = webui.ti.train_calls
-    expected = dict(
-        embedding_name="mychar", learn_rate="0.005:3, 1e-3", batch_size=2, gradient_step=3,
-        data_root=str(req.data_dir), log_directory=str(req.log_dir), training_width=64, training_height=48,
-        varsize=True, steps=6, clip_grad_mode="norm", clip_grad_value="0.2", shuffle_tags=True, tag_drop_out=0.1,
-        latent_sampling_method="deterministic", use_weight=True, create_image_every=0, save_embedding_every=2,
-        template_filename="subject_filewords.txt", preview_from_txt2img=False, preview_width=64, preview_height=48)
+    expected = {"embedding_name": "mychar", "save_embedding_every": 2, **trainer_fields(req)}
     assert {k: call[k] for k in expected} == expected
     # WebUI numbers its copies steps_done = step + 1: 2, 4, 6 hold 1, 3, 5 steps; the result (6 steps) is 7.
     assert [(s.kind, s.name, s.step) for s in snapshots] == [(VersionKind.EMBEDDING, "mychar", n) for n in (2, 4, 6, 7)]
@@ -195,12 +200,7 @@ def test_a_hypernetwork_is_created_and_trained_with_the_forms_fields(webui, host
                           activation_func="relu", weight_init="XavierNormal", add_layer_norm=True, use_dropout=True,
                           dropout_structure="0, 0.1, 0")
     (call,) = webui.hn.train_calls
-    expected = dict(
-        hypernetwork_name="my net", learn_rate="0.005:3, 1e-3", batch_size=2, gradient_step=3,
-        data_root=str(req.data_dir), log_directory=str(req.log_dir), training_width=64, training_height=48,
-        varsize=True, steps=6, clip_grad_mode="norm", clip_grad_value="0.2", shuffle_tags=True, tag_drop_out=0.1,
-        latent_sampling_method="deterministic", use_weight=True, create_image_every=0, save_hypernetwork_every=2,
-        template_filename="subject_filewords.txt", preview_from_txt2img=False, preview_width=64, preview_height=48)
+    expected = {"hypernetwork_name": "my net", "save_hypernetwork_every": 2, **trainer_fields(req)}
     assert {k: call[k] for k in expected} == expected
     assert [(s.kind, s.name, s.step) for s in snapshots] == [(VersionKind.HYPERNETWORK, "my net", n) for n in (2, 4, 6, 7)]
     assert all(s.path.parent.name == "hypernetworks" for s in snapshots)
