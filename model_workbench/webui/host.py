@@ -30,6 +30,7 @@ from model_workbench.host import (
 )
 from model_workbench.host_base import BaseHost
 from model_workbench.settings_schema import settings_from_values
+from model_workbench.training.webui_kinds import StepSnapshot, WebuiTrainerSupport, WebuiTrainRequest
 from model_workbench.webui import checkpoints, messages
 from model_workbench.webui.forge_guard import forge_training, forget_applied_loras
 from model_workbench.webui.forge_trainable import why_not_trainable_forge
@@ -41,6 +42,10 @@ from model_workbench.webui.registered_networks import RegisteredNetworks
 from model_workbench.webui.settings import current_values
 from model_workbench.webui.tagging import tag_image as tag_with_webui
 from model_workbench.webui.trainable import WebuiTrainableModel, why_not_trainable
+from model_workbench.webui.webui_snapshots import snapshots_registered
+from model_workbench.webui.webui_trainer_support import train_reason, trainer_support
+from model_workbench.webui.webui_trainers import WebuiTrainingModules
+from model_workbench.webui.webui_trainers import train_webui_network as run_webui_trainer
 
 
 def _opt_dir(name: str) -> Path | None:
@@ -84,6 +89,18 @@ def _empty_script_runner() -> Any | None:
     scripts = _optional_module("modules.scripts")
     runner = getattr(scripts, "ScriptRunner", None)
     return runner() if runner is not None else None
+
+
+def _embedding_db() -> Any | None:
+    """A1111's embedding database (``sd_hijack.model_hijack.embedding_db``), or None where there is none."""
+    hijack = getattr(_optional_module("modules.sd_hijack"), "model_hijack", None)
+    return getattr(hijack, "embedding_db", None)
+
+
+def _loaded_model() -> Any | None:
+    """The model as loaded, without A1111's ``shared.sd_model`` property (which would load one)."""
+    data = getattr(sd_models, "model_data", None)
+    return data.sd_model if data is not None and hasattr(data, "sd_model") else shared.sd_model
 
 
 def _forge_load_model() -> None:
@@ -185,7 +202,7 @@ class WebuiHost(BaseHost):
         if networks is None or network is None:
             return
         for extra in request.extra_networks:
-            if extra.path is not None:
+            if extra.kind == "lora" and extra.path is not None:
                 self._registered.add(networks, network, extra.name, extra.path)
 
     def build_processing(self, request: GenerationRequest) -> Any:
@@ -234,9 +251,13 @@ class WebuiHost(BaseHost):
         if self.kind.engine == "forge":
             _forge_load_model()  # what Forge's UI would have prepared (absent under --nowebui)
         self._register_extra_networks(request)
-        p = self.build_processing(request)
-        with closing(p):
-            processed = processing.process_images(p)
+        with snapshots_registered(request, shared, _optional_module("modules.textual_inversion.textual_inversion"),
+                                  _embedding_db()) as (request, registered):
+            p = self.build_processing(request)
+            if registered.any_embedding:
+                p.do_not_reload_embeddings = True  # a reload from the folders would drop the registered steps
+            with closing(p):
+                processed = processing.process_images(p)
         start = getattr(processed, "index_of_first_image", 0)
         images = list(processed.images[start:])
         infotexts = list(getattr(processed, "infotexts", [])[start:]) or [processed.info] * len(images)
@@ -341,9 +362,7 @@ class WebuiHost(BaseHost):
         our job. A1111 and Forge both undo a merge only at the next generation; A1111 also keeps a CPU
         backup of every layer a LoRA touched (GBs for SDXL), which this frees."""
         if self.kind.engine == "ldm":
-            # The model as loaded, without WebUI's shared.sd_model property (which would load one).
-            data = getattr(sd_models, "model_data", None)
-            model = data.sd_model if data is not None and hasattr(data, "sd_model") else shared.sd_model
+            model = _loaded_model()
             networks = _builtin_module("networks")
             if model is not None and networks is not None:
                 clear_applied_networks(model, networks)
@@ -356,6 +375,52 @@ class WebuiHost(BaseHost):
         memory_management.load_models_gpu([objects.unet, objects.clip.patcher])
         forget_applied_loras(engine, _builtin_module("networks"))
         memory_management.soft_empty_cache()
+
+    # -- embeddings and hypernetworks by WebUI's own trainers ----------------------------------------------
+    def webui_trainer_support(self) -> list[WebuiTrainerSupport]:
+        return trainer_support(self.kind, _loaded_model(), shared.cmd_opts)
+
+    def prompt_templates(self) -> list[str]:
+        """WebUI's textual inversion templates (``--textual-inversion-templates-dir``), by file name."""
+        ti = _optional_module("modules.textual_inversion.textual_inversion")
+        lister = getattr(ti, "list_textual_inversion_templates", None)
+        if lister is not None:
+            return sorted(lister())
+        folder = _opt_dir("textual_inversion_templates_dir")
+        return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder and folder.is_dir() else []
+
+    def webui_training_log_dir(self) -> Path | None:
+        """The Train tab's "Log directory" default, "textual_inversion", resolved as WebUI resolves it:
+        against the folder WebUI runs in."""
+        return Path("textual_inversion").resolve()
+
+    def train_webui_network(self, request: WebuiTrainRequest, progress: ProgressCallback | None = None,
+                            stop: StopFlag | None = None) -> list[StepSnapshot]:
+        """WebUI's create_* and train_* on the version's dataset (inside :meth:`gpu_lock`); the model,
+        the embedding database and the hypernetwork list are as before afterwards."""
+        reason = train_reason(self.kind, shared.sd_model, shared.cmd_opts)
+        if reason:
+            raise HostFeatureUnavailable(reason)
+        if shared.sd_model is None:
+            raise HostFeatureUnavailable(messages.NO_MODEL)
+
+        def reload() -> None:
+            model = shared.sd_model
+            sd_models.reload_model_weights(model, info=getattr(model, "sd_checkpoint_info", None), forced_reload=True)
+
+        def guard() -> Any:
+            return guarded_model(lambda: shared.sd_model, _builtin_module("networks"),
+                                 getattr(shared, "loaded_hypernetworks", None), shared.opts, reload=reload)
+
+        modules = WebuiTrainingModules(
+            shared=shared,
+            textual_inversion=importlib.import_module("modules.textual_inversion.textual_inversion"),
+            hypernetwork=importlib.import_module("modules.hypernetworks.hypernetwork"),
+            sd_hijack=importlib.import_module("modules.sd_hijack"),
+            devices=importlib.import_module("modules.devices"),
+            guard=guard,
+        )
+        return run_webui_trainer(modules, request, progress, stop)
 
     # -- base model (WebUI's checkpoint list and loader) ------------------------------------------------
     def checkpoints(self) -> list[BaseCheckpoint]:

@@ -62,9 +62,16 @@ def _forge_version() -> str:
     return str(value) if value else ""
 
 
+def _is_real_trainer(function: object) -> bool:
+    """A trainer that is there and not a stub: WebUI's both validate their inputs first (a variant that
+    removed training may keep the name with ``pass`` or a raise)."""
+    code = getattr(function, "__code__", None)
+    return callable(function) and code is not None and "validate_train_inputs" in code.co_names
+
+
 def _has_webui_trainers() -> bool:
-    return callable(_attribute("modules.textual_inversion.textual_inversion", "train_embedding")) and callable(
-        _attribute("modules.hypernetworks.hypernetwork", "train_hypernetwork"))
+    return _is_real_trainer(_attribute("modules.textual_inversion.textual_inversion", "train_embedding")) and \
+        _is_real_trainer(_attribute("modules.hypernetworks.hypernetwork", "train_hypernetwork"))
 
 
 def detect_host_kind() -> HostKind:

@@ -58,3 +58,51 @@ CHECKPOINT_FROZEN = (
     "WebUI does not let its checkpoint setting change ({reason}), so the base model cannot be switched here. "
     "Start WebUI without the frozen settings, or train on the loaded checkpoint."
 )
+# WebUI's own embedding / hypernetwork trainers (webui_trainers.py, webui_snapshots.py).
+TRAINERS_REMOVED = (
+    "{name} removed WebUI's own embedding and hypernetwork training. Train embeddings and hypernetworks in "
+    "AUTOMATIC1111 WebUI 1.10, or train a LoRA here."
+)
+TRAINERS_SD1_SD2 = (
+    "WebUI's embedding and hypernetwork trainers work on SD 1.x and SD 2.x checkpoints only, and the loaded "
+    "one is {family}. Load an SD 1.x or SD 2.x checkpoint to train, or train a LoRA."
+)
+TRAINERS_LOW_VRAM = (
+    "WebUI's embedding and hypernetwork trainers do not run while WebUI runs with --lowvram. Restart WebUI "
+    "without it to train."
+)
+HYPERNET_PREVIEW_UNSUPPORTED = (
+    "{name} no longer applies hypernetworks when it generates images, so hypernetwork steps cannot be "
+    "previewed here."
+)
+EMBEDDING_PREVIEW_UNSUPPORTED = (
+    "{name} loads embeddings only from its embeddings folder, so embedding steps cannot be previewed here; "
+    "publish a step to try it."
+)
+NETWORK_NAME_EMPTY = (
+    "The name must contain a letter or a digit: WebUI keeps only letters, digits, spaces, dots, dashes and "
+    "underscores of it."
+)
+TEMPLATE_MISSING = (
+    "WebUI has no prompt template named {name}. Pick one of the templates in WebUI's "
+    "textual_inversion_templates folder."
+)
+DATASET_EMPTY = "The dataset folder is empty or missing; add images with captions before training."
+LEARN_RATE_INVALID = (
+    "The learning rate must be a number or a schedule such as \"0.005:100, 1e-3:1000, 1e-5\" (rate:until step)."
+)
+TRAINER_REFUSED = "WebUI's trainer refused the settings: {reason}."
+TRAINER_FAILED = (
+    "WebUI's trainer stopped after {done} of {total} steps without being interrupted. WebUI's console "
+    "shows the error."
+)
+TRAINER_STEP = "Step {done} of {total}"
+EMBEDDING_SHAPE = (
+    "The embedding {name} was trained for another kind of checkpoint (its vectors have {found} values, the "
+    "loaded checkpoint needs {expected}). Load the checkpoint it was trained on."
+)
+NETWORK_FILE_MISSING = "There is no file at {path}."
+EMBEDDING_UNREADABLE = (
+    "WebUI could not read back the embedding it had just created (its console says why; a PyTorch newer than "
+    "this WebUI expects writes files its safety check refuses), so it cannot train it."
+)

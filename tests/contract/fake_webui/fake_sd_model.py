@@ -20,6 +20,16 @@ class FakeCLIPEmbedderWithCustomWords(CLIPEmbedderWithCustomWords):
 
         return super().forward(list(texts), shared.opts.CLIP_stop_at_last_layers)
 
+    def tokenize(self, texts):
+        """Token ids per text (the fake's: one per character), as the hijack's ``tokenize``."""
+        return [[ord(c) for c in text] for text in texts]
+
+    def encode_embedding_init_text(self, init_text, nvpt):
+        """Token embeddings of ``init_text`` (one row per token), as the hijack's."""
+        embedding = self.wrapped.transformer.text_model.embeddings.token_embedding
+        ids = torch.tensor([ord(c) % embedding.num_embeddings for c in init_text][:max(nvpt, 1) * 4])
+        return embedding.weight[ids].detach()
+
 
 class FakeDiagonalGaussian:
     """ldm's DiagonalGaussianDistribution with a zero variance: sample() is the mean."""

@@ -114,12 +114,40 @@ def _lora_hashes(networks_in_prompt):
     return f', Lora hashes: "{", ".join(hashes)}"' if hashes else ""
 
 
+def _activate_hypernetworks(p):
+    """WebUI's hypernet extra network (``extra_networks_hypernet.activate``): the ``<hypernet:name:m>`` of the
+    prompt loaded by name from ``shared.hypernetworks``, and what WebUI could see of the embedding database
+    and hypernetwork list at that moment recorded on ``p``."""
+    import sys
+
+    from modules import extra_networks, shared
+
+    _, found = extra_networks.parse_prompt(p.prompt)
+    params = found.get("hypernet", [])
+    hypernetwork = sys.modules.get("modules.hypernetworks.hypernetwork")
+    if hypernetwork is not None:
+        hypernetwork.load_hypernetworks([x.items[0] for x in params],
+                                        [float(x.items[1]) if len(x.items) > 1 else 1.0 for x in params])
+        p.seen_loaded_hypernetworks = [(h.name, h.filename, h.layers and next(iter(h.layers.values()))[0].multiplier)
+                                       for h in shared.loaded_hypernetworks]
+        model = shared.sd_model
+        attention = next((m for name, m in model.named_modules() if name.endswith("attn2")), None) if model else None
+        for h in shared.loaded_hypernetworks:  # a forward: the layers hang on the attention modules
+            width = next(iter(h.layers))
+            hypernetwork.apply_single_hypernetwork(h, *(__import__("torch").zeros(1, 1, width),) * 2, attention)
+    p.seen_hypernetworks = dict(getattr(shared, "hypernetworks", {}))
+    sd_hijack = sys.modules.get("modules.sd_hijack")
+    if sd_hijack is not None:
+        p.seen_embeddings = dict(sd_hijack.model_hijack.embedding_db.word_embeddings)
+
+
 def process_images(p):
     from PIL import Image
 
     from modules import extra_networks
 
     processed_requests.append(p)
+    _activate_hypernetworks(p)
     images = [Image.new("RGB", (p.width, p.height), (p.seed % 256, 0, 0)) for _ in range(p.batch_size * p.n_iter)]
     # As in WebUI 1.10.1: the prompts lose their <lora:…> tags when parsed, and only a processing object
     # with a script runner gets the full prompts back (postprocess_batch) before the infotext is made.

@@ -8,7 +8,7 @@ from modules.shared_state import State
 cmd_opts = argparse.Namespace(
     ckpt_dir=None, lora_dir=None, lyco_dir_backcompat=None, embeddings_dir=None, hypernetwork_dir=None,
     vae_dir=None, api_auth=None, data_dir=None, models_dir=None, lowvram=False, medvram=False,
-    medvram_sdxl=False, no_half=True, model_workbench_civitai_url=None,
+    medvram_sdxl=False, no_half=True, model_workbench_civitai_url=None, textual_inversion_templates_dir=None,
 )
 # A few of WebUI's own options (shared_options.py) with their real defaults.
 options_templates: dict = {
@@ -26,6 +26,8 @@ config_filename = "config.json"  # the fixture points it at the test's WebUI fol
 state = State()
 sd_model = None
 loaded_hypernetworks: list = []
+hypernetworks: dict = {}  # name → path, listed from cmd_opts.hypernetwork_dir
+parallel_processing_allowed = True
 interrogator = None  # set by the fixture to an interrogate.InterrogateModels, as initialize does
 refreshed = []
 
@@ -35,4 +37,10 @@ def refresh_checkpoints():
 
 
 def reload_hypernetworks():
+    """shared_items.reload_hypernetworks: the list rebuilt from ``cmd_opts.hypernetwork_dir``."""
+    global hypernetworks
     refreshed.append("hypernetworks")
+    if cmd_opts.hypernetwork_dir:
+        from modules.hypernetworks import hypernetwork
+
+        hypernetworks = hypernetwork.list_hypernetworks(cmd_opts.hypernetwork_dir)

@@ -1,0 +1,167 @@
+"""Embeddings and hypernetworks by WebUI's own trainers inside a real WebUI v1.10.1 on the CPU.
+
+An embedding version is created and trained through the tab's HTTP API (WebUI's ``train_embedding`` on
+the project's dataset); its steps are listed, a steps × prompts grid shows cells that differ by step and
+a baseline column equal to plain txt2img of the prompt without the word; WebUI's embedding list does not
+show it until it is published, then does. A hypernetwork is trained in WebUI's own Train tab API (the
+core offers WebUI's five widths, and the tiny checkpoint's attention is 32–128 wide, so only WebUI's own
+form can make one that acts on it): the run is listed among WebUI's runs, a steps × strengths grid shows
+strength 0 equal to plain txt2img and steps that differ, and the published step appears in
+``/sdapi/v1/hypernetworks``. A fixed-seed txt2img gives the same pixels before and after (the loaded
+model is unchanged).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from model_workbench.training import projects
+from model_workbench.training.previews import cell_image
+from tests.support.tiny_dataset import make_concept_folder
+from tests.webui.test_training_in_webui import wait_for_our_routes, wait_for_training
+
+API = "/model-workbench/v1"
+PROJECT = f"webui-kinds-{os.getpid()}"
+WORD = f"mwtier{os.getpid()}"
+HYPERNET = f"mwtierhn{os.getpid()}"
+RENDER = {"seed": 321, "steps": 3, "width": 64, "height": 64, "sampler_name": "Euler", "cfg_scale": 5}
+TRAIN = {"steps": 4, "save_every": 2, "learn_rate": "0.5", "width": 64, "height": 64, "batch_size": 1,
+         "template_file": "subject_filewords.txt"}
+
+
+def txt2img(url: str, prompt: str) -> np.ndarray:
+    response = httpx.post(url + "/sdapi/v1/txt2img", json={**RENDER, "prompt": prompt, "negative_prompt": ""},
+                          timeout=300)
+    assert response.status_code == 200, response.text
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(response.json()["images"][0]))).convert("RGB"))
+
+
+def grid_cells(body: dict) -> list[tuple[dict, np.ndarray]]:
+    manifest = json.loads(Path(body["manifest"]).read_text(encoding="utf-8"))
+    assert manifest["complete"], manifest
+    return [(entry, np.asarray(cell_image(body["manifest"], entry))) for entry in manifest["cells"]]
+
+
+@pytest.fixture(scope="module")
+def webui(webui_server, webui_dir):
+    url, log_path = webui_server
+    status = wait_for_our_routes(url)
+    assert status.status_code == 200, status.text
+    data_dir = Path(status.json()["data_dir"])
+    assert httpx.post(url + API + "/projects", json={"name": PROJECT}, timeout=30).status_code == 200
+    paths = projects.project_paths(data_dir, PROJECT)
+    make_concept_folder(paths.dataset, n=2, repeats=1, concept="tinysquare")  # WebUI's trainers read one folder
+    cleanup: list[Path] = []
+    try:
+        yield {"url": url, "log": log_path, "paths": paths, "cleanup": cleanup, "webui_dir": webui_dir,
+               "before": txt2img(url, "a small square")}
+    finally:
+        shutil.rmtree(paths.dir, ignore_errors=True)
+        for path in cleanup:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        httpx.post(url + "/sdapi/v1/refresh-embeddings", timeout=60)
+
+
+def test_support_says_both_kinds_train_here(webui):
+    body = httpx.get(webui["url"] + API + "/webui-kinds/support", timeout=30).json()
+    assert {k["kind"]: (k["can_train"], k["can_preview"]) for k in body["kinds"]} == {
+        "embedding": (True, True), "hypernetwork": (True, True)}, body
+    assert "subject_filewords.txt" in body["prompt_templates"]
+
+
+def test_embedding_trained_in_the_tab_gridded_and_published(webui):
+    url = webui["url"]
+    version = {"project": PROJECT, "version": "emb", "kind": "embedding",
+               "fields": {"name": WORD, "init_text": "square", "vectors_per_token": 1, "training": TRAIN}}
+    created = httpx.post(url + API + "/webui-kinds/versions", json=version, timeout=30)
+    assert created.status_code == 201, created.text
+    started = httpx.post(url + API + "/webui-kinds/train", json={"project": PROJECT, "version": "emb"}, timeout=30)
+    assert started.status_code == 202, started.text
+    result = wait_for_training(url)
+    assert result["state"] == "finished", (result, webui["log"].read_text(errors="replace")[-4000:])
+    steps = httpx.get(url + API + "/webui-kinds/steps", params={"project": PROJECT, "version": "emb"}, timeout=30).json()
+    assert [s["step"] for s in steps["steps"]] == [2, 4, 5]  # WebUI's copies (steps_done) and the result
+    listed = httpx.get(url + "/sdapi/v1/embeddings", timeout=30).json()
+    assert WORD not in listed["loaded"] and WORD not in listed["skipped"]  # nothing of ours in WebUI's list
+
+    grid = httpx.post(url + API + "/webui-kinds/grid", timeout=900, json={
+        "project": PROJECT, "version": "emb", "prompts": [f"a photo of {WORD}"], "baseline": True, **RENDER})
+    assert grid.status_code == 200, grid.text
+    cells = grid_cells(grid.json())
+    baseline = [(e, px) for e, px in cells if e["baseline"]]
+    with_word = [(e, px) for e, px in cells if not e["baseline"]]
+    assert len(with_word) == 3 and baseline
+    plain = txt2img(url, baseline[0][0]["prompt"])
+    assert WORD not in baseline[0][0]["prompt"]
+    assert all(np.array_equal(px, plain) for _, px in baseline)
+    images = [px for _, px in with_word]
+    assert not np.array_equal(images[0], images[1]) and not np.array_equal(images[1], images[2])
+    assert not np.array_equal(images[0], plain)
+
+    published = httpx.post(url + API + "/webui-kinds/publish", timeout=120,
+                           json={"project": PROJECT, "version": "emb", "step": steps["steps"][1]["path"]})
+    assert published.status_code == 200, published.text
+    webui["cleanup"] += [Path(published.json()["path"]), *Path(published.json()["path"]).parent.glob(f"{WORD}.*")]
+    assert WORD in httpx.get(url + "/sdapi/v1/embeddings", timeout=30).json()["loaded"]
+
+
+def test_hypernetwork_trained_in_webuis_own_tab_gridded_and_published(webui):
+    url, root = webui["url"], webui["webui_dir"]
+    created = httpx.post(url + "/sdapi/v1/create/hypernetwork", timeout=60, json={
+        "name": HYPERNET, "enable_sizes": [32, 64, 128], "overwrite_old": False, "layer_structure": "1, 2, 1",
+        "activation_func": "linear", "weight_init": "Normal", "add_layer_norm": False, "use_dropout": False})
+    assert created.status_code == 200, created.text
+    webui_file = root / "models" / "hypernetworks" / f"{HYPERNET}.pt"
+    run_root = root / "textual_inversion"
+    webui["cleanup"] += [webui_file, *(run_root.glob(f"*/{HYPERNET}"))]
+    trained = httpx.post(url + "/sdapi/v1/train/hypernetwork", timeout=900, json={
+        "id_task": "mw-tier", "hypernetwork_name": HYPERNET, "learn_rate": "0.05", "batch_size": 1,
+        "gradient_step": 1, "data_root": str(webui["paths"].dataset / "1_tinysquare"), "log_directory": "textual_inversion",
+        "training_width": 64, "training_height": 64, "varsize": False, "steps": 4, "clip_grad_mode": "disabled",
+        "clip_grad_value": "0.1", "shuffle_tags": False, "tag_drop_out": 0, "latent_sampling_method": "once",
+        "use_weight": False, "create_image_every": 0, "save_hypernetwork_every": 2,
+        "template_filename": "subject_filewords.txt", "preview_from_txt2img": False, "preview_prompt": "",
+        "preview_negative_prompt": "", "preview_steps": 20, "preview_sampler_name": "Euler a",
+        "preview_cfg_scale": 7, "preview_seed": -1, "preview_width": 64, "preview_height": 64})
+    assert trained.status_code == 200 and "error: None" in trained.text, trained.text
+    webui["cleanup"] += list(run_root.glob(f"*/{HYPERNET}"))
+    webui_file.unlink()  # WebUI's own result file: the published step takes its place
+    runs = httpx.get(url + API + "/webui-kinds/runs", timeout=30).json()
+    run = next(r for r in runs["runs"] if r["name"] == HYPERNET)
+    assert [s["step"] for s in run["kinds"]["hypernetwork"]] == [2, 4]
+
+    grid = httpx.post(url + API + "/webui-kinds/grid", timeout=900, json={
+        "run": run["id"], "kind": "hypernetwork", "strengths": "0, 3", "baseline": False,
+        "prompts": ["a small square"], **RENDER})
+    assert grid.status_code == 200, grid.text
+    cells = grid_cells(grid.json())
+    plain = txt2img(url, "a small square")
+    zero = [px for e, px in cells if float(e.get("weight", e.get("strength", 0))) == 0]
+    strong = [px for e, px in cells if float(e.get("weight", e.get("strength", 0))) == 3]
+    assert len(zero) == 2 and len(strong) == 2
+    assert all(np.array_equal(px, plain) for px in zero)
+    assert not np.array_equal(strong[0], strong[1]) and not np.array_equal(strong[0], plain)
+    listed = {h["name"] for h in httpx.get(url + "/sdapi/v1/hypernetworks", timeout=30).json()}
+    assert not any(name.startswith("mwhn") for name in listed)  # the grid's temporary names are gone
+
+    step = run["kinds"]["hypernetwork"][-1]["path"]
+    published = httpx.post(url + API + "/webui-kinds/publish", timeout=120,
+                           json={"run": run["id"], "kind": "hypernetwork", "step": step})
+    assert published.status_code == 200, published.text
+    webui["cleanup"] += list(Path(published.json()["path"]).parent.glob(f"{HYPERNET}.*"))
+    listed = {h["name"]: h["path"] for h in httpx.get(url + "/sdapi/v1/hypernetworks", timeout=30).json()}
+    assert HYPERNET in listed
+
+
+def test_the_loaded_model_is_unchanged(webui):
+    assert np.array_equal(webui["before"], txt2img(webui["url"], "a small square"))
