@@ -57,7 +57,7 @@ MSG_LAYER_STRUCTURE = ("The layer structure {text!r} is not understood: write nu
                        "start and end with 1, such as 1, 2, 1.")
 MSG_DROPOUT_STRUCTURE = ("The dropout structure {text!r} must be one number per layer ({count}), each 0 or more and "
                          "below 1, the first and last 0, such as 0, 0.1, 0.")
-MSG_SIZES = "Choose at least one of the hypernetwork sizes {choices}."
+MSG_SIZES = "Choose at least one hypernetwork size: a whole number such as {choices}."
 MSG_TEMPLATE = "The prompt template {name!r} is not one of WebUI's templates: {choices}."
 
 
@@ -262,9 +262,12 @@ def fields_from_dict(kind: VersionKind | str, data: Any, templates: Sequence[str
         default = HypernetworkFields(name=values["name"])
         fields = dataclasses.replace(default, **values)
         if sizes is not None:
-            if not isinstance(sizes, list) or not sizes or any(str(s) not in HYPERNETWORK_SIZES for s in sizes):
+            # WebUI offers its usual widths but its API takes any: the layers are keyed by the width of the
+            # cross-attention context (768 for SD1, 1024 for SD2), which a small or unusual model may not share.
+            if not isinstance(sizes, list) or not sizes or not all(str(s).strip().isdigit() and int(s) > 0
+                                                                    for s in sizes):
                 raise KindFieldsError(MSG_SIZES.format(choices=", ".join(HYPERNETWORK_SIZES)))
-            fields = dataclasses.replace(fields, sizes=tuple(str(s) for s in sizes))
+            fields = dataclasses.replace(fields, sizes=tuple(str(int(s)) for s in sizes))
         layers = parse_layer_structure(fields.layer_structure)
         if fields.use_dropout:
             parse_dropout_structure(fields.dropout_structure, len(layers))

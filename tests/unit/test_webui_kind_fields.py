@@ -59,12 +59,15 @@ def test_hypernetwork_structures():
     fields = fields_from_dict("hypernetwork", {"name": "hn", "layer_structure": "1, 1.5, 1", "use_dropout": True,
                                                "dropout_structure": "0, 0.1, 0", "sizes": ["768", "320"]})
     assert isinstance(fields, HypernetworkFields) and fields.sizes == ("768", "320")
+    # WebUI's API takes any width: a model whose cross-attention context is 64 wide gets 64.
+    assert fields_from_dict("hypernetwork", {"name": "hn", "sizes": [64, "128"]}).sizes == ("64", "128")
     assert fields.training.learn_rate == "0.00001"  # WebUI's hypernetwork default
     for data, words in [({"layer_structure": "2, 1"}, "start and end with 1"),
                         ({"layer_structure": "1, x, 1"}, "start and end with 1"),
                         ({"use_dropout": True, "dropout_structure": "0, 0.1"}, "one number per layer (3)"),
                         ({"use_dropout": True, "dropout_structure": "0, 1, 0"}, "below 1"),
-                        ({"sizes": ["999"]}, "hypernetwork sizes"), ({"weight_init": "Zero"}, "Normal")]:
+                        ({"sizes": ["wide"]}, "hypernetwork size"), ({"sizes": []}, "hypernetwork size"),
+                        ({"weight_init": "Zero"}, "Normal")]:
         with pytest.raises(KindFieldsError, match=words.replace("(", r"\(").replace(")", r"\)")):
             fields_from_dict("hypernetwork", {"name": "hn", **data})
     with pytest.raises(KindFieldsError, match="relu"):
