@@ -27,6 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import torch.utils.data
+
 from model_workbench.host import ProgressCallback, ProgressUpdate, StopFlag
 from model_workbench.training.webui_kinds import (
     EmbeddingFields,
@@ -37,6 +39,7 @@ from model_workbench.training.webui_kinds import (
     WebuiTrainRequest,
 )
 from model_workbench.webui import messages
+from model_workbench.webui.sampler_compat import sampler_takes_data_source
 from model_workbench.webui.webui_network_state import (
     hypernet_layers_aside,
     loaded_hypernetworks_kept,
@@ -224,7 +227,7 @@ def train_webui_network(modules: WebuiTrainingModules, request: WebuiTrainReques
                 loaded_hypernetworks_kept(shared), hypernet_layers_aside(model), modules.guard(), \
                 model_grads_kept(model), _progress_forwarded(shared.state, total, progress, stop):
             try:
-                with hypernet_layers_aside(model):
+                with hypernet_layers_aside(model), sampler_takes_data_source(torch.utils.data.Sampler):
                     name, network, final = train(modules, request, fields, Path(work), task)
             except (AssertionError, ValueError) as error:
                 raise ValueError(_sentence(error)) from error
