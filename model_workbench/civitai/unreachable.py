@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from types import ModuleType
 
 import httpx
 
@@ -30,21 +31,27 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def unreachable_message(exc: BaseException, host: str | None) -> str:
-    """The sentence for a failed connection attempt (``httpx.ConnectError`` or ``httpx.ProxyError``)."""
-    host = host or "?"
+def unreachable_template(exc: BaseException, sentences: ModuleType = m) -> str:
+    """The sentence (with a ``{host}`` field) for a failed connection attempt (``httpx.ConnectError`` or
+    ``httpx.ProxyError``), from ``sentences``: a messages module with the ``UNREACHABLE*`` names (Civitai's
+    by default; the Hub client passes its own, so that the sentence names the right service)."""
     if isinstance(exc, httpx.ProxyError):
-        return m.UNREACHABLE_PROXY.format(host=host)
+        return sentences.UNREACHABLE_PROXY
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain).lower()
     if any(isinstance(e, socket.gaierror) for e in chain) or any(w in text for w in _DNS_WORDS):
-        return m.UNREACHABLE_DNS.format(host=host)
+        return sentences.UNREACHABLE_DNS
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or any(w in text for w in _REFUSED_WORDS):
-        return m.UNREACHABLE_REFUSED.format(host=host)
+        return sentences.UNREACHABLE_REFUSED
     codes = {getattr(e, "errno", None) for e in chain}
     if codes & {errno.ENETUNREACH, errno.EHOSTUNREACH} or any(w in text for w in _OFFLINE_WORDS):
-        return m.UNREACHABLE_OFFLINE.format(host=host)
-    return m.UNREACHABLE.format(host=host)
+        return sentences.UNREACHABLE_OFFLINE
+    return sentences.UNREACHABLE
+
+
+def unreachable_message(exc: BaseException, host: str | None, sentences: ModuleType = m) -> str:
+    """The sentence for a failed connection attempt, naming ``host``."""
+    return unreachable_template(exc, sentences).format(host=host or "?")
 
 
 def heals_by_waiting(exc: httpx.TransportError) -> bool:
