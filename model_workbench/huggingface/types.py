@@ -67,6 +67,7 @@ class FileKind:
     format: str = ""
     loadable: bool = True
     reason: str | None = None
+    note: str | None = None  # a sentence about how sure the guess is (a name-only guess, an unreadable header)
 
 
 @dataclass(frozen=True)

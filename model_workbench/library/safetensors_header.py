@@ -42,18 +42,33 @@ def read_safetensors_header(path: str) -> SafetensorsHeader:
     if len(raw) != length:
         raise HeaderError(f"{path} ends inside its safetensors header.")
     try:
+        parsed = parse_header_json(raw)
+    except HeaderError as exc:
+        raise HeaderError(f"{path}: {exc}") from None
+    return header_from_mapping(parsed, length)
+
+
+def parse_header_json(raw: bytes) -> dict:
+    """The header's JSON object from its raw bytes; HeaderError when it is not one."""
+    try:
         parsed = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HeaderError(f"{path} has a safetensors header that is not valid JSON.") from exc
+        raise HeaderError("the safetensors header is not valid JSON.") from exc
     if not isinstance(parsed, dict):
-        raise HeaderError(f"{path} has a safetensors header that is not a JSON object.")
+        raise HeaderError("the safetensors header is not a JSON object.")
+    return parsed
 
+
+def header_from_mapping(parsed: dict, length: int = 0) -> SafetensorsHeader:
+    """A parsed header (as read from disk or over HTTP) as metadata and shapes."""
     header = SafetensorsHeader(header_length=length)
-    raw_meta = parsed.pop("__metadata__", None)
+    raw_meta = parsed.get("__metadata__")
     if isinstance(raw_meta, dict):
         # The format says values are strings; some writers put numbers in, so stringify them.
         header.metadata = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw_meta.items()}
     for name, info in parsed.items():
+        if name == "__metadata__":
+            continue
         shape = info.get("shape") if isinstance(info, dict) else None
         if isinstance(shape, list):
             header.shapes[name] = [int(x) for x in shape if isinstance(x, int)]
