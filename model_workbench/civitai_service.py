@@ -155,6 +155,8 @@ class CivitaiService:
         self.hash_task: Any = None
         self.library_cancel = threading.Event()
         self.landed: list[tuple[Path, ModelKind]] = []  # files installed by the queue, newest last
+        # More work after a file lands (the Hub's sidecars: its files share this queue); errors are reported alike.
+        self.install_hooks: list[Callable[[DownloadRequest, DownloadResult], None]] = []
 
     # -- settings and client -----------------------------------------------------------------
     @property
@@ -364,6 +366,11 @@ class CivitaiService:
                 # preview: that is the rule working, not a failure to report.
                 if report is None or not set(report.problems) <= {NO_ALLOWED_IMAGE, NO_READABLE_IMAGE}:
                     error = exc
+        for hook in list(self.install_hooks):
+            try:
+                hook(request, result)
+            except Exception as exc:  # noqa: BLE001 - reported by the queue after the refresh below
+                error = exc
         model_type = ""
         if isinstance(context, InstallContext):
             model_type = (context.model.type if context.model else None) or \

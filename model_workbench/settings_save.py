@@ -19,7 +19,7 @@ from model_workbench.civitai.endpoints import (
     normalize_site_url,
     socks_support_missing,
 )
-from model_workbench.huggingface.endpoint_setting import normalize_hub_endpoint
+from model_workbench.huggingface.endpoint import normalize_endpoint as normalize_hub_endpoint
 from model_workbench.secrets_store import MASK
 from model_workbench.settings_schema import API_KEY_SETTING as API_KEY
 from model_workbench.settings_schema import HF_ENDPOINT_SETTING as HF_ENDPOINT

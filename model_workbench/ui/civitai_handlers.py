@@ -207,22 +207,8 @@ class CivitaiHandlers:
         yield self._job_result(job), self._queue_html()
 
     def _job_result(self, job: Any) -> str:
-        if job is None:
-            return ""
-        if job.status.value == "done":
-            if not job.verified:
-                return views.message_html(tf("Installed unverified to {path}: Civitai gave no SHA256 checksum for "
-                                             "this file, so it could not be checked for damage in transit.",
-                                             path=job.destination or ""), "notice")
-            text = tf("Installed to {path}", path=job.destination or "")
-            if job.reused or "failed" in job.message:
-                text += " " + job.message  # the existing file was kept, or the sidecars could not be written
-            return views.message_html(text, "ok")
-        if job.status.value == "failed":
-            # The job's card (which stays) says why and what to do; saying it here too doubles it.
-            return views.message_html(tf("The download of {name} failed: the Downloads list below says why.",
-                                         name=job.name), "error")
-        return views.message_html(job.message, "notice")
+        return job_result_html(job, t("Installed unverified to {path}: Civitai gave no SHA256 checksum for this file, "
+                                      "so it could not be checked for damage in transit."))
 
     def _queue_html(self) -> str:
         return queue_html(self.service.queue.snapshot(), standalone=self.ctx.standalone)
@@ -301,6 +287,25 @@ class CivitaiHandlers:
         if rows is None:
             return views.message_html(t("Press Scan model folders to list your models."), "notice")
         return library_html(rows, self.can_send)
+
+
+def job_result_html(job: Any, unverified: str) -> str:
+    """What became of a download, under the details (``unverified``: the translated sentence, with {path}, for
+    a file its source gave no checksum for)."""
+    if job is None:
+        return ""
+    if job.status.value == "done":
+        if not job.verified:
+            return views.message_html(unverified.format(path=job.destination or ""), "notice")
+        text = tf("Installed to {path}", path=job.destination or "")
+        if job.reused or "failed" in job.message:
+            text += " " + job.message  # the existing file was kept, or the sidecars could not be written
+        return views.message_html(text, "ok")
+    if job.status.value == "failed":
+        # The job's card (which stays) says why and what to do; saying it here too doubles it.
+        return views.message_html(tf("The download of {name} failed: the Downloads list below says why.",
+                                     name=job.name), "error")
+    return views.message_html(job.message, "notice")
 
 
 def _file_label(file: Any) -> str:

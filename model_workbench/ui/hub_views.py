@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from model_workbench.huggingface.types import FileKind, HubFile, HubModel, HubRepoDetails, repo_url, resolve_url
+from model_workbench.huggingface.types import (
+    FileKind,
+    HubFile,
+    HubModel,
+    HubRepoDetails,
+    repo_url,
+    resolve_url,
+)
 from model_workbench.ui.civitai_views import esc, human_count, human_size, js_arg, message_html
 from model_workbench.ui.i18n import t, tf, tm
 from model_workbench.ui.markdown_view import card_html

@@ -85,5 +85,5 @@ def test_a_mirror_endpoint_is_normalised_and_a_bad_one_refused():
     assert plan_save(SAVED, form(**{HF_ENDPOINT: ""})).values[HF_ENDPOINT] == ""  # empty: huggingface.co
     refused = plan_save(SAVED, form(**{HF_ENDPOINT: "not a mirror"}))
     assert refused.values == SAVED and [str(r) for r in refused.refusals] == [
-        "“not a mirror” is not a web address. Leave it empty for https://huggingface.co, or type the address of "
-        "a Hugging Face mirror, such as https://hf-mirror.com."]
+        "“not a mirror” is not a web address. Leave the Hub endpoint empty for https://huggingface.co, or type "
+        "the address of a mirror, such as https://hf-mirror.com."]
