@@ -195,8 +195,10 @@ class DownloadQueue:
             job = self._jobs.get(job_id)
             return job.snapshot() if job else None
 
-    def resume_partials(self, folders: Iterable[Path]) -> list[str]:
-        """After a restart: queue every ``<name>.part`` with a state file found under ``folders``."""
+    def resume_partials(self, folders: Iterable[Path], source_for: Callable[[str], Any] | None = None) -> list[str]:
+        """After a restart: queue every ``<name>.part`` with a state file found under ``folders``.
+
+        ``source_for(url)`` names the source of a part's URL (a Hub file's, say), None for the queue's own."""
         ids = []
         for folder in folders:
             if not Path(folder).is_dir():
@@ -204,7 +206,8 @@ class DownloadQueue:
             for final, state in find_partials(Path(folder)):
                 ids.append(self.add(DownloadRequest(url=state.url, dest_dir=final.parent, filename=final.name,
                                                     sha256=state.sha256, version_id=state.version_id,
-                                                    file_id=state.file_id, title=final.name)))
+                                                    file_id=state.file_id, title=final.name,
+                                                    source=source_for(state.url) if source_for else None)))
         return ids
 
     def wait(self, job_id: str | None = None, timeout: float | None = None) -> bool:
@@ -289,7 +292,7 @@ class DownloadQueue:
                 job.destination = transfer.final or job.destination
             self._notify(job)
 
-        transfer = self.transfer_factory(self.client, job.request, replace(self.options), progress=progress,
+        transfer = self.transfer_factory(job.request.source or self.client, job.request, replace(self.options), progress=progress,
                                          cancel=job.cancel)
         status, message, result, error = JobStatus.FAILED, "", None, None
         try:

@@ -54,6 +54,9 @@ class DownloadRequest:
     file_id: int | None = None
     title: str = ""
     context: Any = field(default=None, repr=False, compare=False)  # e.g. the ModelVersion, for sidecars
+    # The source that resolves and streams this file (``resolve_download(url)`` and ``.http``); None: the
+    # queue's own client. A Hub file carries its Hub source, so both sources share one queue.
+    source: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass

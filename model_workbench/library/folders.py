@@ -38,6 +38,7 @@ TYPE_TO_KEY: dict[str, str] = {
     "checkpoint": "checkpoint",
     "unet": "checkpoint",
     "textualinversion": "embeddings",
+    "embedding": "embeddings",  # the library's kind names, as a Hub file's FileKind gives them
     "hypernetwork": "hypernetworks",
     "lora": "lora",
     "locon": "lora",  # → "lycoris" only when the host has such a folder

@@ -33,7 +33,7 @@ PREVIEW_FETCH_FAILED = "Could not download the preview image: {reason}"
 NO_ALLOWED_IMAGE = ("No preview image was written: Civitai has no still image within the allowed content level "
                     "for this version.")
 NO_READABLE_IMAGE = "No preview image was written: none of the example images could be read."  # url → (bytes, content type); CivitaiClient.fetch_bytes fits
-READ_MORE = "The full text is on Civitai: {url}"
+READ_MORE = "The full text is on the model page: {url}"
 
 # WebUI embeds the .json sidecar in every Extra Networks card of the page: a few KB of text at most.
 DESCRIPTION_CHARS = 2000
@@ -97,11 +97,18 @@ def user_metadata(version: ModelVersion, model: Model | None = None, *, preferre
     version_text = html_to_text(version.description)
     if version_text:
         notes.append(_short(version_text, NOTES_CHARS, url))
+    return webui_user_metadata(html_to_text(model.description if model else None) or version_text, url,
+                               sd_version=sd_version(version.base_model), activation_text=version.trained_words,
+                               notes=notes, preferred_weight=preferred_weight)
+
+
+def webui_user_metadata(description: str, url: str, *, sd_version: str, activation_text: Iterable[str],
+                        notes: list[str], preferred_weight: float = 0.0) -> dict:
+    """The ``<name>.json`` of any source: a description cut to what a card can carry, with a link to the rest."""
     return {
-        "description": _short(html_to_text(model.description if model else None) or version_text, DESCRIPTION_CHARS,
-                              url),
-        "sd version": sd_version(version.base_model),
-        "activation text": ", ".join(version.trained_words),
+        "description": _short(description, DESCRIPTION_CHARS, url),
+        "sd version": sd_version,
+        "activation text": ", ".join(activation_text),
         "preferred weight": float(preferred_weight),
         "negative text": "",
         "notes": "\n\n".join(notes),
@@ -147,6 +154,23 @@ def _create_exclusive(path: Path, data: bytes, report: SidecarReport) -> None:
     report.written.append(path)
 
 
+def write_json_sidecar(model_path: Path, suffix: str, data: dict, report: SidecarReport) -> None:
+    """``<stem><suffix>`` as WebUI writes its JSON (``indent=4``, UTF-8 as it is); never over an existing file."""
+    stem = _stem(model_path)
+    text = json.dumps(data, indent=4, ensure_ascii=False)
+    _create_exclusive(stem.with_name(stem.name + suffix), text.encode("utf-8"), report)
+
+
+def write_preview_png(model_path: Path, png: bytes, report: SidecarReport) -> None:
+    """``<stem>.preview.png``, unless the model already has any preview WebUI would show."""
+    present = existing_preview(model_path)
+    if present is not None:
+        report.skipped.append(present)
+        return
+    stem = _stem(model_path)
+    _create_exclusive(stem.with_name(stem.name + ".preview.png"), png, report)
+
+
 def existing_preview(model_path: Path) -> Path | None:
     stem = _stem(model_path)
     for ext in PREVIEW_EXTENSIONS:
@@ -175,7 +199,6 @@ def to_png(data: bytes) -> bytes:
 def write_preview(model_path: Path, images: Iterable[ModelImage], fetch: FetchFn, *,
                   max_nsfw_level: int = NSFW_PG13, report: SidecarReport | None = None) -> SidecarReport:
     report = report or SidecarReport()
-    target = _stem(model_path).with_name(_stem(model_path).name + ".preview.png")
     if existing_preview(model_path) is not None:
         report.skipped.append(existing_preview(model_path))  # type: ignore[arg-type]
         return report
@@ -191,7 +214,7 @@ def write_preview(model_path: Path, images: Iterable[ModelImage], fetch: FetchFn
         except Exception as exc:  # noqa: BLE001 - a preview is optional; the reason is reported
             report.problems.append(PREVIEW_FETCH_FAILED.format(reason=exc))
             return report
-        _create_exclusive(target, png, report)
+        write_preview_png(model_path, png, report)
         return report
     if not candidates:
         report.problems.append(NO_ALLOWED_IMAGE)
@@ -206,15 +229,12 @@ def write_sidecars(model_path: str | Path, version: ModelVersion, model: Model |
                    site: str = "https://civitai.com") -> SidecarReport:
     """Write the three sidecars beside ``model_path``; existing files are left as they are."""
     path = Path(model_path)
-    stem = _stem(path)
     report = SidecarReport()
     if metadata:
-        text = json.dumps(user_metadata(version, model, preferred_weight=preferred_weight, site=site),
-                          indent=4, ensure_ascii=False)
-        _create_exclusive(stem.with_name(stem.name + ".json"), text.encode("utf-8"), report)
+        write_json_sidecar(path, ".json", user_metadata(version, model, preferred_weight=preferred_weight, site=site),
+                           report)
     if info:
-        text = json.dumps(civitai_info(version, model), indent=4, ensure_ascii=False)
-        _create_exclusive(stem.with_name(stem.name + ".civitai.info"), text.encode("utf-8"), report)
+        write_json_sidecar(path, ".civitai.info", civitai_info(version, model), report)
     if preview and fetch is not None:
         write_preview(path, version.images, fetch, max_nsfw_level=max_nsfw_level, report=report)
     return report
