@@ -28,7 +28,7 @@ from model_workbench.downloads.hub_install import HubSidecarWriter, hub_folder, 
 from model_workbench.host import Host
 from model_workbench.huggingface import messages as hm
 from model_workbench.huggingface.client import HubClient
-from model_workbench.huggingface.errors import HubError, HubNotFoundError
+from model_workbench.huggingface.errors import HubAccessError, HubError, HubNotFoundError
 from model_workbench.huggingface.links import HubLink, parse_hub_link
 from model_workbench.huggingface.probe import probe_files
 from model_workbench.huggingface.responses import parse_sibling, preview_path
@@ -190,6 +190,8 @@ class HubService:
         """Queue a file in the shared download queue; returns (job id, the path it will have)."""
         details = self.details(repo_id, revision)
         file = self._file(details, path)
+        if details.model.gated and not self.has_token:  # said now, not after a failed download
+            raise HubAccessError(hm.GATED_NO_TOKEN, token_sent=False, status=401, repo=details.model.repo_id)
         plan = self.plan(repo_id, revision, path, kind, subfolder, filename)
         detected = self.kinds(details).get(path) or FileKind()
         # The user's choice of kind decides the folder; the header's family still gives the sd version.

@@ -82,3 +82,11 @@ def test_a_gated_repo_is_a_sentence_and_a_token_opens_it(host):
 def test_private_repos_need_the_token(host):
     with pytest.raises(HubAccessError):
         HubService(host).details("fake-org/private-lora")
+
+
+def test_installing_from_a_gated_repo_without_a_token_says_what_to_do_at_once(host):
+    service = HubService(host)
+    details = service.details("fake-org/gated-lora")
+    with pytest.raises(HubAccessError, match="set a token in Settings"):
+        service.install("fake-org/gated-lora", details.revision, "gated_lora.safetensors", "lora")
+    assert service_for(host).queue.snapshot() == []
