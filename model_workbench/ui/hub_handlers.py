@@ -63,6 +63,19 @@ def parse_target(target: str) -> dict[str, Any]:
             "path": value.get("path") or None}
 
 
+def file_index(state: dict, value: Any) -> int | None:
+    """The chosen file's place in the details' list: the dropdown gives an index, or (a value set by a handler
+    in gradio 3) its label, or nothing; then the file the details preselected."""
+    paths = state.get("paths") or []
+    if isinstance(value, int) and 0 <= value < len(paths):
+        return value
+    labels = state.get("labels") or []
+    if isinstance(value, str) and value in labels:
+        return labels.index(value)
+    chosen = state.get("chosen")
+    return chosen if isinstance(chosen, int) and 0 <= chosen < len(paths) else None
+
+
 class HubHandlers:
     def __init__(self, ctx: UiContext, service: HubService | None = None,
                  civitai_handlers: CivitaiHandlers | None = None) -> None:
@@ -120,8 +133,9 @@ class HubHandlers:
         paths = [f.path for f in details.files if views.is_model_file(f.path)]
         labels = [self._file_label(details, kinds, p) for p in paths]
         chosen = self._preferred(paths, kinds, asked["path"])
-        new_state = {"repo": details.model.repo_id, "revision": details.revision, "paths": paths,
-                     "kinds": {p: kinds[p].kind for p in paths if p in kinds}, "target": (target or "").strip()}
+        new_state = {"repo": details.model.repo_id, "revision": details.revision, "paths": paths, "labels": labels,
+                     "chosen": chosen, "kinds": {p: kinds[p].kind for p in paths if p in kinds},
+                     "target": (target or "").strip()}
         if not paths:
             return (summary, card, gr.update(choices=[], value=None), gr.update(),
                     "", message_html(t("Nothing to install from this repo."), "notice"), new_state)
@@ -158,7 +172,8 @@ class HubHandlers:
         """Another file chosen: its detected kind preselected, and where it would go."""
         state = state or {}
         paths = state.get("paths") or []
-        if not isinstance(index, int) or not 0 <= index < len(paths):
+        index = file_index(state, index)
+        if index is None:
             return gr.update(), gr.update(), gr.update()
         kind = (state.get("kinds") or {}).get(paths[index]) or "lora"
         kind = kind if kind in INSTALL_KINDS else "lora"
@@ -167,7 +182,8 @@ class HubHandlers:
 
     def where_changed(self, index: Any, kind_label: str, subfolder: str, filename: str, state: dict | None) -> tuple:
         state = state or {}
-        if not isinstance(index, int) or not state.get("paths"):
+        index = file_index(state, index)
+        if index is None:
             return gr.update(), ""
         name, where = self._where(state, index, install_kind_of(kind_label), subfolder or "", filename or "")
         return (name if name is not None else gr.update()), where
@@ -177,7 +193,8 @@ class HubHandlers:
                 clicked: str | None = None) -> Iterator[tuple]:
         state = state or {}
         paths = state.get("paths") or []
-        if not paths or not isinstance(index, int) or not 0 <= index < len(paths):
+        index = file_index(state, index)
+        if index is None:
             yield message_html(t("Open a repo first, then choose a file to install."), "notice"), gr.update()
             return
         if clicked and state.get("target") and state["target"] != clicked.strip():

@@ -64,7 +64,6 @@ def test_search_open_install_a_lora_and_see_it_in_the_library(page, app, screens
     expect(card).to_be_visible(timeout=30_000)
     expect(card.locator(".mw-badge-type")).to_have_text("LoRA")
     expect(card.locator("img")).to_have_count(1, timeout=30_000)  # the preview, found after the search
-    expect(page.locator(".mw-hub-card[data-repo-id='fake-org/gated-lora'] .mw-badge-warn")).to_have_text("Gated")
     screenshot(page, "hf-search")
 
     open_repo(page, "fake-org/castle-lora")
@@ -117,6 +116,8 @@ def test_a_gated_repo_says_what_to_do(page, app, screenshot):
     url, _ = app
     open_hub_tab(page, url)
     search(page, "gated")
+    expect(page.locator(".mw-hub-card[data-repo-id='fake-org/gated-lora'] .mw-badge-warn")).to_have_text("Gated",
+                                                                                                        timeout=30_000)
     open_repo(page, "fake-org/gated-lora")
     details = page.locator("#mw_hf_details").first
     expect(details).to_contain_text("accept the license on the model page while logged in")
