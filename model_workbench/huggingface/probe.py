@@ -95,7 +95,7 @@ def probe_files(http: httpx.Client, endpoint: str, files: Iterable[HubFile], rev
 def _read_prefix(http: httpx.Client, url: str, name: str, max_header_bytes: int) -> tuple[bytes, bytes | None, str]:
     """(the first 8 bytes, the header bytes when the server sent the whole file anyway, the final URL)."""
     with _stream(http, url, 0, 7, name) as response:
-        _check(response, name)
+        check_status(response, name)
         final_url = str(response.url)
         body = _Body(response)
         head = body.read(8)
@@ -107,7 +107,7 @@ def _read_prefix(http: httpx.Client, url: str, name: str, max_header_bytes: int)
 
 def _read_range(http: httpx.Client, url: str, start: int, length: int, name: str) -> bytes:
     with _stream(http, url, start, start + length - 1, name) as response:
-        _check(response, name)
+        check_status(response, name)
         if response.status_code == 206:
             return _Body(response).read(length)
         return _Body(response).read(start + length)[start:]
@@ -134,7 +134,8 @@ class _stream:
             pass
 
 
-def _check(response: httpx.Response, name: str) -> None:
+def check_status(response: httpx.Response, name: str) -> None:
+    """A sentence (``ProbeError``) for any answer other than the file or a part of it."""
     status = response.status_code
     if status in (401, 403):
         raise ProbeError(m.MSG_PROBE_GATED.format(name=name, status=status))

@@ -17,6 +17,7 @@ from . import messages
 from .hash_cache import HashCache
 from .hashing import DEFAULT_WORKERS, ExternalHashLookup, Hasher, HashReport, HashTask, ProgressCallback
 from .header_cache import HeaderInfoCache
+from .hub_record import read_hub_record
 from .kinds import ModelKind
 from .match_store import DEFAULT_CIVITAI_BASE_URL, MatchStore
 from .matching import (
@@ -32,7 +33,7 @@ from .matching import (
     match_status,
     sidecar_needs,
 )
-from .scan import LibraryScanner, ModelRecord, ScanResult
+from .scan import SOURCE_CIVITAI, LibraryScanner, ModelRecord, ScanResult
 
 FolderMap = Mapping[Union[ModelKind, str], Sequence[str]]
 
@@ -170,5 +171,12 @@ class LocalLibrary:
             row["civitai"] = match.to_dict() if match else None
             # A model removed from Civitai has no page to open.
             row["civitai_url"] = match.url(civitai_base_url) if match and row["status"] != STATUS_REMOVED else None
+            if record.has_hf_info:  # the repo, commit and path it was installed from (no endpoint, no token)
+                hub = read_hub_record(record.path)
+                row["hub"] = hub.to_dict() if hub else None
+            else:
+                row["hub"] = None
+            if not row["source"] and match is not None:
+                row["source"] = SOURCE_CIVITAI  # identified on Civitai by its hash, though installed by hand
             rows.append(row)
         return rows

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from . import messages
 from .hash_cache import normalize_path
 from .header_cache import HeaderInfo, HeaderInfoCache
+from .hub_record import HF_INFO_SUFFIX
 from .kinds import (
     CIVITAI_INFO_SUFFIX,
     PREVIEW_EXTENSIONS,
@@ -37,6 +38,8 @@ from .kinds import (
 SIDECAR_PREVIEW = "preview"
 SIDECAR_JSON = "json"
 SIDECAR_CIVITAI_INFO = "civitai_info"
+SOURCE_CIVITAI = "civitai"
+SOURCE_HUB = "hub"
 
 
 @dataclass
@@ -55,6 +58,7 @@ class ModelRecord:
     preview_path: str | None = None
     has_user_metadata: bool = False  # <stem>.json
     has_civitai_info: bool = False  # <stem>.civitai.info
+    has_hf_info: bool = False  # <stem>.hf.json: installed from the Hugging Face Hub
     sha256: str | None = None  # filled by the hasher or from the hash cache
 
     @property
@@ -89,6 +93,13 @@ class ModelRecord:
         return self.sha256[:10].upper() if self.sha256 else None
 
     @property
+    def source(self) -> str:
+        """Where the file came from, as its sidecars say: "hub", "civitai" or "" (unknown)."""
+        if self.has_hf_info:
+            return SOURCE_HUB
+        return SOURCE_CIVITAI if self.has_civitai_info else ""
+
+    @property
     def missing_sidecars(self) -> tuple[str, ...]:
         missing = []
         if self.preview_path is None:
@@ -116,6 +127,8 @@ class ModelRecord:
             "preview_path": self.preview_path,
             "has_user_metadata": self.has_user_metadata,
             "has_civitai_info": self.has_civitai_info,
+            "has_hf_info": self.has_hf_info,
+            "source": self.source,
             "missing_sidecars": list(self.missing_sidecars),
             "sha256": self.sha256,
             "autov2": self.autov2,
@@ -153,7 +166,7 @@ class _DirListing:
         return self.folded is not None and name.lower() in self.folded
 
 
-def _sidecars(directory: str, stem: str, listing: _DirListing) -> tuple[str | None, bool, bool]:
+def _sidecars(directory: str, stem: str, listing: _DirListing) -> tuple[str | None, bool, bool, bool]:
     preview = None
     for ext in PREVIEW_EXTENSIONS:
         for candidate in (f"{stem}.preview.{ext}", f"{stem}.{ext}"):
@@ -166,6 +179,7 @@ def _sidecars(directory: str, stem: str, listing: _DirListing) -> tuple[str | No
         preview,
         listing.has(stem + USER_METADATA_SUFFIX),
         listing.has(stem + CIVITAI_INFO_SUFFIX),
+        listing.has(stem + HF_INFO_SUFFIX),
     )
 
 
@@ -253,7 +267,7 @@ class LibraryScanner:
             return None
         path = entry.path
         stem, _ext = os.path.splitext(entry.name)
-        preview, has_json, has_info = _sidecars(directory, stem, listing)
+        preview, has_json, has_info, has_hf = _sidecars(directory, stem, listing)
         return ModelRecord(
             kind=kind,
             path=path,
@@ -267,4 +281,5 @@ class LibraryScanner:
             preview_path=preview,
             has_user_metadata=has_json,
             has_civitai_info=has_info,
+            has_hf_info=has_hf,
         )

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -34,7 +36,7 @@ class StoredFile:
     data: bytes
     lfs: bool = True
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
@@ -86,6 +88,12 @@ def _serve(hub: MiniHub, origin: str) -> ThreadingHTTPServer:
 
         def log_message(self, *args: object) -> None:
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body are separate writes: without this, Nagle's algorithm and the client's delayed
+            # ACK add 40 ms to every small answer, which real Hub servers do not.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             self._handle()
