@@ -109,14 +109,19 @@ class HubClient:
 
     # -- plumbing --------------------------------------------------------------------------
     def _send(self, method: str, url: str, asked: Asked, *, params: Any = None,
-              headers: dict[str, str] | None = None, limit: int | None = None) -> tuple[httpx.Response, bytes]:
-        """One request and its body (at most ``limit`` bytes); a non-2xx answer or a failed connection
-        raises the sentence for it."""
+              headers: dict[str, str] | None = None, limit: int | None = None,
+              stop_after: int | None = None) -> tuple[httpx.Response, bytes]:
+        """One request and its body; a non-2xx answer or a failed connection raises the sentence for it.
+
+        A body over ``limit`` bytes raises; reading stops quietly after ``stop_after`` bytes (a Range the
+        server ignored: the rest of the file is not wanted)."""
         try:
             with self.http.stream(method, url, params=params, headers=headers) as response:
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
+                    if stop_after is not None and len(body) >= stop_after:
+                        break
                     if limit is not None and len(body) > limit and response.is_success:
                         raise e.HubBadResponseError(m.TOO_LARGE, path=asked.path or url, limit=max(1, limit >> 20))
         except httpx.TimeoutException:
@@ -253,7 +258,7 @@ class HubClient:
         """
         asked = self._asked_for(url)
         headers = {"Range": f"bytes={start}-{start + length - 1}"}
-        response, body = self._send("GET", url, asked, headers=headers, limit=start + length)
+        response, body = self._send("GET", url, asked, headers=headers, stop_after=start + length)
         if response.status_code == 206:
             return body[:length]
         return body[start:start + length]

@@ -11,6 +11,7 @@ class HubError(Exception):
     """Base class: ``str(err)`` is the user-facing sentence, ``template``/``values`` let the UI translate it."""
 
     def __init__(self, template: str, *, status: int | None = None, **values: object) -> None:
+        values = {"status": status, **values}  # a template may name the status too
         super().__init__(template.format(**values))
         self.message = str(self)
         self.template = template

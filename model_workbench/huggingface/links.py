@@ -93,9 +93,10 @@ def parse_hub_link(text: str, endpoints: Iterable[str] = ()) -> HubLink | None:
         if repo is not None:
             return HubLink(repo)
     url = text if "://" in text else "https://" + text
-    if urlsplit(url).scheme not in ("http", "https"):
-        return None
     try:
+        if urlsplit(url).scheme not in ("http", "https"):
+            return None
+        urlsplit(url).port  # noqa: B018 - raises ValueError for a port that is not a number
         segments = _segments_on_hub(url, endpoints)
     except ValueError:  # a port that is not a number
         return None

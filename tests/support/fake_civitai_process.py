@@ -1,4 +1,5 @@
-"""Start the fake Civitai server in a child process for a benchmark (so it never shares our GIL)."""
+"""Start a fake server (Civitai by default, or ``module="tests.support.fake_hub"``) in a child process, so it
+never shares our GIL (benchmarks)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerProcess:
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.fake_civitai", *args], cwd=ROOT,
+    def __init__(self, *args: str, module: str = "tests.support.fake_civitai") -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if not line:
             self.proc.kill()
-            raise RuntimeError("the fake Civitai server did not start")
+            raise RuntimeError(f"the fake server {module} did not start")
         self.info = json.loads(line)
 
     def __enter__(self) -> dict:
