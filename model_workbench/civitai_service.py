@@ -39,6 +39,7 @@ from model_workbench.downloads import DownloadOptions, DownloadQueue, DownloadRe
 from model_workbench.downloads.civitai_install import InstallContext, SidecarWriter, request_for_file
 from model_workbench.downloads.filenames import sanitize_filename, user_filename
 from model_workbench.host import Host, ModelKind
+from model_workbench.huggingface.types import repo_url
 from model_workbench.library.folders import check_subfolder, model_folder
 from model_workbench.library.local_library import LocalLibrary
 from model_workbench.library.matching import (
@@ -157,6 +158,7 @@ class CivitaiService:
         self.landed: list[tuple[Path, ModelKind]] = []  # files installed by the queue, newest last
         # More work after a file lands (the Hub's sidecars: its files share this queue); errors are reported alike.
         self.install_hooks: list[Callable[[DownloadRequest, DownloadResult], None]] = []
+        self.hub_checks: dict[str, dict[str, Any]] = {}  # path → the Hub service's newer-revision check
 
     # -- settings and client -----------------------------------------------------------------
     @property
@@ -534,6 +536,9 @@ class CivitaiService:
         rows = self.library.rows(self.site_url)
         for row in rows:
             row["preferred_weight"] = _preferred_weight(row["path"])
+            if row.get("hub"):  # the repo's page on the endpoint in use, and the last newer-revision check
+                row["hub"] = {**row["hub"], "url": repo_url(self.settings.hf_endpoint, row["hub"]["repo_id"]),
+                              **self.hub_checks.get(row["path"], {})}
         return rows
 
     def close(self) -> None:

@@ -34,6 +34,7 @@ from model_workbench.huggingface.probe import probe_files
 from model_workbench.huggingface.responses import parse_sibling, preview_path
 from model_workbench.huggingface.types import FileKind, HubFile, HubModel, HubRepoDetails, resolve_url
 from model_workbench.library.folders import check_subfolder
+from model_workbench.library.hub_record import read_hub_record
 
 CACHE_SECONDS = 300
 PREVIEW_WORKERS = 4  # a page's previews: a few at a time, not a burst a mirror would limit
@@ -212,6 +213,35 @@ class HubService:
                     hooks.remove(self._sidecars)
                 self._sidecars = HubSidecarWriter(client.http)
                 hooks.append(self._sidecars)
+
+    def check_library(self, rows: list[dict]) -> int:
+        """For each installed Hub file (a row with a ``hub`` record): is its LFS SHA256 at "main" another one now?
+
+        One tree listing per repo (a GET, which mirrors serve as the Hub does), compared with each file's
+        recorded SHA256. The answers go where the library's rows read them; returns how many are newer."""
+        client = self.client()
+        records = [(row["path"], r) for row in rows if row.get("hub") and (r := read_hub_record(row["path"]))]
+        listings: dict[str, dict[str, HubFile] | HubError] = {}
+        newer = 0
+        for path, record in records:
+            if record.repo_id not in listings:
+                try:
+                    head = client.model_info(record.repo_id)
+                    files = client.list_files(record.repo_id, str(head.get("sha") or "main"))
+                    listings[record.repo_id] = {f.path: f for f in files}
+                except HubError as error:
+                    listings[record.repo_id] = error
+            listing = listings[record.repo_id]
+            if isinstance(listing, HubError):
+                result: dict = {"update_available": None, "check_error": str(listing)}
+            else:
+                now = listing.get(record.path)
+                known = bool(now and now.sha256 and record.sha256)
+                result = {"update_available": (now.sha256 != record.sha256) if known else None,
+                          "newest_revision": now.revision if known and now.sha256 != record.sha256 else None}
+            newer += bool(result["update_available"])
+            self.civitai.hub_checks[path] = result
+        return newer
 
     @staticmethod
     def _file(details: HubRepoDetails, path: str) -> HubFile:

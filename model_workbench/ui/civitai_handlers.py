@@ -16,6 +16,8 @@ import gradio as gr
 from model_workbench.civitai import CivitaiError, Model, ModelVersion
 from model_workbench.civitai.enums import PERIODS, SORTS
 from model_workbench.civitai_service import NSFW_SETTING_LEVELS, CivitaiService, SearchForm, service_for
+from model_workbench.hub_service import hub_service_for
+from model_workbench.huggingface.errors import HubError
 from model_workbench.settings_schema import NSFW_LEVELS
 from model_workbench.ui import civitai_views as views
 from model_workbench.ui.civitai_queue_view import any_active, queue_html
@@ -271,6 +273,13 @@ class CivitaiHandlers:
             problems.append(str(error))
         service.scan_library()  # pick up the sidecars just written
         rows = service.library_rows()
+        if any(row.get("hub") for row in rows):
+            yield views.message_html(t("Checking Hugging Face files for newer revisions…"), "notice"), gr.update()
+            try:
+                hub_service_for(self.ctx.host).check_library(rows)
+            except HubError as error:
+                problems.append(str(error))
+            rows = service.library_rows()
         summary = tf("Done: {matched} matched on Civitai, {missing} not on Civitai, {files} sidecar files written.",
                      matched=sum(1 for r in rows if r["status"] in ("matched", "update_available")),
                      missing=sum(1 for r in rows if r["status"] == "not_on_civitai"), files=written)

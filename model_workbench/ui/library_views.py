@@ -27,13 +27,15 @@ def status_label(status: str) -> str:
     }.get(status, status)
 
 
+def row_source(row: dict[str, Any]) -> str:
+    """Where a local model came from: "hub" (its ``.hf.json`` says so), "civitai" (its sidecar or its hash), or ""."""
+    if row.get("hub") or row.get("source") == "hub":
+        return "hub"
+    return "civitai" if row.get("civitai") or row.get("source") == "civitai" else ""
+
+
 def source_label(row: dict[str, Any]) -> str:
-    """Where a local model came from: the Hub (its ``.hf.json`` says so), Civitai (matched by hash), or unknown."""
-    if row.get("hub"):
-        return t("Hugging Face")
-    if row.get("civitai"):
-        return t("Civitai")
-    return "–"
+    return {"hub": t("Hugging Face"), "civitai": t("Civitai")}.get(row_source(row), "–")
 
 
 def hub_badge(hub: dict[str, Any]) -> str:
@@ -119,8 +121,7 @@ def row_html(row: dict[str, Any], can_send: bool) -> str:
         actions.append(f"<button class='mw-small-button' onclick='modelWorkbench.copyText({js_arg(text)})'>"
                        f"{esc(t('Copy'))}</button>")
     name = row.get("name") or row.get("filename")
-    source = "huggingface" if hub else ("civitai" if civitai else "")
-    return (f"<tr data-status='{esc(status)}' data-source='{source}' data-path='{esc(row['path'])}'>"
+    return (f"<tr data-status='{esc(status)}' data-source='{row_source(row)}' data-path='{esc(row['path'])}'>"
             f"<td class='mw-lib-name'>{esc(name)}<div class='mw-muted mw-small'>{esc(row.get('filename'))}</div></td>"
             f"<td>{esc(kind_label(row['kind']))}</td><td class='mw-lib-source'>{esc(source_label(row))}</td>"
             f"<td>{esc(base)}</td><td>{esc(human_size(row.get('size')))}</td>"

@@ -95,7 +95,7 @@ def test_search_open_install_a_lora_and_see_it_in_the_library(page, app, screens
     row = page.locator("#mw_library_table tr[data-path$='castle_lora.safetensors']").first
     expect(row).to_be_visible(timeout=60_000)
     expect(row.locator(".mw-lib-source")).to_have_text("Hugging Face")
-    expect(row).to_have_attribute("data-source", "huggingface")
+    expect(row).to_have_attribute("data-source", "hub")
     screenshot(page, "hf-library")
 
 

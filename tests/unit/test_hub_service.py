@@ -90,3 +90,18 @@ def test_installing_from_a_gated_repo_without_a_token_says_what_to_do_at_once(ho
     with pytest.raises(HubAccessError, match="set a token in Settings"):
         service.install("fake-org/gated-lora", details.revision, "gated_lora.safetensors", "lora")
     assert service_for(host).queue.snapshot() == []
+
+
+def test_the_library_says_when_the_hub_has_a_newer_revision_of_an_installed_file(host, hub):
+    service = HubService(host)
+    details = service.details("fake-org/castle-lora")
+    job_id, path = service.install("fake-org/castle-lora", details.revision, "castle_lora.safetensors", "lora")
+    civitai = service_for(host)
+    civitai.queue.wait(job_id, timeout=30)
+    civitai.scan_library()
+    rows = [r for r in civitai.library_rows() if r["path"] == str(path)]
+    assert rows[0]["hub"]["url"] == f"{hub.url}/fake-org/castle-lora" and rows[0]["source"] == "hub"
+    assert service.check_library(rows) == 0 and civitai.library_rows()[0]["hub"]["update_available"] is False
+    hub.update_file("fake-org/castle-lora", "castle_lora.safetensors", b"new weights" * 100)
+    assert service.check_library(civitai.library_rows()) == 1
+    assert civitai.library_rows()[0]["hub"]["update_available"] is True

@@ -61,8 +61,8 @@ def hub_row(name="pixel", update=None, **kw) -> dict:
 def test_each_row_says_where_its_file_came_from():
     html = library_html([row(), hub_row(), row("mine", status="not_on_civitai", civitai=None, civitai_url=None)])
     assert "<th>Source</th>" in html
-    assert "data-source='huggingface'" in html and "data-source='civitai'" in html and "data-source=''" in html
-    hub_part = html[html.index("data-source='huggingface'"):]
+    assert "data-source='hub'" in html and "data-source='civitai'" in html and "data-source=''" in html
+    hub_part = html[html.index("data-source='hub'"):]
     hub_part = hub_part[:hub_part.index("</tr>")]
     assert "<td class='mw-lib-source'>Hugging Face</td>" in hub_part
     assert "href='https://hf-mirror.com/org/pixel-lora'" in hub_part and "Open on Hugging Face" in hub_part
