@@ -130,7 +130,8 @@ class HubService:
         """repo → the URL of its preview image, for the repos that have one (each repo asked once; a repo
         that cannot be asked simply shows no image)."""
         client = self.client()
-        todo = [m for m in models if m.repo_id not in self._previews and not m.private]
+        # A gated or private repo's images need the token, which never goes to the browser: no preview for those.
+        todo = [m for m in models if m.repo_id not in self._previews and not m.private and not m.gated]
 
         def one(model: HubModel) -> tuple[str, str | None]:
             try:
@@ -169,7 +170,7 @@ class HubService:
             self._details[(details.model.repo_id, details.revision)] = (time.monotonic(), details)
             while len(self._details) > 100:
                 self._details.popitem(last=False)
-            if details.preview_path:
+            if details.preview_path and not details.model.gated and not details.model.private:
                 self._previews[details.model.repo_id] = resolve_url(self.endpoint, details.model.repo_id,
                                                                     details.revision, details.preview_path)
         return details

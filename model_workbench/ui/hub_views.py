@@ -204,7 +204,7 @@ def hub_details_parts(details: HubRepoDetails, kinds: Mapping[str, FileKind], *,
         parts.append(message_html(t("This repo is gated: accept the license on the model page while logged in, then "
                                     "set a token in Settings to download its files."), "notice"))
     preview = ""
-    if details.preview_path:
+    if details.preview_path and not model.gated and not model.private:  # the browser has no token to load it
         src = resolve_url(endpoint, model.repo_id, details.revision, details.preview_path)
         preview = (f"<img class='mw-hub-preview' src='{esc(src)}' loading='lazy' referrerpolicy='no-referrer' "
                    f"alt='{esc(details.preview_path)}'>")

@@ -6,10 +6,12 @@ key; one check in Chinese."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.test_standalone_tabs import tab_button
 from tests.support.app_server import AppServer
 from tests.support.fake_hub import TOKEN, FakeHub
 
@@ -37,9 +39,14 @@ def app(hub, tmp_path_factory):
         yield url, root
 
 
+def sub_tab(page, label):
+    """The Civitai tab's sub-tab button (the Library's table also says "Hugging Face", in cells)."""
+    return page.locator("#mw_civitai_tabs button", has_text=re.compile(rf"^\s*{label}\s*$")).first
+
+
 def open_hub_tab(page, url, label="Hugging Face"):
     page.goto(url)
-    page.locator("#mw_civitai_tabs").get_by_text(label, exact=True).click(timeout=30_000)
+    sub_tab(page, label).click(timeout=30_000)
     expect(page.locator("#mw_hf_query textarea, #mw_hf_query input").first).to_be_visible(timeout=30_000)
 
 
@@ -90,7 +97,7 @@ def test_search_open_install_a_lora_and_see_it_in_the_library(page, app, screens
     assert record["repo_id"] == "fake-org/castle-lora" and record["path"] == "castle_lora.safetensors"
     screenshot(page, "hf-installed")
 
-    page.locator("#mw_civitai_tabs").get_by_text("Library", exact=True).click()
+    sub_tab(page, "Library").click()
     page.locator("#mw_library_scan").click()
     row = page.locator("#mw_library_table tr[data-path$='castle_lora.safetensors']").first
     expect(row).to_be_visible(timeout=60_000)
@@ -116,8 +123,9 @@ def test_a_gated_repo_says_what_to_do(page, app, screenshot):
     url, _ = app
     open_hub_tab(page, url)
     search(page, "gated")
-    expect(page.locator(".mw-hub-card[data-repo-id='fake-org/gated-lora'] .mw-badge-warn")).to_have_text("Gated",
-                                                                                                        timeout=30_000)
+    gated_card = page.locator(".mw-hub-card[data-repo-id='fake-org/gated-lora']")
+    expect(gated_card.locator(".mw-badge-warn")).to_have_text("Gated", timeout=30_000)
+    expect(gated_card.locator("img")).to_have_count(0)  # its images need a token the browser does not have
     open_repo(page, "fake-org/gated-lora")
     details = page.locator("#mw_hf_details").first
     expect(details).to_contain_text("accept the license on the model page while logged in")
@@ -130,7 +138,7 @@ def test_a_gated_repo_says_what_to_do(page, app, screenshot):
 def test_the_token_is_saved_privately_and_never_shown(page, app):
     url, root = app
     page.goto(url)
-    page.get_by_role("tab", name="Settings").click()
+    tab_button(page, "Settings").click()
     field = page.locator("#mw_setting_hf_token input")
     expect(field).to_be_visible(timeout=30_000)
     page.wait_for_timeout(500)  # the page load fills the fields
@@ -139,7 +147,7 @@ def test_the_token_is_saved_privately_and_never_shown(page, app):
     expect(page.locator("#mw_settings_status").first).to_contain_text("Hugging Face access token")
     assert json.loads((root / "data" / "settings.json").read_text())["model_workbench_hf_token"] == TOKEN
     page.reload()
-    page.get_by_role("tab", name="Settings").click()
+    tab_button(page, "Settings").click()
     expect(field).to_have_value("", timeout=30_000)
     expect(field).to_have_attribute("placeholder", "A token is saved. Leave this empty to keep it, or type a new one.")
     assert TOKEN not in page.content()
