@@ -248,7 +248,8 @@ class HubService:
     def _file(details: HubRepoDetails, path: str) -> HubFile:
         file = next((f for f in details.files if f.path == path), None)
         if file is None:
-            raise HubNotFoundError(hm.FILE_NOT_FOUND, path=path, repo=details.model.repo_id, revision=details.revision)
+            raise HubNotFoundError(hm.FILE_NOT_FOUND, status=404, path=path, repo=details.model.repo_id,
+                                   revision=details.revision)
         return file
 
     def kinds(self, details: HubRepoDetails) -> dict[str, FileKind]:
