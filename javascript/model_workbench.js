@@ -77,8 +77,20 @@
         return pressHidden("mw_civitai_open", "mw_civitai_open_button", value);
     }
 
+    // The Hugging Face sub-tab's cards: open a repo (its Install button waits, as Download does above).
+    function openHubRepo(repoId) {
+        var install = app().querySelector("#mw_hf_install");
+        if (install) {
+            install.disabled = true;
+        }
+        return pressHidden("mw_hf_open", "mw_hf_open_button", String(repoId));
+    }
+
+    // Both sub-tabs show the one download queue: the panel in view gets the answer.
     function queueAction(action, jobId) {
-        return pressHidden("mw_civitai_queue_action", "mw_civitai_queue_action_button", action + ":" + jobId);
+        var hubQueue = app().querySelector("#mw_hf_queue");
+        var prefix = hubQueue && hubQueue.offsetParent !== null ? "mw_hf" : "mw_civitai";
+        return pressHidden(prefix + "_queue_action", prefix + "_queue_action_button", action + ":" + jobId);
     }
 
     // An example image's parameters into txt2img: WebUI's own "paste" button parses an infotext
@@ -118,6 +130,6 @@
     }
 
     window.modelWorkbench = {app: app, sendToPrompt: sendToPrompt, copyText: copyText, openModel: openModel,
-                             queueAction: queueAction, sendParams: sendParams,
+                             openHubRepo: openHubRepo, queueAction: queueAction, sendParams: sendParams,
                              refreshExtraNetworks: refreshExtraNetworks, trainPreview: trainPreview};
 })();

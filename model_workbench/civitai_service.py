@@ -39,6 +39,7 @@ from model_workbench.downloads import DownloadOptions, DownloadQueue, DownloadRe
 from model_workbench.downloads.civitai_install import InstallContext, SidecarWriter, request_for_file
 from model_workbench.downloads.filenames import sanitize_filename, user_filename
 from model_workbench.host import Host, ModelKind
+from model_workbench.huggingface.types import repo_url
 from model_workbench.library.folders import check_subfolder, model_folder
 from model_workbench.library.local_library import LocalLibrary
 from model_workbench.library.matching import (
@@ -155,6 +156,9 @@ class CivitaiService:
         self.hash_task: Any = None
         self.library_cancel = threading.Event()
         self.landed: list[tuple[Path, ModelKind]] = []  # files installed by the queue, newest last
+        # More work after a file lands (the Hub's sidecars: its files share this queue); errors are reported alike.
+        self.install_hooks: list[Callable[[DownloadRequest, DownloadResult], None]] = []
+        self.hub_checks: dict[str, dict[str, Any]] = {}  # path → the Hub service's newer-revision check
 
     # -- settings and client -----------------------------------------------------------------
     @property
@@ -364,6 +368,11 @@ class CivitaiService:
                 # preview: that is the rule working, not a failure to report.
                 if report is None or not set(report.problems) <= {NO_ALLOWED_IMAGE, NO_READABLE_IMAGE}:
                     error = exc
+        for hook in list(self.install_hooks):
+            try:
+                hook(request, result)
+            except Exception as exc:  # noqa: BLE001 - reported by the queue after the refresh below
+                error = exc
         model_type = ""
         if isinstance(context, InstallContext):
             model_type = (context.model.type if context.model else None) or \
@@ -527,6 +536,9 @@ class CivitaiService:
         rows = self.library.rows(self.site_url)
         for row in rows:
             row["preferred_weight"] = _preferred_weight(row["path"])
+            if row.get("hub"):  # the repo's page on the endpoint in use, and the last newer-revision check
+                row["hub"] = {**row["hub"], "url": repo_url(self.settings.hf_endpoint, row["hub"]["repo_id"]),
+                              **self.hub_checks.get(row["path"], {})}
         return rows
 
     def close(self) -> None:

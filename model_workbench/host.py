@@ -197,13 +197,16 @@ class WorkbenchSettings:
     folder_overrides: dict[str, str] = field(default_factory=dict)
     use_subfolders: bool = False
     updates_skip_early_access: bool = True  # "update available" ignores Early Access and paid versions
+    hf_endpoint: str = ""  # the Hub or a mirror ("" = https://huggingface.co)
+    hf_token: str = ""  # sent only to hf_endpoint, never to the storage a download redirects to
 
-    def __repr__(self) -> str:  # never show the key, not even in a traceback
+    def __repr__(self) -> str:  # never show the key or the token, not even in a traceback
         key = "<set>" if self.civitai_api_key else "<unset>"
         return (
             f"WorkbenchSettings(civitai_api_key={key}, civitai_base_url={self.civitai_base_url!r}, "
             f"proxy={'<set>' if self.proxy else '<unset>'}, nsfw_level={self.nsfw_level!r}, "
-            f"folder_overrides={self.folder_overrides!r}, use_subfolders={self.use_subfolders!r})"
+            f"folder_overrides={self.folder_overrides!r}, use_subfolders={self.use_subfolders!r}, "
+            f"hf_endpoint={self.hf_endpoint!r}, hf_token={'<set>' if self.hf_token else '<unset>'})"
         )
 
 

@@ -52,6 +52,11 @@ PUBLISH_BODY: Schema = {
     "checkpoint": Field("text", required=True), "weight": Field("number", default=1.0),
     "trigger_words": Field("text", default=""),
 }
+HUB_INSTALL_BODY: Schema = {
+    "repo_id": Field("text", required=True), "path": Field("text", required=True),
+    "revision": Field("text", default="main"), "kind": Field("text", nullable=True),  # None: the header's kind
+    "subfolder": Field("text", nullable=True), "filename": Field("text", nullable=True),
+}
 DOWNLOAD_BODY: Schema = {
     "version_id": Field("int", required=True, minimum=1), "file_id": Field("int", nullable=True, minimum=1),
     "subfolder": Field("text", nullable=True), "filename": Field("text", nullable=True),
@@ -202,6 +207,7 @@ def build_router(host: Host, dependencies: Sequence[Any] = ()) -> APIRouter:
     )
 
     add_webui_kind_routes(router, host)
+    add_hub_routes(router, host)
 
     return router
 
@@ -300,3 +306,30 @@ def add_civitai_routes(router: APIRouter, host: Host) -> None:
     @router.get("/civitai/queue")
     def civitai_queue() -> dict[str, Any]:
         return {"jobs": [_job(s) for s in service_for(host).queue.snapshot()]}
+
+
+def add_hub_routes(router: APIRouter, host: Host) -> None:
+    """``POST /huggingface/install`` queues a Hub file (as the Hugging Face sub-tab's Install does) in the one
+    download queue; ``GET /civitai/queue`` lists its job with the others."""
+    from model_workbench.downloads.queue import DestinationTaken
+    from model_workbench.hub_service import hub_service_for
+    from model_workbench.huggingface.errors import HubError
+
+    @router.post("/huggingface/install")
+    def hub_install(body: Any = Body(None)) -> dict[str, Any]:  # noqa: B008
+        values = checked(body, HUB_INSTALL_BODY)
+        service = hub_service_for(host)
+        try:
+            kind = values["kind"]
+            if not kind:
+                details = service.details(values["repo_id"], values["revision"])
+                kind = getattr(service.kinds(details).get(values["path"]), "kind", "") or "lora"
+            job_id, path = service.install(values["repo_id"], values["revision"], values["path"], kind,
+                                           values["subfolder"], values["filename"])
+        except HubError as error:
+            raise HTTPException(status_code=error.status or 502, detail=str(error)) from None
+        except DestinationTaken as error:
+            raise HTTPException(status_code=409, detail=str(error)) from None
+        except ValueError as error:
+            raise HTTPException(status_code=400, detail=str(error)) from None
+        return {"job_id": job_id, "path": str(path)}

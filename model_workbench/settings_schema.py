@@ -42,6 +42,14 @@ OVERRIDABLE_KINDS = (
 API_KEY_SETTING = "model_workbench_civitai_api_key"
 SITE_SETTING = "model_workbench_civitai_base_url"  # "base URL": configs that set a mirror before the site choice
 PROXY_SETTING = "model_workbench_proxy"
+HF_ENDPOINT_SETTING = "model_workbench_hf_endpoint"
+HF_TOKEN_SETTING = "model_workbench_hf_token"
+# The settings that are secrets → their name in the owner-only secret store (never in config.json or the page).
+SECRET_SETTINGS = {API_KEY_SETTING: "civitai_api_key", HF_TOKEN_SETTING: "hf_token"}
+DEFAULT_HF_ENDPOINT = "https://huggingface.co"
+HF_ENDPOINT_ENV = "HF_ENDPOINT"  # huggingface_hub's own: a user who set it for a mirror means it here too
+HF_TOKEN_ENV = "MODEL_WORKBENCH_HF_TOKEN"
+HF_TOKEN_HUB_ENV = "HF_TOKEN"  # huggingface_hub's, made for huggingface.co: never sent to a mirror
 
 @dataclass(frozen=True)
 class SettingSpec:
@@ -88,8 +96,24 @@ SETTINGS: tuple[SettingSpec, ...] = (
         NSFW_LEVELS,
     ),
     SettingSpec(
+        HF_ENDPOINT_SETTING,
+        "Hugging Face endpoint",
+        "",
+        "text",
+        f"Empty means {DEFAULT_HF_ENDPOINT} (or ${HF_ENDPOINT_ENV} when set). Where the Hub is blocked or slow, "
+        "type a mirror such as https://hf-mirror.com.",
+    ),
+    SettingSpec(
+        HF_TOKEN_SETTING,
+        "Hugging Face access token",
+        "",
+        "password",
+        "Needed for gated and private repos: accept the license on the model page, then create a read token at "
+        "huggingface.co → Settings → Access Tokens. Sent only to the Hugging Face endpoint above.",
+    ),
+    SettingSpec(
         PROXY_SETTING,
-        "Proxy for Civitai",
+        "Proxy for Civitai and Hugging Face",
         "",
         "text",
         "For example http://127.0.0.1:7890 or socks5://127.0.0.1:1080. Empty means no proxy.",
@@ -136,6 +160,10 @@ def settings_from_values(values: Mapping[str, Any], environ: Mapping[str, str] |
         (env[name].strip() for name in API_KEY_ENVS if env.get(name, "").strip()), ""
     )
     base_url = text(SITE_SETTING) or env.get(CIVITAI_URL_ENV, "").strip() or DEFAULT_CIVITAI_URL
+    hf_endpoint = (text(HF_ENDPOINT_SETTING) or env.get(HF_ENDPOINT_ENV, "").strip() or DEFAULT_HF_ENDPOINT).rstrip("/")
+    hf_token = text(HF_TOKEN_SETTING) or env.get(HF_TOKEN_ENV, "").strip()
+    if not hf_token and hf_endpoint == DEFAULT_HF_ENDPOINT:
+        hf_token = env.get(HF_TOKEN_HUB_ENV, "").strip()
     nsfw = text("model_workbench_nsfw_level") or "PG-13"
     if nsfw == "None":  # an earlier version's name for "PG only"
         nsfw = "PG"
@@ -146,6 +174,8 @@ def settings_from_values(values: Mapping[str, Any], environ: Mapping[str, str] |
         civitai_api_key=api_key,
         civitai_base_url=base_url.rstrip("/"),
         proxy=text(PROXY_SETTING),
+        hf_endpoint=hf_endpoint,
+        hf_token=hf_token,
         nsfw_level=nsfw,
         folder_overrides=overrides,
         use_subfolders=bool(values.get("model_workbench_use_subfolders", False)),

@@ -58,6 +58,7 @@ class JobSnapshot:
     reused: bool = False
     version_id: int | None = None
     verified: bool = True  # False once installed without a checksum to compare with
+    own_source: bool = False  # the request brought its own source (a Hub file): Civitai's key does not apply
 
     @property
     def fraction(self) -> float | None:
@@ -96,7 +97,7 @@ class _Job:
             error_kind=self.error.kind if self.error else None,
             retryable=bool(self.error and self.error.retryable) or self.status in (JobStatus.CANCELLED, JobStatus.PAUSED),
             reused=bool(self.result and self.result.reused), version_id=self.request.version_id,
-            verified=self.result.verified if self.result else True)
+            verified=self.result.verified if self.result else True, own_source=self.request.source is not None)
 
 
 class DownloadQueue:

@@ -16,6 +16,8 @@ import gradio as gr
 from model_workbench.civitai import CivitaiError, Model, ModelVersion
 from model_workbench.civitai.enums import PERIODS, SORTS
 from model_workbench.civitai_service import NSFW_SETTING_LEVELS, CivitaiService, SearchForm, service_for
+from model_workbench.hub_service import hub_service_for
+from model_workbench.huggingface.errors import HubError
 from model_workbench.settings_schema import NSFW_LEVELS
 from model_workbench.ui import civitai_views as views
 from model_workbench.ui.civitai_queue_view import any_active, queue_html
@@ -207,22 +209,8 @@ class CivitaiHandlers:
         yield self._job_result(job), self._queue_html()
 
     def _job_result(self, job: Any) -> str:
-        if job is None:
-            return ""
-        if job.status.value == "done":
-            if not job.verified:
-                return views.message_html(tf("Installed unverified to {path}: Civitai gave no SHA256 checksum for "
-                                             "this file, so it could not be checked for damage in transit.",
-                                             path=job.destination or ""), "notice")
-            text = tf("Installed to {path}", path=job.destination or "")
-            if job.reused or "failed" in job.message:
-                text += " " + job.message  # the existing file was kept, or the sidecars could not be written
-            return views.message_html(text, "ok")
-        if job.status.value == "failed":
-            # The job's card (which stays) says why and what to do; saying it here too doubles it.
-            return views.message_html(tf("The download of {name} failed: the Downloads list below says why.",
-                                         name=job.name), "error")
-        return views.message_html(job.message, "notice")
+        return job_result_html(job, t("Installed unverified to {path}: Civitai gave no SHA256 checksum for this file, "
+                                      "so it could not be checked for damage in transit."))
 
     def _queue_html(self) -> str:
         return queue_html(self.service.queue.snapshot(), standalone=self.ctx.standalone)
@@ -285,6 +273,13 @@ class CivitaiHandlers:
             problems.append(str(error))
         service.scan_library()  # pick up the sidecars just written
         rows = service.library_rows()
+        if any(row.get("hub") for row in rows):
+            yield views.message_html(t("Checking Hugging Face files for newer revisions…"), "notice"), gr.update()
+            try:
+                hub_service_for(self.ctx.host).check_library(rows)
+            except HubError as error:
+                problems.append(str(error))
+            rows = service.library_rows()
         summary = tf("Done: {matched} matched on Civitai, {missing} not on Civitai, {files} sidecar files written.",
                      matched=sum(1 for r in rows if r["status"] in ("matched", "update_available")),
                      missing=sum(1 for r in rows if r["status"] == "not_on_civitai"), files=written)
@@ -301,6 +296,25 @@ class CivitaiHandlers:
         if rows is None:
             return views.message_html(t("Press Scan model folders to list your models."), "notice")
         return library_html(rows, self.can_send)
+
+
+def job_result_html(job: Any, unverified: str) -> str:
+    """What became of a download, under the details (``unverified``: the translated sentence, with {path}, for
+    a file its source gave no checksum for)."""
+    if job is None:
+        return ""
+    if job.status.value == "done":
+        if not job.verified:
+            return views.message_html(unverified.format(path=job.destination or ""), "notice")
+        text = tf("Installed to {path}", path=job.destination or "")
+        if job.reused or "failed" in job.message:
+            text += " " + job.message  # the existing file was kept, or the sidecars could not be written
+        return views.message_html(text, "ok")
+    if job.status.value == "failed":
+        # The job's card (which stays) says why and what to do; saying it here too doubles it.
+        return views.message_html(tf("The download of {name} failed: the Downloads list below says why.",
+                                     name=job.name), "error")
+    return views.message_html(job.message, "notice")
 
 
 def _file_label(file: Any) -> str:

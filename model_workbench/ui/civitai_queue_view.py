@@ -47,7 +47,7 @@ def job_html(job: JobSnapshot, standalone: bool) -> str:
     if not job.status.active:
         actions.append(_action(t("Remove"), "remove", job.id))
     message = job.message
-    if job.error_kind in AUTH_ERRORS:
+    if job.error_kind in AUTH_ERRORS and not job.own_source:  # a Hub job's sentence already says what to do
         message = with_key_hint(message, standalone)
     where = ""
     if job.destination:

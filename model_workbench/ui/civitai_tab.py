@@ -1,4 +1,4 @@
-"""The Civitai tab: search, model details, download queue and the local library.
+"""The Civitai tab: search, model details, download queue, the Hugging Face sub-tab and the local library.
 
 This module lays the tab out and names every element (``mw_civitai_*``, ``mw_library_*``) so the
 browser script and the tests can find it; the handlers are in ``civitai_handlers``, the HTML in
@@ -19,6 +19,7 @@ from model_workbench.ui.civitai_handlers import NSFW_CHOICES, CivitaiHandlers, n
 from model_workbench.ui.civitai_views import details_placeholder
 from model_workbench.ui.compat import dropdown, js_kwarg, long_job_kwargs
 from model_workbench.ui.context import UiContext
+from model_workbench.ui.hub_tab import build_hub_tab
 from model_workbench.ui.i18n import choice_labels, t
 
 # The types people look for most, first; then every other type Civitai's /enums lists, in its order.
@@ -96,6 +97,8 @@ def build_civitai_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
                 c["open_button"] = gr.Button("open", elem_id="mw_civitai_open_button")
                 c["queue_target"] = gr.Textbox(elem_id="mw_civitai_queue_action", show_label=False)
                 c["queue_button"] = gr.Button("queue", elem_id="mw_civitai_queue_action_button")
+        with gr.Tab(t("Hugging Face"), elem_id="mw_hf_tab"):
+            c.update({f"hf_{name}": component for name, component in build_hub_tab(ctx, handlers).items()})
         with gr.Tab(t("Library"), elem_id="mw_civitai_library_tab"):
             with gr.Row():
                 c["scan"] = gr.Button(t("Scan model folders"), variant="primary", elem_id="mw_library_scan")

@@ -12,7 +12,7 @@ from typing import Any
 
 from model_workbench.library.hashing import HashProgress
 from model_workbench.ui.civitai_views import esc, human_size, js_arg
-from model_workbench.ui.i18n import t, tf
+from model_workbench.ui.i18n import t, tf, tm
 
 STATUS_CSS = {"matched": "mw-badge-installed", "update_available": "mw-badge-update",
               "not_on_civitai": "mw-badge-muted", "unknown": "", "unhashed": "mw-badge-muted",
@@ -25,6 +25,29 @@ def status_label(status: str) -> str:
         "not_on_civitai": t("Not on Civitai"), "unknown": t("Not matched yet"), "unhashed": t("Not hashed yet"),
         "removed": t("Removed from Civitai"),
     }.get(status, status)
+
+
+def row_source(row: dict[str, Any]) -> str:
+    """Where a local model came from: "hub" (its ``.hf.json`` says so), "civitai" (its sidecar or its hash), or ""."""
+    if row.get("hub") or row.get("source") == "hub":
+        return "hub"
+    return "civitai" if row.get("civitai") or row.get("source") == "civitai" else ""
+
+
+def source_label(row: dict[str, Any]) -> str:
+    return {"hub": t("Hugging Face"), "civitai": t("Civitai")}.get(row_source(row), "–")
+
+
+def hub_badge(hub: dict[str, Any]) -> str:
+    """A Hub file's state: a newer revision of it on the Hub, the same, or not checked yet."""
+    if hub.get("update_available"):
+        return f"<span class='mw-badge mw-badge-update'>{esc(t('Newer revision on the Hub'))}</span>"
+    if hub.get("update_available") is False:
+        return f"<span class='mw-badge mw-badge-installed'>{esc(t('Up to date on the Hub'))}</span>"
+    if hub.get("check_error"):
+        return (f"<span class='mw-badge mw-badge-warn' title='{esc(tm(hub['check_error']))}'>"
+                f"{esc(t('Not checked'))}</span>")
+    return f"<span class='mw-badge'>{esc(t('From Hugging Face'))}</span>"
 
 
 def kind_label(kind: str) -> str:
@@ -54,8 +77,15 @@ def _info(row: dict[str, Any]) -> str:
     facts = [(t("File"), row["path"]), (t("SHA256"), row.get("sha256") or t("not computed yet"))]
     sidecars = [name for flag, name in ((row.get("preview_path"), t("preview")),
                                         (row.get("has_user_metadata"), ".json"),
-                                        (row.get("has_civitai_info"), ".civitai.info")) if flag]
+                                        (row.get("has_civitai_info"), ".civitai.info"),
+                                        (row.get("hub"), ".hf.json")) if flag]
     facts.append((t("Sidecars"), ", ".join(sidecars) or t("none")))
+    hub = row.get("hub") or {}
+    if hub:
+        facts.append((t("Hugging Face file"), f"{hub.get('repo_id')} – {hub.get('path')}"))
+        facts.append((t("Revision"), str(hub.get("revision") or "")[:10]))
+        if hub.get("update_available") and hub.get("newest_revision"):
+            facts.append((t("Newest revision"), str(hub["newest_revision"])[:10]))
     if civitai:
         facts.append((t("Civitai version"), f"{civitai.get('model_name')} – {civitai.get('version_name')}"))
         if civitai.get("update_available"):
@@ -71,7 +101,15 @@ def row_html(row: dict[str, Any], can_send: bool) -> str:
     base = row.get("base_model") or civitai.get("base_model") or "–"
     status = row.get("status", "unknown")
     badge = f"<span class='mw-badge {STATUS_CSS.get(status, '')}'>{esc(status_label(status))}</span>"
+    hub = row.get("hub") or {}
+    if hub and status in ("not_on_civitai", "unknown", "unhashed"):
+        badge = hub_badge(hub)  # a Hub file: its Hub state says more than "not on Civitai"
+    elif hub:
+        badge += hub_badge(hub)
     actions = []
+    if hub.get("url"):
+        actions.append(f"<a class='mw-small-button' href='{esc(hub['url'])}' target='_blank' "
+                       f"rel='noopener noreferrer'>{esc(t('Open on Hugging Face'))} ↗</a>")
     if row.get("civitai_url"):
         actions.append(f"<a class='mw-small-button' href='{esc(row['civitai_url'])}' target='_blank' "
                        f"rel='noopener noreferrer'>{esc(t('Open on Civitai'))} ↗</a>")
@@ -83,9 +121,10 @@ def row_html(row: dict[str, Any], can_send: bool) -> str:
         actions.append(f"<button class='mw-small-button' onclick='modelWorkbench.copyText({js_arg(text)})'>"
                        f"{esc(t('Copy'))}</button>")
     name = row.get("name") or row.get("filename")
-    return (f"<tr data-status='{esc(status)}' data-path='{esc(row['path'])}'>"
+    return (f"<tr data-status='{esc(status)}' data-source='{row_source(row)}' data-path='{esc(row['path'])}'>"
             f"<td class='mw-lib-name'>{esc(name)}<div class='mw-muted mw-small'>{esc(row.get('filename'))}</div></td>"
-            f"<td>{esc(kind_label(row['kind']))}</td><td>{esc(base)}</td><td>{esc(human_size(row.get('size')))}</td>"
+            f"<td>{esc(kind_label(row['kind']))}</td><td class='mw-lib-source'>{esc(source_label(row))}</td>"
+            f"<td>{esc(base)}</td><td>{esc(human_size(row.get('size')))}</td>"
             f"<td>{badge}</td><td class='mw-lib-actions'>{''.join(actions)}{_info(row)}</td></tr>")
 
 
@@ -106,8 +145,8 @@ def library_html(rows: Sequence[dict[str, Any]], can_send: bool = False) -> str:
                 f"{esc(t('Press Scan, or download a model from the Search tab.'))}</div>")
     order = {"update_available": 0, "matched": 1, "removed": 2, "unknown": 3, "unhashed": 4, "not_on_civitai": 5}
     ordered = sorted(rows, key=lambda r: (order.get(r.get("status", ""), 5), r["kind"], str(r.get("name", "")).lower()))
-    head = "".join(f"<th>{esc(h)}</th>" for h in (t("Name"), t("Kind"), t("Base model"), t("Size"), t("Status"),
-                                                  t("Actions")))
+    head = "".join(f"<th>{esc(h)}</th>" for h in (t("Name"), t("Kind"), t("Source"), t("Base model"), t("Size"),
+                                                  t("Status"), t("Actions")))
     body = "".join(row_html(r, can_send) for r in ordered)
     return f"{summary_html(rows)}<table class='mw-table mw-library'><tr>{head}</tr>{body}</table>"
 

@@ -1,8 +1,9 @@
 """Model Workbench's section in WebUI's Settings page, built from the shared settings schema.
 
-The API key field never holds the key after it is applied: its ``onchange`` moves the key into the
-:class:`~model_workbench.secrets_store.SecretStore` and leaves a mask in WebUI's options, so the key is
-not in config.json, the page, ``/sdapi/v1/options`` or WebUI's system-info report.
+The secret fields (the Civitai API key, the Hugging Face token) never hold the secret after it is
+applied: their ``onchange`` moves it into the :class:`~model_workbench.secrets_store.SecretStore` and
+leaves a mask in WebUI's options, so it is not in config.json, the page, ``/sdapi/v1/options`` or
+WebUI's system-info report.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from modules import shared
 
 from model_workbench.secrets_store import MASK, SecretStore
 from model_workbench.settings_save import NORMALIZERS
-from model_workbench.settings_schema import API_KEY_SETTING, SECTION_ID, SECTION_LABEL, SETTINGS, SettingSpec
+from model_workbench.settings_schema import (
+    API_KEY_SETTING,
+    SECRET_SETTINGS,
+    SECTION_ID,
+    SECTION_LABEL,
+    SETTINGS,
+    SettingSpec,
+)
 
 SECTION = (SECTION_ID, SECTION_LABEL)
 API_KEY_OPTION = API_KEY_SETTING
@@ -28,25 +36,26 @@ def secret_store() -> SecretStore:
     return _store
 
 
-def stash_api_key() -> None:
-    """Move a key typed into the settings field into the secret store; leave the mask behind.
+def stash_secret(option: str = API_KEY_OPTION) -> None:
+    """Move a secret typed into its settings field into the secret store; leave the mask behind.
 
-    An empty field removes the stored key: the field shows the mask whenever a key is saved (see
-    :func:`show_whether_a_key_is_saved`), so it is empty only when the user deleted the mask. Called as
+    An empty field removes the stored secret: the field shows the mask whenever one is saved (see
+    :func:`show_whether_secrets_are_saved`), so it is empty only when the user deleted the mask. Called as
     the option's ``onchange`` (WebUI saves config.json after the callbacks) and when settings are read,
-    for a key an older config still holds.
+    for a secret an older config still holds.
     """
-    value = shared.opts.data.get(API_KEY_OPTION, "")
+    value = shared.opts.data.get(option, "")
     if value == MASK:
         return
-    secret_store().set("civitai_api_key", (value or "").strip())
-    shared.opts.data[API_KEY_OPTION] = MASK if value else ""
+    secret_store().set(SECRET_SETTINGS[option], (value or "").strip())
+    shared.opts.data[option] = MASK if value else ""
 
 
-def show_whether_a_key_is_saved() -> None:
-    """Keep the field's mask true to the secret store: WebUI fills its settings page from the options at
-    every page load, so the mask shows a saved key and an empty field means there is none."""
-    shared.opts.data[API_KEY_OPTION] = MASK if secret_store().get("civitai_api_key") else ""
+def show_whether_secrets_are_saved() -> None:
+    """Keep each field's mask true to the secret store: WebUI fills its settings page from the options at
+    every page load, so the mask shows a saved secret and an empty field means there is none."""
+    for option, name in SECRET_SETTINGS.items():
+        shared.opts.data[option] = MASK if secret_store().get(name) else ""
 
 
 def _normalizer(key: str) -> Any:
@@ -74,7 +83,7 @@ def _option(spec: SettingSpec) -> Any:
     extra: dict[str, Any] = {}
     if spec.widget == "password":
         # Not settable through /sdapi/v1/options, and stashed away as soon as it is applied.
-        extra = {"onchange": stash_api_key, "restrict_api": True}
+        extra = {"onchange": lambda option=spec.key: stash_secret(option), "restrict_api": True}
     elif spec.key in NORMALIZERS:
         extra = {"onchange": _normalizer(spec.key)}
     info = shared.OptionInfo(spec.default, spec.label, component, component_args, section=SECTION, **extra)
@@ -85,15 +94,20 @@ def register_settings() -> None:
     """``on_ui_settings`` callback: add every option to the "Model Workbench" section."""
     for spec in SETTINGS:
         shared.opts.add_option(spec.key, _option(spec))
-    if shared.opts.data.get(API_KEY_OPTION) not in (None, "", MASK):
-        stash_api_key()  # a key an older config still holds
-    show_whether_a_key_is_saved()
+    _stash_left_secrets()  # a key an older config still holds
+    show_whether_secrets_are_saved()
+
+
+def _stash_left_secrets() -> None:
+    for option in SECRET_SETTINGS:
+        if shared.opts.data.get(option) not in (None, "", MASK):
+            stash_secret(option)
 
 
 def current_values() -> dict[str, Any]:
-    """Option values as they are now (defaults until WebUI has registered the section), with the real key."""
-    if shared.opts.data.get(API_KEY_OPTION) not in (None, "", MASK):
-        stash_api_key()
+    """Option values as they are now (defaults until WebUI has registered the section), with the real secrets."""
+    _stash_left_secrets()
     values = {spec.key: getattr(shared.opts, spec.key, spec.default) for spec in SETTINGS}
-    values[API_KEY_OPTION] = secret_store().get("civitai_api_key")
+    for option, name in SECRET_SETTINGS.items():
+        values[option] = secret_store().get(name)
     return values

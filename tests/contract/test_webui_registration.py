@@ -157,3 +157,38 @@ def test_the_settings_page_shows_the_mask_exactly_when_a_key_is_saved(fake_webui
     SecretStore(tmp_path / "secrets").set("civitai_api_key", "")
     fake_webui.script_callbacks.ui_settings_callback()
     assert opts.data["model_workbench_civitai_api_key"] == ""
+
+
+def test_the_hub_token_is_moved_out_of_webui_options_like_the_civitai_key(fake_webui, tmp_path):
+    load_extension_script()
+    fake_webui.script_callbacks.ui_settings_callback()
+    opts = fake_webui.shared.opts
+    token_option = opts.data_labels["model_workbench_hf_token"]
+    assert token_option.component is gr.Textbox and token_option.component_args == {"type": "password"}
+    assert opts.set("model_workbench_hf_token", "hf_from_api", is_api=True) is False
+    assert opts.set("model_workbench_hf_token", "hf_typed") is True
+    assert opts.data["model_workbench_hf_token"] == "********"
+    from model_workbench.webui.entry import get_host
+
+    settings = get_host().settings()
+    assert settings.hf_token == "hf_typed" and "hf_typed" not in repr(settings)
+    stored = tmp_path / "secrets" / "secrets.json"
+    assert oct(stored.stat().st_mode & 0o777) == "0o600"
+    # Setting the Civitai key keeps the token, and clearing the token keeps the key.
+    opts.set("model_workbench_civitai_api_key", "sk-key")
+    opts.set("model_workbench_hf_token", "")
+    settings = get_host().settings()
+    assert settings.hf_token == "" and settings.civitai_api_key == "sk-key"
+    assert "hf_typed" not in stored.read_text()
+
+
+def test_the_hub_endpoint_is_checked_when_applied(fake_webui):
+    load_extension_script()
+    fake_webui.script_callbacks.ui_settings_callback()
+    opts = fake_webui.shared.opts
+    assert opts.set("model_workbench_hf_endpoint", "hf-mirror.com/") is True
+    assert opts.data["model_workbench_hf_endpoint"] == "https://hf-mirror.com"
+    assert opts.set("model_workbench_hf_endpoint", "not a mirror") is False
+    from model_workbench.webui.entry import get_host
+
+    assert get_host().settings().hf_endpoint == "https://hf-mirror.com"

@@ -94,7 +94,7 @@ def test_settings_survive_a_reload_and_save_says_what_changed(page, tmp_path, sc
         page.locator("#mw_setting_civitai_api_key input").fill("sk-e2e-keep")
         _field(page, "proxy").fill("127.0.0.1:7890")
         page.locator("#mw_settings_save").click()
-        expect(status).to_contain_text("Saved: Civitai API key, Proxy for Civitai.")
+        expect(status).to_contain_text("Saved: Civitai API key, Proxy for Civitai and Hugging Face.")
         expect(_field(page, "proxy")).to_have_value("http://127.0.0.1:7890")  # the form it was saved in
 
         # A reload shows what is saved now (not what the app read at start), and Save keeps it all.

@@ -63,3 +63,14 @@ def test_clear_finished_is_offered_only_when_something_finished():
 def test_bidi_controls_in_a_job_name_are_not_displayed():
     html = queue_html([snap(name="invoice_\u202egnp.safetensors", message="Installed invoice_\u202egnp.safetensors.")])
     assert "\u202e" not in html and "invoice_gnp.safetensors" in html
+
+
+def test_a_hub_job_refused_for_its_token_gets_no_civitai_key_hint():
+    from model_workbench.downloads import JobSnapshot, JobStatus
+    from model_workbench.ui.civitai_queue_view import job_html
+
+    job = JobSnapshot(id="job-1", name="gated.safetensors", status=JobStatus.FAILED, bytes=0, total=None, speed=0,
+                      eta=None, message="Accept the license on the model page while logged in, then set a token in "
+                                        "Settings.", destination=None, error_kind="AuthRequiredError", own_source=True)
+    assert "Civitai" not in job_html(job, standalone=True)
+    assert "Civitai" in job_html(JobSnapshot(**{**job.__dict__, "own_source": False}), standalone=True)

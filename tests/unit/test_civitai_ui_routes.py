@@ -46,7 +46,6 @@ def test_download_through_the_api_and_poll_the_queue(tmp_path):
         finally:
             service_for(host).close()
 
-
 def test_a_download_into_another_folder_or_as_a_program_is_a_400(tmp_path):
     with FakeCivitai(api_key="test-key") as srv:
         f = srv.add_file(data=b"api-lora" * 500, name="api_lora.safetensors")
@@ -61,7 +60,6 @@ def test_a_download_into_another_folder_or_as_a_program_is_a_400(tmp_path):
             assert not (tmp_path / "models" / "Lora").exists() or not any((tmp_path / "models").rglob("*.part"))
         finally:
             service_for(host).close()
-
 
 def test_one_version_under_two_names_is_two_jobs_and_both_paths_are_written(tmp_path):
     with FakeCivitai(api_key="test-key") as srv:
@@ -86,7 +84,6 @@ def test_one_version_under_two_names_is_two_jobs_and_both_paths_are_written(tmp_
         finally:
             service_for(host).close()
 
-
 def test_a_file_id_the_version_does_not_have_is_400_naming_it(tmp_path):
     with FakeCivitai(api_key="test-key") as srv:
         f = srv.add_file(data=b"x" * 1000, name="only.safetensors")
@@ -103,7 +100,6 @@ def test_a_file_id_the_version_does_not_have_is_400_naming_it(tmp_path):
         finally:
             service_for(host).close()
 
-
 def test_another_version_to_the_path_being_written_is_409_with_a_sentence(tmp_path):
     with FakeCivitai(api_key="test-key") as srv:
         srv.faults.throttle_bps = 1 << 20
@@ -117,5 +113,32 @@ def test_another_version_to_the_path_being_written_is_409_with_a_sentence(tmp_pa
             assert first.status_code == 200 and clash.status_code == 409, clash.text
             assert "a.safetensors is already being downloaded" in clash.json()["detail"]
             assert len(service_for(host).queue.snapshot()) == 1
+        finally:
+            service_for(host).close()
+
+def test_install_a_hub_file_through_the_api_into_the_shared_queue(tmp_path):
+    from tests.support.fake_hub import FakeHub
+
+    with FakeHub() as hub:
+        host = StandaloneHost(StandaloneConfig(models_dir=tmp_path / "models", data_dir=tmp_path / "data"))
+        host.settings_file.save({"model_workbench_hf_endpoint": hub.url})
+        app = FastAPI()
+        app.include_router(build_router(host))
+        client = TestClient(app)
+        try:
+            answer = client.post("/model-workbench/v1/huggingface/install",
+                                 json={"repo_id": "fake-org/castle-lora", "path": "castle_lora.safetensors"})
+            assert answer.status_code == 200, answer.text
+            path = Path(answer.json()["path"])
+            assert path == tmp_path / "models" / "Lora" / "castle_lora.safetensors"  # the header's kind: a LoRA
+            service_for(host).queue.wait(answer.json()["job_id"], timeout=30)
+            jobs = client.get("/model-workbench/v1/civitai/queue").json()["jobs"]
+            assert [j["status"] for j in jobs] == ["done"] and path.with_suffix(".json").is_file()
+            gated = client.post("/model-workbench/v1/huggingface/install",
+                                json={"repo_id": "fake-org/gated-lora", "path": "gated_lora.safetensors"})
+            assert gated.status_code == 401 and "set a token in Settings" in gated.json()["detail"]
+            missing = client.post("/model-workbench/v1/huggingface/install",
+                                  json={"repo_id": "fake-org/castle-lora", "path": "nope.safetensors"})
+            assert missing.status_code == 404
         finally:
             service_for(host).close()

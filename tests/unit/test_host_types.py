@@ -147,3 +147,21 @@ def test_base_host_interrupt_is_reset_by_the_next_job(host):
 
 def test_an_earlier_none_nsfw_setting_reads_as_pg_only():
     assert settings_from_values({"model_workbench_nsfw_level": "None"}, environ={}).nsfw_level == "PG"
+
+
+def test_settings_repr_never_shows_the_hub_token():
+    settings = WorkbenchSettings(hf_token="hf_very_secret", hf_endpoint="https://hf-mirror.com")
+    assert "hf_very_secret" not in repr(settings) and "hf-mirror.com" in repr(settings)
+
+
+def test_hub_endpoint_and_token_come_from_the_settings_or_the_environment():
+    assert settings_from_values({}, environ={}).hf_endpoint == "https://huggingface.co"
+    mirror = settings_from_values({}, environ={"HF_ENDPOINT": "https://hf-mirror.com/", "HF_TOKEN": "hf_env"})
+    # HF_ENDPOINT is honoured as huggingface_hub does; HF_TOKEN (made for huggingface.co) never goes to a mirror.
+    assert mirror.hf_endpoint == "https://hf-mirror.com" and mirror.hf_token == ""
+    assert settings_from_values({}, environ={"HF_TOKEN": "hf_env"}).hf_token == "hf_env"
+    ours = settings_from_values({}, environ={"HF_ENDPOINT": "https://hf-mirror.com", "MODEL_WORKBENCH_HF_TOKEN": "hf_mw"})
+    assert ours.hf_token == "hf_mw"
+    explicit = settings_from_values({"model_workbench_hf_endpoint": "http://127.0.0.1:9/",
+                                     "model_workbench_hf_token": " hf_set "}, environ={"HF_ENDPOINT": "https://x.org"})
+    assert explicit.hf_endpoint == "http://127.0.0.1:9" and explicit.hf_token == "hf_set"

@@ -50,3 +50,28 @@ def test_empty_library_and_escaping():
 def test_hash_progress_bar():
     html = hash_progress_html(HashProgress(files_done=3, files_total=10, bytes_done=30 << 20, bytes_total=100 << 20))
     assert "Hashing 3 of 10 files" in html and "width:30.0%" in html
+
+
+def hub_row(name="pixel", update=None, **kw) -> dict:
+    hub = {"repo_id": "org/pixel-lora", "revision": "a" * 40, "path": f"{name}.safetensors",
+           "url": "https://hf-mirror.com/org/pixel-lora", "update_available": update, "newest_revision": "b" * 40}
+    return row(name, status="not_on_civitai", civitai=None, civitai_url=None, hub=hub, **kw)
+
+
+def test_each_row_says_where_its_file_came_from():
+    html = library_html([row(), hub_row(), row("mine", status="not_on_civitai", civitai=None, civitai_url=None)])
+    assert "<th>Source</th>" in html
+    assert "data-source='hub'" in html and "data-source='civitai'" in html and "data-source=''" in html
+    hub_part = html[html.index("data-source='hub'"):]
+    hub_part = hub_part[:hub_part.index("</tr>")]
+    assert "<td class='mw-lib-source'>Hugging Face</td>" in hub_part
+    assert "href='https://hf-mirror.com/org/pixel-lora'" in hub_part and "Open on Hugging Face" in hub_part
+    assert "Not on Civitai" not in hub_part and "From Hugging Face" in hub_part  # not checked yet
+    assert ".hf.json" in hub_part and "org/pixel-lora – pixel.safetensors" in hub_part
+
+
+def test_a_hub_file_with_a_newer_revision_says_so():
+    newer = library_html([hub_row(update=True)])
+    assert "Newer revision on the Hub" in newer and "mw-badge-update" in newer and "bbbbbbbbbb" in newer
+    same = library_html([hub_row(update=False)])
+    assert "Up to date on the Hub" in same and "Newer revision" not in same

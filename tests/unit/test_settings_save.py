@@ -4,7 +4,7 @@ own action, addresses are checked (and nothing is saved when one is refused), an
 from __future__ import annotations
 
 from model_workbench.secrets_store import MASK
-from model_workbench.settings_save import API_KEY, PROXY, SITE, plan_save
+from model_workbench.settings_save import API_KEY, HF_ENDPOINT, HF_TOKEN, PROXY, SITE, plan_save
 from model_workbench.settings_schema import defaults
 
 SAVED = {**defaults(), API_KEY: "sk-saved", PROXY: "http://127.0.0.1:7890"}
@@ -65,3 +65,25 @@ def test_a_socks_proxy_is_saved_with_a_note_on_how_to_install_socksio(monkeypatc
     plan = plan_save(SAVED, form(**{PROXY: "socks5://127.0.0.1:1080"}))
     assert plan.values[PROXY] == "socks5://127.0.0.1:1080" and keys(plan) == [PROXY]
     assert len(plan.notes) == 1 and "pip install socksio" in plan.notes[0]
+
+
+# -- Hugging Face: the endpoint (a mirror) and the access token, kept like the Civitai key ------------------
+
+def test_the_hub_token_is_kept_like_the_civitai_key():
+    saved = {**SAVED, HF_TOKEN: "hf_saved"}
+    assert plan_save(saved, {**form(), HF_TOKEN: ""}).values[HF_TOKEN] == "hf_saved"  # the page never shows it
+    assert plan_save(saved, {**form(), HF_TOKEN: MASK}).changed == []
+    typed = plan_save(saved, {**form(), HF_TOKEN: " hf_new "})
+    assert typed.values[HF_TOKEN] == "hf_new" and keys(typed) == [HF_TOKEN]
+    forgotten = plan_save(saved, {}, forget=(HF_TOKEN,))
+    assert forgotten.values[HF_TOKEN] == "" and forgotten.values[API_KEY] == "sk-saved" and keys(forgotten) == [HF_TOKEN]
+
+
+def test_a_mirror_endpoint_is_normalised_and_a_bad_one_refused():
+    plan = plan_save(SAVED, form(**{HF_ENDPOINT: "hf-mirror.com/"}))
+    assert plan.values[HF_ENDPOINT] == "https://hf-mirror.com" and keys(plan) == [HF_ENDPOINT]
+    assert plan_save(SAVED, form(**{HF_ENDPOINT: ""})).values[HF_ENDPOINT] == ""  # empty: huggingface.co
+    refused = plan_save(SAVED, form(**{HF_ENDPOINT: "not a mirror"}))
+    assert refused.values == SAVED and [str(r) for r in refused.refusals] == [
+        "“not a mirror” is not a web address. Leave the Hub endpoint empty for https://huggingface.co, or type "
+        "the address of a mirror, such as https://hf-mirror.com."]

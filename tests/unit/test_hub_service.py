@@ -1,0 +1,107 @@
+"""The Hugging Face sub-tab's service over the fake Hub: search and more pages, a pasted link, details with
+the files' kinds, and an install through the shared download queue with its sidecars."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from model_workbench.civitai_service import service_for
+from model_workbench.hub_service import HubSearchForm, HubService
+from model_workbench.huggingface.errors import HubAccessError
+from model_workbench.standalone import StandaloneConfig, StandaloneHost
+from tests.support.fake_hub import TOKEN, FakeHub
+
+
+@pytest.fixture
+def hub():
+    with FakeHub() as server:
+        yield server
+
+
+@pytest.fixture
+def host(tmp_path, hub):
+    host = StandaloneHost(StandaloneConfig(models_dir=tmp_path / "models", data_dir=tmp_path / "data"))
+    host.settings_file.save({"model_workbench_hf_endpoint": hub.url})
+    yield host
+    service_for(host).close()
+
+
+def test_search_pages_add_up_and_a_pasted_link_opens_its_repo(host, hub):
+    service = HubService(host)
+    first = service.search(HubSearchForm(query="filler", sort="downloads", kind="lora", limit=10))
+    assert len(first.models) == 10 and first.has_more
+    assert first.models[0].downloads >= first.models[-1].downloads
+    more = service.search(HubSearchForm(), "more", first.state)
+    assert len(more.models) == 20 and more.models[:10] == first.models
+    linked = service.search(HubSearchForm(query=f"{hub.url}/fake-org/castle-lora/blob/main/castle_lora.safetensors"))
+    assert [m.repo_id for m in linked.models] == ["fake-org/castle-lora"]
+    assert linked.state["open"]["path"] == "castle_lora.safetensors"
+    previews = service.previews(linked.models)
+    assert previews["fake-org/castle-lora"].endswith("/images/castle_preview.png")
+    assert all(request.path.startswith(("/api/", "/fake-org/")) for request in hub.requests_to("api"))
+
+
+def test_details_say_what_each_file_is(host):
+    service = HubService(host)
+    details = service.details("fake-org/castle-lora")
+    kinds = service.kinds(details)
+    assert (kinds["castle_lora.safetensors"].kind, kinds["castle_lora.safetensors"].family) == ("lora", "sd1")
+    diffusers = service.kinds(service.details("fake-org/tiny-sd-diffusers"))
+    assert diffusers and all(not k.loadable for k in diffusers.values())
+
+
+def test_install_lands_in_the_lora_folder_with_its_sidecars(host, tmp_path):
+    service = HubService(host)
+    details = service.details("fake-org/castle-lora")
+    plan = service.plan("fake-org/castle-lora", details.revision, "castle_lora.safetensors", "lora")
+    assert plan.folder == tmp_path / "models" / "Lora"
+    job_id, path = service.install("fake-org/castle-lora", details.revision, "castle_lora.safetensors", "lora")
+    queue = service_for(host).queue
+    queue.wait(job_id, timeout=30)
+    job = queue.get(job_id)
+    assert job.status.value == "done" and job.verified, job.message
+    assert path == tmp_path / "models" / "Lora" / "castle_lora.safetensors" and path.is_file()
+    metadata = json.loads(path.with_suffix(".json").read_text())
+    assert metadata["activation text"] == "castle style"
+    assert path.with_suffix(".preview.png").is_file()
+    record = json.loads(path.with_name("castle_lora.hf.json").read_text())
+    assert record["repo_id"] == "fake-org/castle-lora" and record["revision"] == details.revision
+
+
+def test_a_gated_repo_is_a_sentence_and_a_token_opens_it(host):
+    service = HubService(host)
+    details = service.details("fake-org/gated-lora")
+    kinds = service.kinds(details)
+    assert "accept the license" in (kinds["gated_lora.safetensors"].note or "").lower()
+    host.settings_file.save({"model_workbench_hf_token": TOKEN})
+    assert service.kinds(service.details("fake-org/gated-lora"))["gated_lora.safetensors"].kind == "lora"
+
+
+def test_private_repos_need_the_token(host):
+    with pytest.raises(HubAccessError):
+        HubService(host).details("fake-org/private-lora")
+
+
+def test_installing_from_a_gated_repo_without_a_token_says_what_to_do_at_once(host):
+    service = HubService(host)
+    details = service.details("fake-org/gated-lora")
+    with pytest.raises(HubAccessError, match="set a token in Settings"):
+        service.install("fake-org/gated-lora", details.revision, "gated_lora.safetensors", "lora")
+    assert service_for(host).queue.snapshot() == []
+
+
+def test_the_library_says_when_the_hub_has_a_newer_revision_of_an_installed_file(host, hub):
+    service = HubService(host)
+    details = service.details("fake-org/castle-lora")
+    job_id, path = service.install("fake-org/castle-lora", details.revision, "castle_lora.safetensors", "lora")
+    civitai = service_for(host)
+    civitai.queue.wait(job_id, timeout=30)
+    civitai.scan_library()
+    rows = [r for r in civitai.library_rows() if r["path"] == str(path)]
+    assert rows[0]["hub"]["url"] == f"{hub.url}/fake-org/castle-lora" and rows[0]["source"] == "hub"
+    assert service.check_library(rows) == 0 and civitai.library_rows()[0]["hub"]["update_available"] is False
+    hub.update_file("fake-org/castle-lora", "castle_lora.safetensors", b"new weights" * 100)
+    assert service.check_library(civitai.library_rows()) == 1
+    assert civitai.library_rows()[0]["hub"]["update_available"] is True
