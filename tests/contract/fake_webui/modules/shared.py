@@ -1,6 +1,7 @@
 """Mirror of ``modules/shared.py``: cmd_opts, opts, state, sd_model and the helpers extensions call."""
 
 import argparse
+import os
 
 from modules.options import OptionInfo, Options  # noqa: F401  (shared re-exports OptionInfo)
 from modules.shared_state import State
@@ -8,7 +9,10 @@ from modules.shared_state import State
 cmd_opts = argparse.Namespace(
     ckpt_dir=None, lora_dir=None, lyco_dir_backcompat=None, embeddings_dir=None, hypernetwork_dir=None,
     vae_dir=None, api_auth=None, data_dir=None, models_dir=None, lowvram=False, medvram=False,
-    medvram_sdxl=False, no_half=True, model_workbench_civitai_url=None, textual_inversion_templates_dir=None,
+    medvram_sdxl=False, no_half=True, model_workbench_civitai_url=None,
+    # WebUI's default (cmd_args.py): the templates folder beside its scripts, always set.
+    textual_inversion_templates_dir=os.path.join(os.path.dirname(os.path.dirname(__file__)),
+                                                 "textual_inversion_templates"),
 )
 # A few of WebUI's own options (shared_options.py) with their real defaults.
 options_templates: dict = {
