@@ -68,12 +68,6 @@ class FakeHandler(BaseHandler):
         self.close_connection = True
         self.fake._stopping.wait(120)
 
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (TimeoutError, ConnectionError):
-            self.close_connection = True
-
     def do_GET(self) -> None:
         self._dispatch()
 

@@ -60,6 +60,12 @@ class BaseHandler(BaseHTTPRequestHandler):
         # add 40 ms to every small answer, which real servers do not.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def handle_one_request(self) -> None:
+        try:  # a client that hung up (a probe that read its header, a test that gave up) is no server error
+            super().handle_one_request()
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True
+
     @property
     def owner(self) -> TwoOrigins:
         return self.server.owner
