@@ -1,6 +1,6 @@
 """Classify the files of a 20-file Hub repo by header range requests vs downloading each file whole.
 
-The repo is served on loopback by the two-origin mini Hub (tests/support/mini_hub.py): each ``resolve``
+The repo is served on loopback by the fake Hub (tests/support/fake_hub.py): each ``resolve``
 is a 302 from the endpoint origin to a storage origin, as on huggingface.co. The files are real-shaped
 kohya LoRAs (SD1.5 key table, rank 8: 9 MiB each; ``--full``: rank 128, 144 MiB each, the size of a
 typical SD1.5 LoRA on the Hub) with a few SDXL
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model_workbench.civitai.http import make_http_client  # noqa: E402
 from model_workbench.huggingface.probe import PROBE_WORKERS, probe_files  # noqa: E402
 from model_workbench.huggingface.types import HubFile, resolve_url  # noqa: E402
-from tests.support.mini_hub import MiniHub  # noqa: E402
+from tests.support.fake_hub import FakeHub  # noqa: E402
 from tests.support.safetensors_files import checkpoint_tensors, kohya_lora_tensors, safetensors_bytes  # noqa: E402
 
 REPO = "bench/twenty-files"
@@ -29,7 +29,7 @@ FILES = 20
 GOAL = 50.0
 
 
-def make_repo(hub: MiniHub, rank: int) -> list[HubFile]:
+def make_repo(hub: FakeHub, rank: int) -> list[HubFile]:
     lora = safetensors_bytes(kohya_lora_tensors("sd15", rank), {"ss_network_module": "networks.lora"}, fill=b"\3")
     files = []
     for i in range(FILES):
@@ -38,13 +38,13 @@ def make_repo(hub: MiniHub, rank: int) -> list[HubFile]:
             data = head + b"\0" * (len(lora) - len(head))
         else:
             data = lora
-        stored = hub.add(REPO, f"file-{i:02d}.safetensors", data)
-        files.append(HubFile(REPO, hub.commit, f"file-{i:02d}.safetensors", len(data), stored.sha256))
+        stored = hub.add_file(REPO, f"file-{i:02d}.safetensors", data)
+        files.append(HubFile(REPO, hub.head(REPO), f"file-{i:02d}.safetensors", len(data), stored.sha256))
     return files
 
 
-def sent(hub: MiniHub) -> int:
-    return hub.sent["endpoint"] + hub.sent["storage"]
+def sent(hub: FakeHub) -> int:
+    return hub.sent["api"] + hub.sent["storage"]
 
 
 def main() -> None:
@@ -52,21 +52,21 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="rank-128 LoRAs (144 MiB each) instead of rank 8")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    hub = MiniHub().start()
+    hub = FakeHub(repos=[]).start()
     try:
         files = make_repo(hub, 128 if args.full else 8)
         total = sum(f.size for f in files)
-        http, _ = make_http_client(hub.endpoint, None)
+        http, _ = make_http_client(hub.url, None)
 
         def whole(f: HubFile) -> int:
-            with http.stream("GET", resolve_url(hub.endpoint, REPO, hub.commit, f.path)) as r:
+            with http.stream("GET", resolve_url(hub.url, REPO, f.revision, f.path)) as r:
                 return sum(len(chunk) for chunk in r.iter_raw())
 
         probe_s, whole_s, probe_bytes, whole_bytes = [], [], 0, 0
         for i in range(args.rounds):
             before = sent(hub)
             t0 = time.perf_counter()
-            kinds = probe_files(http, hub.endpoint, files, hub.commit)
+            kinds = probe_files(http, hub.url, files)
             probe_s.append(time.perf_counter() - t0)
             probe_bytes = sent(hub) - before
             assert len(kinds) == FILES and all(k.kind for k in kinds.values()), kinds

@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -31,6 +32,7 @@ from model_workbench.civitai.unreachable import heals_by_waiting, unreachable_te
 
 from . import errors as e
 from . import messages as m
+from .byte_range import range_body, range_headers
 from .endpoint import effective_endpoint
 from .failures import Asked, error_for_response, host_of, is_web_page
 from .links import parse_hub_link
@@ -110,18 +112,18 @@ class HubClient:
     # -- plumbing --------------------------------------------------------------------------
     def _send(self, method: str, url: str, asked: Asked, *, params: Any = None,
               headers: dict[str, str] | None = None, limit: int | None = None,
-              stop_after: int | None = None) -> tuple[httpx.Response, bytes]:
+              read: Callable[[httpx.Response], bytes] | None = None) -> tuple[httpx.Response, bytes]:
         """One request and its body; a non-2xx answer or a failed connection raises the sentence for it.
 
-        A body over ``limit`` bytes raises; reading stops quietly after ``stop_after`` bytes (a Range the
-        server ignored: the rest of the file is not wanted)."""
+        A body over ``limit`` bytes raises; ``read`` takes a successful answer's body itself (a byte range:
+        only the bytes wanted are fetched)."""
         try:
             with self.http.stream(method, url, params=params, headers=headers) as response:
+                if read is not None and response.is_success:
+                    return response, read(response)
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
-                    if stop_after is not None and len(body) >= stop_after:
-                        break
                     if limit is not None and len(body) > limit and response.is_success:
                         raise e.HubBadResponseError(m.TOO_LARGE, path=asked.path or url, limit=max(1, limit >> 20))
         except httpx.TimeoutException:
@@ -256,9 +258,7 @@ class HubClient:
 
         Returns fewer bytes at the end of the file; a server that ignores Range gets cut off at ``length``.
         """
-        asked = self._asked_for(url)
-        headers = {"Range": f"bytes={start}-{start + length - 1}"}
-        response, body = self._send("GET", url, asked, headers=headers, stop_after=start + length)
-        if response.status_code == 206:
-            return body[:length]
-        return body[start:start + length]
+        headers = range_headers(start, start + length - 1)
+        _, body = self._send("GET", url, self._asked_for(url), headers=headers,
+                             read=lambda response: range_body(response, start, length))
+        return body

@@ -28,6 +28,7 @@ from model_workbench.library.file_kinds import (
 from model_workbench.library.safetensors_header import HeaderError, header_from_mapping, parse_header_json
 
 from . import file_messages as m
+from .byte_range import BodyReader, range_body, range_headers
 from .types import FileKind, HubFile, resolve_url
 
 # The largest real headers (Flux, SD3.5 with every key) are a few MB; 16 MiB is far above any model's.
@@ -101,7 +102,7 @@ def _read_prefix(http: httpx.Client, url: str, name: str, max_header_bytes: int)
     with _stream(http, url, 0, FIRST_READ_BYTES - 1, name) as response:
         check_status(response, name)
         final_url = str(response.url)
-        body = _Body(response)
+        body = BodyReader(response)
         head = body.read(8)
         length = _header_length(head, name, max_header_bytes)
         if response.status_code == 206:
@@ -113,17 +114,14 @@ def _read_prefix(http: httpx.Client, url: str, name: str, max_header_bytes: int)
 def _read_range(http: httpx.Client, url: str, start: int, length: int, name: str) -> bytes:
     with _stream(http, url, start, start + length - 1, name) as response:
         check_status(response, name)
-        if response.status_code == 206:
-            return _Body(response).read(length)
-        return _Body(response).read(start + length)[start:]
+        return range_body(response, start, length)
 
 
 class _stream:
     """``http.stream`` of a byte range, with connection failures as a sentence."""
 
     def __init__(self, http: httpx.Client, url: str, start: int, end: int, name: str) -> None:
-        headers = {"Range": f"bytes={start}-{end}", "Accept": "*/*", "Accept-Encoding": "identity"}
-        self._cm = http.stream("GET", url, headers=headers)
+        self._cm = http.stream("GET", url, headers=range_headers(start, end))
         self.name = name
 
     def __enter__(self) -> httpx.Response:
@@ -152,29 +150,6 @@ def check_status(response: httpx.Response, name: str) -> None:
         raise ProbeError(m.MSG_PROBE_STATUS.format(name=name, status=status))
     if "html" in response.headers.get("Content-Type", "").lower():
         raise ProbeError(m.MSG_PROBE_HTML.format(name=name))
-
-
-class _Body:
-    """Reads a streamed body a few bytes at a time and stops there: the rest is never fetched."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self._chunks = response.iter_bytes()  # works on a read response too (a mock, a test)
-        self._carry = b""
-
-    def read(self, size: int) -> bytes:
-        """Up to ``size`` bytes (fewer only when the body ends first)."""
-        out = [self._carry[:size]]
-        got = len(out[0])
-        self._carry = self._carry[size:]
-        while got < size:
-            try:
-                chunk = next(self._chunks)
-            except (StopIteration, httpx.TransportError):
-                break
-            out.append(chunk[: size - got])
-            self._carry = chunk[size - got:]
-            got += len(out[-1])
-        return b"".join(out)
 
 
 def _header_length(prefix: bytes, name: str, max_header_bytes: int) -> int:

@@ -70,11 +70,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tests.support import fake_civitai_data as data
-from tests.support.fake_civitai_http import IMAGE_HOSTS, FakeServer
+from tests.support.fake_civitai_http import IMAGE_HOSTS, FakeHandler
+from tests.support.fake_http import RecordedRequest, Switches, TwoOrigins  # noqa: F401 - RecordedRequest: public here too
 
 _CHUNK = 1 << 20
 @dataclass
-class Faults:
+class Faults(Switches):
     throttle_bps: int | None = None
     drop_after: int | None = None
     drop_times: int | None = None
@@ -96,19 +97,6 @@ class Faults:
     signed_url_ttl: float = 300.0
     slow_model_id: int | None = None  # GET /api/v1/models/{this id} answers only after slow_model_s seconds
     slow_model_s: float = 0.0
-
-    def reset(self) -> None:
-        for name, value in Faults().__dict__.items():
-            setattr(self, name, value)
-
-
-@dataclass
-class RecordedRequest:
-    listener: str  # "api" | "storage"
-    method: str
-    path: str
-    query: dict
-    headers: dict
 
 
 @dataclass
@@ -194,14 +182,16 @@ def _hashes_of(path: Path) -> tuple[str, dict]:
     return digest, hashes
 
 
-class FakeCivitai:
+class FakeCivitai(TwoOrigins):
     """See the module docstring. Start with ``with FakeCivitai() as srv:`` (or ``start()``/``stop()``)."""
 
+    handler = FakeHandler
+
     def __init__(self, api_key: str | None = "test-key", workdir: str | os.PathLike | None = None) -> None:
+        super().__init__()
         self.api_key = api_key
         self.faults = Faults()
         self.files: dict[int, FakeFile] = {}
-        self.requests: list[RecordedRequest] = []
         self.bulk_calls: list[int] = []
         self.signed_urls_issued = 0
         self.storage_auth_rejections = 0
@@ -211,37 +201,16 @@ class FakeCivitai:
         self._extra_versions = {v["id"]: v for v in data.recorded_versions()}
         self._video_paths: set[str] = set()
         self._jpegs: dict[str, bytes] = {}
-        self._lock = threading.Lock()
+        self._lock = self.lock
         self._stopping = threading.Event()
-        self._servers: list[FakeServer] = []
         self._next_id = 800000
-        self.url = ""
-        self.storage_url = ""
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> FakeCivitai:
-        api, storage = FakeServer(self, "api"), FakeServer(self, "storage")
-        self._servers = [api, storage]
-        for srv in self._servers:
-            threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{api.server_address[1]}"
-        self.storage_url = f"http://127.0.0.1:{storage.server_address[1]}"
-        return self
-
     def stop(self) -> None:
-        self._stopping.set()
-        for srv in self._servers:
-            srv.shutdown()
-            srv.server_close()
-        self._servers = []
+        self._stopping.set()  # hung handlers return
+        super().stop()
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> FakeCivitai:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- registration ---------------------------------------------------------------------------
     def add_file(self, *, data: bytes | None = None, size: int | None = None, name: str = "fake_model.safetensors",
@@ -291,19 +260,7 @@ class FakeCivitai:
             self.files[version_id] = f
         return f
 
-    @staticmethod
-    def recorded(listener: str, method: str, path: str, query: dict, headers: dict) -> RecordedRequest:
-        return RecordedRequest(listener, method, path, query, headers)
-
-    def requests_to(self, listener: str) -> list[RecordedRequest]:
-        with self._lock:
-            return [r for r in self.requests if r.listener == listener]
-
     # -- catalogue ------------------------------------------------------------------------------
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(request)
-
     def _file_models(self) -> dict[int, dict]:
         models: dict[int, dict] = {}
         for f in [f for f in list(self.files.values()) if not f.removed]:

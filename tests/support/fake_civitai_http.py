@@ -11,11 +11,11 @@ import json
 import re
 import socket
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from tests.support import fake_civitai_data as data
+from tests.support.fake_http import BaseHandler
 
 if TYPE_CHECKING:
     from tests.support.fake_civitai import FakeCivitai, FakeFile
@@ -50,43 +50,10 @@ def sign(key: str, expires: int) -> str:
     return hmac.new(_SECRET, f"{key}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-class FakeServer(ThreadingHTTPServer):
-    daemon_threads = True  # a hung handler must never block shutdown
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def __init__(self, fake: FakeCivitai, listener: str) -> None:
-        super().__init__(("127.0.0.1", 0), FakeHandler)
-        self.fake = fake
-        self.listener = listener
-
-
-class FakeHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: FakeServer
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep test output quiet
-        pass
-
-    # -- plumbing ------------------------------------------------------------------------------
+class FakeHandler(BaseHandler):
     @property
     def fake(self) -> FakeCivitai:
-        return self.server.fake
-
-    @property
-    def origin(self) -> str:
-        return f"http://{self.headers.get('Host') or self.fake.url.split('://', 1)[1]}"
-
-    def send_body(self, status: int, body: bytes, content_type: str = "application/json",
-                  headers: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        return self.owner  # type: ignore[return-value]
 
     def send_json(self, status: int, payload: object, headers: dict | None = None) -> None:
         text = json.dumps(payload)
@@ -101,15 +68,6 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.fake._stopping.wait(120)
 
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (TimeoutError, ConnectionError):
-            self.close_connection = True
-
-    def do_HEAD(self) -> None:
-        self.do_GET()
-
     def do_GET(self) -> None:
         self._dispatch()
 
@@ -117,10 +75,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        parts = urlsplit(self.path)
-        path = unquote(parts.path)
-        query = parse_qs(parts.query, keep_blank_values=True)
-        self.fake._record(self.fake.recorded(self.server.listener, self.command, path, query, dict(self.headers.items())))
+        path, query = self.record_request()
         body = b""
         if self.command == "POST":
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -12,8 +12,10 @@ Quick start::
         hub.storage_url    # a second listener: the LFS storage origin resolve URLs redirect to
         hub.repos["fake-org/castle-lora"]   # a tests.support.fake_hub_data.Repo
         hub.add_repo(make_repo(...)); hub.update_file("fake-org/castle-lora", "x.safetensors", b"…")  # new commit
+        hub.add_file("me/repo", "x.safetensors", b"…"); hub.head("me/repo")   # into the current commit; its sha
         hub.faults.rate_limit_times = 1; hub.faults.reset()
         hub.requests_to("storage")          # RecordedRequest(listener, method, path, query, headers)
+        hub.sent["storage"]                 # body bytes that listener wrote (a client that hung up: what went out)
 
 Tokens: ``TOKEN`` (accepted every gated repo), ``TOKEN_NOT_ACCEPTED`` (a valid token whose account has not
 accepted), ``OWNER_TOKEN`` (owns the private repos, accepted the gated ones); any other token → 401
@@ -27,6 +29,7 @@ Routes (API listener; URLs in headers are built from the request's ``Host``, so 
   fields), ``cursor``; ``Link: <…>; rel="next"`` while more remain. Private repos only for their owner.
 - ``GET /api/models/{repo}``, ``/api/models/{repo}/revision/{rev}`` (``blobs=true`` adds sizes and ``lfs``).
 - ``GET /api/models/{repo}/tree/{rev}[/{folder}]``: ``recursive``, paged (``faults.tree_page_size``) with ``Link``.
+- ``POST /api/models/{repo}/paths-info/{rev}`` (form or JSON ``paths``): the tree entries of those paths.
 - ``GET``/``HEAD /{repo}/resolve/{rev}/{path}``: a git file → 200 with the bytes; an LFS file → **302** to a signed
   ``{storage_url}/lfs/{sha256}?…`` URL; both with ``X-Repo-Commit`` and ``ETag`` (LFS: ``X-Linked-Etag``,
   ``X-Linked-Size``). Gated repos: 401 ``GatedRepo`` without a token, 403 with one that has not accepted (their
@@ -38,7 +41,7 @@ Routes (API listener; URLs in headers are built from the request's ``Host``, so 
   headers are recorded.
 - ``POST /__fake__/faults`` (JSON switches; ``{"reset": true}``) for a server in another process.
 
-Fault switches (``hub.faults``): ``html_pages`` (API answers an HTML page with status 200; -1 always, N times),
+Fault switches (``hub.faults``): ``html_pages`` (API answers an HTML page with status 200, GET or POST; -1 always, N times),
 ``rate_limit_times`` with ``retry_after``, ``tree_page_size``, ``link_origin`` (the origin written into ``Link``
 headers, as a mirror that passes the Hub's own through), ``ignore_range`` (storage sends the whole file).
 """
@@ -46,11 +49,13 @@ headers, as a mirror that passes the Hub's own through), ``ignore_range`` (stora
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 
 from tests.support import fake_hub_data as data
-from tests.support.fake_hub_http import HubServer
+from tests.support.fake_http import RecordedRequest, Switches, TwoOrigins
+from tests.support.fake_hub_http import HubHandler
+
+__all__ = ["OWNER_TOKEN", "TOKEN", "TOKEN_NOT_ACCEPTED", "FakeHub", "Faults", "RecordedRequest"]
 
 TOKEN = "hf_fake_accepted_token"
 TOKEN_NOT_ACCEPTED = "hf_fake_not_accepted_token"
@@ -58,7 +63,7 @@ OWNER_TOKEN = "hf_fake_owner_token"
 
 
 @dataclass
-class Faults:
+class Faults(Switches):
     html_pages: int = 0
     rate_limit_times: int = 0
     retry_after: int = 7
@@ -66,59 +71,19 @@ class Faults:
     link_origin: str | None = None
     ignore_range: bool = False
 
-    def reset(self) -> None:
-        for name, value in Faults().__dict__.items():
-            setattr(self, name, value)
 
-
-@dataclass
-class RecordedRequest:
-    listener: str  # "api" | "storage"
-    method: str
-    path: str
-    query: dict
-    headers: dict
-
-
-class FakeHub:
+class FakeHub(TwoOrigins):
     """See the module docstring. Start with ``with FakeHub() as hub:`` (or ``start()``/``stop()``)."""
 
+    handler = HubHandler
+
     def __init__(self, repos: list[data.Repo] | None = None) -> None:
+        super().__init__()
         self.faults = Faults()
         self.repos: dict[str, data.Repo] = {r.repo_id: r for r in (repos if repos is not None else data.default_repos())}
         self.tokens = {TOKEN, TOKEN_NOT_ACCEPTED, OWNER_TOKEN}
         self.accepted = {TOKEN, OWNER_TOKEN}  # tokens whose account accepted every gated repo's license
         self.owners = {OWNER_TOKEN}
-        self.requests: list[RecordedRequest] = []
-        self.lock = threading.Lock()
-        self._servers: list[HubServer] = []
-        self.url = ""
-        self.storage_url = ""
-
-    # -- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> FakeHub:
-        self._servers = [HubServer(self, "api"), HubServer(self, "storage")]
-        for srv in self._servers:
-            threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._servers[0].server_address[1]}"
-        self.storage_url = f"http://127.0.0.1:{self._servers[1].server_address[1]}"
-        return self
-
-    @property
-    def port(self) -> int:
-        return self._servers[0].server_address[1]
-
-    def stop(self) -> None:
-        for srv in self._servers:
-            srv.shutdown()
-            srv.server_close()
-        self._servers = []
-
-    def __enter__(self) -> FakeHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- state ----------------------------------------------------------------------------------
     def add_repo(self, repo: data.Repo) -> data.Repo:
@@ -137,17 +102,22 @@ class FakeHub:
             repo.branches["main"] = sha
         return sha
 
+    def add_file(self, repo_id: str, path: str, content: bytes, *, lfs: bool | None = None) -> data.Blob:
+        """Put a file into the repo's current commit (no new commit; the repo is made when missing).
+        ``lfs`` overrides the guess from the name (an LFS file is served from the storage origin)."""
+        with self.lock:
+            repo = self.repos.get(repo_id) or self.repos.setdefault(repo_id, data.make_repo(repo_id, {}))
+            stored = data.Blob(content, lfs) if lfs is not None else data.blob(content, path)
+            repo.commits[repo.head][path] = stored
+        return stored
+
+    def head(self, repo_id: str) -> str:
+        """The commit sha ``main`` points at."""
+        return self.repos[repo_id].head
+
     def file(self, repo_id: str, path: str, revision: str = "main") -> data.Blob:
         repo = self.repos[repo_id]
         return repo.commits[repo.branches.get(revision, revision)][path]
-
-    def record(self, request: RecordedRequest) -> None:
-        with self.lock:
-            self.requests.append(request)
-
-    def requests_to(self, listener: str) -> list[RecordedRequest]:
-        with self.lock:
-            return [r for r in self.requests if r.listener == listener]
 
     def take_fault(self, name: str) -> bool:
         """Use one count of a counted fault (-1 = forever)."""

@@ -10,7 +10,7 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from tests.support import fake_hub_files as files
@@ -32,15 +32,15 @@ class Blob:
     data: bytes
     lfs: bool
 
-    @property
+    @cached_property  # the storage finds a blob by its sha256 on every request: hash each file once
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
-    @property
+    @cached_property
     def pointer(self) -> bytes:
         return f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.sha256}\nsize {len(self.data)}\n".encode()
 
-    @property
+    @cached_property
     def git_oid(self) -> str:
         """The git blob id: of the LFS pointer for an LFS file, of the content otherwise (as the Hub lists it)."""
         stored = self.pointer if self.lfs else self.data

@@ -1,4 +1,5 @@
-"""Real bytes for the fake Hub's repos: safetensors files with real key layouts, a PNG, diffusers configs.
+"""Real bytes for the fake Hub's repos: safetensors files with real key layouts (built with
+``tests.support.safetensors_files``), a PNG, diffusers configs.
 
 Every tensor is zeros (only the header's names, dtypes and shapes matter to what reads them; the
 install tests verify hashes, not weights), so the files stay small:
@@ -20,62 +21,30 @@ from __future__ import annotations
 import io
 import json
 import math
-import struct
 from functools import lru_cache
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-_SIZES = {"F16": 2, "F32": 4, "I64": 8}
+from tests.support.safetensors_files import kohya_lora_tensors, lora_modules, safetensors_bytes, with_rank
+
 REAL_SHAPE_LIMIT = 65536
 _KEEP_REAL = ("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
               "cond_stage_model.transformer.text_model.embeddings.position_embedding.weight")
 
 
-def safetensors_bytes(tensors: dict[str, tuple[str, list[int]]], metadata: dict[str, str] | None = None) -> bytes:
-    """A valid safetensors file: 8-byte header length, JSON header (8-aligned with spaces), zero data."""
-    header: dict[str, object] = {"__metadata__": metadata} if metadata else {}
-    offset = 0
-    for name in sorted(tensors):
-        dtype, shape = tensors[name]
-        size = math.prod(shape) * _SIZES[dtype]
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + size]}
-        offset += size
-    blob = json.dumps(header, separators=(",", ":")).encode()
-    blob += b" " * (-len(blob) % 8)
-    return struct.pack("<Q", len(blob)) + blob + bytes(offset)
-
-
-def _lora_modules() -> list[dict]:
-    table = json.loads((ROOT / "tests" / "data" / "lora-keys" / "lora-keys-sd15.json").read_text(encoding="utf-8"))
-    return table["modules"]
-
-
-def _rank(shape: list, rank: int = 1) -> list[int]:
-    return [rank if d == "r" else int(d) for d in shape]
-
-
 @lru_cache(maxsize=1)
 def kohya_lora_sd15() -> bytes:
-    tensors: dict[str, tuple[str, list[int]]] = {}
-    for mod in _lora_modules():
-        key = mod["kohya_key"]
-        tensors[f"{key}.lora_down.weight"] = ("F16", _rank(mod["lora_down_shape"]))
-        tensors[f"{key}.lora_up.weight"] = ("F16", _rank(mod["lora_up_shape"]))
-        tensors[f"{key}.alpha"] = ("F16", [])
     metadata = {"ss_network_module": "networks.lora", "ss_network_dim": "1", "ss_network_alpha": "1.0",
                 "ss_base_model_version": "sd_v1", "ss_v2": "False", "ss_output_name": "castle_lora",
                 "ss_tag_frequency": json.dumps({"10_castle": {"castle style": 10}})}
-    return safetensors_bytes(tensors, metadata)
+    return safetensors_bytes(kohya_lora_tensors("sd15", rank=1), metadata)
 
 
 @lru_cache(maxsize=1)
 def peft_lora_sd15() -> bytes:
-    tensors: dict[str, tuple[str, list[int]]] = {}
-    for mod in _lora_modules():
-        prefix = "unet." if mod["part"] == "unet" else "text_encoder."
-        key = prefix + mod["kohya_module"]
-        tensors[f"{key}.lora_A.weight"] = ("F16", _rank(mod["lora_down_shape"]))
-        tensors[f"{key}.lora_B.weight"] = ("F16", _rank(mod["lora_up_shape"]))
+    tensors: dict[str, list[int] | tuple[str, list[int]]] = {}
+    for mod in lora_modules("sd15"):
+        key = ("unet." if mod["part"] == "unet" else "text_encoder.") + mod["kohya_module"]
+        tensors[f"{key}.lora_A.weight"] = with_rank(mod["lora_down_shape"], 1)
+        tensors[f"{key}.lora_B.weight"] = with_rank(mod["lora_up_shape"], 1)
     return safetensors_bytes(tensors, {"format": "pt"})
 
 

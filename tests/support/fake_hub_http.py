@@ -11,11 +11,11 @@ import hmac
 import json
 import re
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from tests.support import fake_hub_data as data
+from tests.support.fake_http import BaseHandler
 
 if TYPE_CHECKING:
     from tests.support.fake_hub import FakeHub
@@ -32,6 +32,7 @@ API_ROUTES = (
     (re.compile(r"^/api/models/?$"), "search"),
     (re.compile(rf"^/{_REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)$"), "resolve"),
 )
+PATHS_INFO = re.compile(rf"^/api/models/{_REPO}/paths-info/(?P<rev>[^/]+)$")
 SORT_FIELDS = {"downloads": "downloads", "likes": "likes", "lastModified": "last_modified",
                "createdAt": "created_at", "trendingScore": "likes"}
 
@@ -53,42 +54,14 @@ def _offset(cursor: str | None) -> int:
         return 0
 
 
-class HubServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, hub: FakeHub, listener: str) -> None:
-        super().__init__(("127.0.0.1", 0), HubHandler)
-        self.hub = hub
-        self.listener = listener
-
-
-class HubHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: HubServer
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep test output quiet
-        pass
-
-    # -- plumbing ------------------------------------------------------------------------------
+class HubHandler(BaseHandler):
     @property
     def hub(self) -> FakeHub:
-        return self.server.hub
-
-    @property
-    def origin(self) -> str:
-        return f"http://{self.headers.get('Host') or self.hub.url.split('://', 1)[1]}"
+        return self.owner  # type: ignore[return-value]
 
     def send(self, status: int, body: bytes = b"", content_type: str = "application/json; charset=utf-8",
              headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.send_body(status, body, content_type, headers)
 
     def send_json(self, status: int, obj: object, headers: dict[str, str] | None = None) -> None:
         self.send(status, json.dumps(obj).encode(), headers=headers)
@@ -106,23 +79,21 @@ class HubHandler(BaseHTTPRequestHandler):
         self.send(rec["status"], raw, content_type, headers)
 
     def _record(self) -> tuple[str, dict]:
-        parts = urlsplit(self.path)
-        query = parse_qs(parts.query, keep_blank_values=True)
-        from tests.support.fake_hub import RecordedRequest
-
-        self.hub.record(RecordedRequest(self.server.listener, self.command, unquote(parts.path), query,
-                                        {k: v for k, v in self.headers.items()}))
-        return parts.path, query
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self.do_GET()
+        _, query = self.record_request()
+        return urlsplit(self.path).path, query
 
     def do_POST(self) -> None:  # noqa: N802
         path, _ = self._record()
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if path == "/__fake__/faults":
-            length = int(self.headers.get("Content-Length") or 0)
-            changes = json.loads(self.rfile.read(length) or b"{}")
-            self.send_json(200, self.hub.set_faults(changes))
+            self.send_json(200, self.hub.set_faults(json.loads(body or b"{}")))
+            return
+        found = PATHS_INFO.match(path)
+        if found and self.server.listener == "api":
+            if self.hub.take_fault("html_pages"):
+                self.send(200, HTML_PAGE, "text/html; charset=utf-8")
+                return
+            self.paths_info(unquote(found["repo"]), unquote(found["rev"]), body)
         else:
             self.send_json(404, {"error": "Not Found"})
 
@@ -243,6 +214,25 @@ class HubHandler(BaseHTTPRequestHandler):
         if start + size < len(ordered):
             headers["Link"] = self.next_link(urlsplit(self.path).path, query, start + size)
         self.send_json(200, ordered[start:start + size], headers)
+
+    def paths_info(self, repo: str, rev: str, body: bytes) -> None:
+        """The tree entries of the asked paths (form fields, as ``huggingface_hub`` sends them, or JSON); metadata
+        is public for gated repos (only file contents are gated), so only private and missing repos are refused."""
+        token = self.token()
+        if token is not None and token not in self.hub.tokens:
+            self.send_recorded_error("invalid_token")
+            return
+        found = self.visible_repo(repo, token)
+        sha = found and self.commit(found, rev)
+        if not (found and sha):
+            return
+        raw = body.decode("utf-8", errors="replace")
+        if raw.lstrip().startswith("{"):
+            paths = json.loads(raw).get("paths") or []
+        else:
+            paths = parse_qs(raw).get("paths", [])
+        files = found.commits[sha]
+        self.send_json(200, [files[p].tree_entry(p) for p in paths if p in files])
 
     def resolve(self, query: dict, token: str | None, repo: str, rev: str, path: str) -> None:
         found = self.visible_repo(repo, token)

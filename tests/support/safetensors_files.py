@@ -1,26 +1,29 @@
-"""Small safetensors files with real tensor-name layouts, for kind detection and header probes."""
+"""Small safetensors files with real tensor-name layouts: the one builder every test and fake uses
+(kind detection, header probes, library scans, the fake Hub's repos)."""
 
 from __future__ import annotations
 
 import json
+import math
 import struct
+from functools import cache
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "lora-keys"
+DTYPE_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "I64": 8}
 
 
-def safetensors_bytes(tensors: dict[str, list[int]], metadata: dict[str, str] | None = None, *,
-                      with_data: bool = True, fill: bytes = b"\0") -> bytes:
-    """A valid safetensors file of zero-filled F16 tensors (``with_data=False``: the header alone, enough
-    for anything that only reads headers)."""
+def safetensors_bytes(tensors: dict[str, list[int] | tuple[str, list[int]]], metadata: dict[str, str] | None = None,
+                      *, with_data: bool = True, fill: bytes = b"\0") -> bytes:
+    """A valid safetensors file: 8-byte header length, JSON header (8-aligned with spaces), ``fill``-filled
+    data (``with_data=False``: the header alone, enough for anything that only reads headers)."""
     header: dict = {}
     offset = 0
-    for name, shape in tensors.items():
-        count = 1
-        for dim in shape:
-            count *= dim
-        header[name] = {"dtype": "F16", "shape": shape, "data_offsets": [offset, offset + 2 * count]}
-        offset += 2 * count
+    for name, spec in tensors.items():
+        dtype, shape = spec if isinstance(spec, tuple) else ("F16", spec)
+        size = math.prod(shape) * DTYPE_BYTES[dtype]
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + size]}
+        offset += size
     if metadata is not None:
         header["__metadata__"] = metadata
     raw = json.dumps(header).encode("utf-8")
@@ -36,13 +39,23 @@ def write_safetensors(path: Path, tensors: dict[str, list[int]], metadata: dict[
     return path
 
 
+@cache
+def lora_modules(table: str) -> tuple[dict, ...]:
+    """The modules of a default kohya LoRA for ``table`` ("sd15", "sd2", "sdxl"): ``kohya_key``, ``kohya_module``,
+    ``part``, ``lora_down_shape``/``lora_up_shape`` (``"r"`` for the rank)."""
+    return tuple(json.loads((DATA / f"lora-keys-{table}.json").read_text(encoding="utf-8"))["modules"])
+
+
+def with_rank(shape: list, rank: int) -> list[int]:
+    return [rank if d == "r" else int(d) for d in shape]
+
+
 def kohya_lora_tensors(table: str, rank: int = 4) -> dict[str, list[int]]:
     """Every tensor of a default kohya LoRA for ``table`` ("sd15", "sd2", "sdxl"), from the real key tables."""
-    modules = json.loads((DATA / f"lora-keys-{table}.json").read_text(encoding="utf-8"))["modules"]
     tensors: dict[str, list[int]] = {}
-    for module in modules:
-        tensors[module["kohya_key"] + ".lora_down.weight"] = [rank if d == "r" else d for d in module["lora_down_shape"]]
-        tensors[module["kohya_key"] + ".lora_up.weight"] = [rank if d == "r" else d for d in module["lora_up_shape"]]
+    for module in lora_modules(table):
+        tensors[module["kohya_key"] + ".lora_down.weight"] = with_rank(module["lora_down_shape"], rank)
+        tensors[module["kohya_key"] + ".lora_up.weight"] = with_rank(module["lora_up_shape"], rank)
         tensors[module["kohya_key"] + ".alpha"] = []
     return tensors
 

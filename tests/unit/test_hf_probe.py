@@ -12,7 +12,7 @@ from model_workbench.huggingface import file_messages as m
 from model_workbench.huggingface.probe import FIRST_READ_BYTES, probe_files, read_safetensors_header
 from model_workbench.huggingface.types import FileKind, HubFile, resolve_url
 from model_workbench.library.file_kind_messages import MSG_DIFFUSERS_FOLDER, MSG_PICKLE_WARNING
-from tests.support.mini_hub import TOKEN, MiniHub
+from tests.support.fake_hub import TOKEN, FakeHub
 from tests.support.safetensors_files import (
     checkpoint_tensors,
     kohya_lora_tensors,
@@ -26,21 +26,20 @@ MIB = 1 << 20
 
 @pytest.fixture()
 def hub():
-    server = MiniHub().start()
-    yield server
-    server.stop()
+    with FakeHub(repos=[]) as server:
+        yield server
 
 
 @pytest.fixture()
 def http(hub):
-    client, _hook = make_http_client(hub.endpoint, TOKEN)
+    client, _hook = make_http_client(hub.url, TOKEN)
     yield client
     client.close()
 
 
-def hub_file(hub: MiniHub, path: str, data: bytes, repo: str = REPO, lfs: bool = True) -> HubFile:
-    stored = hub.add(repo, path, data, lfs=lfs)
-    return HubFile(repo, hub.commit, path, len(data), stored.sha256 if lfs else None)
+def hub_file(hub: FakeHub, path: str, data: bytes, repo: str = REPO, lfs: bool = True) -> HubFile:
+    stored = hub.add_file(repo, path, data, lfs=lfs)
+    return HubFile(repo, hub.head(repo), path, len(data), stored.sha256 if lfs else None)
 
 
 def big_lora() -> bytes:
@@ -50,7 +49,7 @@ def big_lora() -> bytes:
 def test_a_lora_header_is_read_with_one_small_range_and_the_token_stays_on_the_endpoint(hub, http):
     data = big_lora()
     f = hub_file(hub, "ink.safetensors", data)
-    header = read_safetensors_header(http, resolve_url(hub.endpoint, REPO, hub.commit, f.path))
+    header = read_safetensors_header(http, resolve_url(hub.url, REPO, f.revision, f.path))
     assert header["__metadata__"] == {"ss_network_module": "networks.lora"}
     assert len(header) == len(kohya_lora_tensors("sd15")) + 1
     (length,) = struct.unpack("<Q", data[:8])
@@ -58,7 +57,7 @@ def test_a_lora_header_is_read_with_one_small_range_and_the_token_stays_on_the_e
     storage = hub.requests_to("storage")
     assert [r.headers.get("Range") for r in storage] == [f"bytes=0-{FIRST_READ_BYTES - 1}"]
     assert all("Authorization" not in r.headers for r in storage)
-    assert [r.headers.get("Authorization") for r in hub.requests_to("endpoint")] == [f"Bearer {TOKEN}"]
+    assert [r.headers.get("Authorization") for r in hub.requests_to("api")] == [f"Bearer {TOKEN}"]
     assert hub.sent["storage"] == FIRST_READ_BYTES < len(data) // 10
 
 
@@ -66,22 +65,22 @@ def test_a_header_longer_than_the_first_read_gets_exactly_the_missing_bytes_from
     metadata = {"ss_tag_frequency": "x" * (3 * FIRST_READ_BYTES)}  # kohya's tag counts can be this long
     data = safetensors_bytes(kohya_lora_tensors("sd15"), metadata, fill=b"\1")
     f = hub_file(hub, "long.safetensors", data)
-    header = read_safetensors_header(http, resolve_url(hub.endpoint, REPO, hub.commit, f.path))
+    header = read_safetensors_header(http, resolve_url(hub.url, REPO, f.revision, f.path))
     assert header["__metadata__"] == metadata
     (length,) = struct.unpack("<Q", data[:8])
     storage = hub.requests_to("storage")
     assert [r.headers.get("Range") for r in storage] == [f"bytes=0-{FIRST_READ_BYTES - 1}",
                                                          f"bytes={FIRST_READ_BYTES}-{8 + length - 1}"]
     assert all("Authorization" not in r.headers for r in storage)
-    assert len(hub.requests_to("endpoint")) == 1  # the second request goes straight to the storage URL
+    assert len(hub.requests_to("api")) == 1  # the second request goes straight to the storage URL
     assert hub.sent["storage"] == 8 + length
 
 
 def test_a_server_that_ignores_range_is_read_only_as_far_as_the_header(hub, http):
     data = safetensors_bytes({"emb_params": [2, 768]}) + b"\0" * (16 * MIB)
     f = hub_file(hub, "tiny.safetensors", data)
-    hub.ignore_range = True
-    header = read_safetensors_header(http, resolve_url(hub.endpoint, REPO, hub.commit, f.path))
+    hub.faults.ignore_range = True
+    header = read_safetensors_header(http, resolve_url(hub.url, REPO, f.revision, f.path))
     assert header["emb_params"]["shape"] == [2, 768]
     assert len(hub.requests_to("storage")) == 1
     assert hub.sent["storage"] < 8 * MIB  # the stream was closed long before the end of the body
@@ -96,27 +95,28 @@ def test_a_server_that_ignores_range_is_read_only_as_far_as_the_header(hub, http
 def test_files_that_are_not_safetensors_get_a_sentence(hub, http, data, sentence):
     f = hub_file(hub, "odd.safetensors", data)
     with pytest.raises(Exception) as info:
-        read_safetensors_header(http, resolve_url(hub.endpoint, REPO, hub.commit, f.path))
+        read_safetensors_header(http, resolve_url(hub.url, REPO, f.revision, f.path))
     assert str(info.value) == sentence.format(name="odd.safetensors", size=64, limit=16)
 
 
 def test_an_html_page_with_status_200_is_named_as_such(hub, http):
-    hub_file(hub, "a.safetensors", big_lora())
-    hub.html_200 = True
+    f = hub_file(hub, "a.safetensors", big_lora())
+    hub.faults.html_pages = -1  # a captive portal / broken mirror: every answer is a web page with status 200
     with pytest.raises(Exception) as info:
-        read_safetensors_header(http, resolve_url(hub.endpoint, REPO, hub.commit, "a.safetensors"))
+        read_safetensors_header(http, resolve_url(hub.url, REPO, f.revision, "a.safetensors"))
     assert str(info.value) == m.MSG_PROBE_HTML.format(name="a.safetensors")
 
 
 def test_gated_and_missing_files_are_sentences(hub):
-    hub.gated.add("org/gated")
     f = hub_file(hub, "g.safetensors", big_lora(), repo="org/gated")
-    anonymous, _ = make_http_client(hub.endpoint, None)
+    hub.repos["org/gated"].gated = "manual"
+    anonymous, _ = make_http_client(hub.url, None)
     with pytest.raises(Exception) as info:
-        read_safetensors_header(anonymous, resolve_url(hub.endpoint, f.repo_id, hub.commit, f.path))
+        read_safetensors_header(anonymous, resolve_url(hub.url, f.repo_id, f.revision, f.path))
     assert str(info.value) == m.MSG_PROBE_GATED.format(name="g.safetensors", status=401)
+    other = hub_file(hub, "here.safetensors", big_lora())  # a repo that exists, without the file asked for
     with pytest.raises(Exception) as info:
-        read_safetensors_header(anonymous, resolve_url(hub.endpoint, REPO, hub.commit, "gone.safetensors"))
+        read_safetensors_header(anonymous, resolve_url(hub.url, REPO, other.revision, "gone.safetensors"))
     assert str(info.value) == m.MSG_PROBE_NOT_FOUND.format(name="gone.safetensors")
 
 
@@ -139,7 +139,7 @@ def test_probe_files_classifies_a_whole_repo_concurrently(hub, http):
         hub_file(hub, "old.ckpt", b"\0" * 2048),
         hub_file(hub, "broken.safetensors", b"<html>oops</html>"),
     ]
-    kinds = probe_files(http, hub.endpoint, files, hub.commit)
+    kinds = probe_files(http, hub.url, files, hub.head(REPO))
     assert list(kinds) == ["unet/diffusion_pytorch_model.safetensors", "sd15.safetensors", "ink.safetensors",
                            "pytorch_lora_weights.safetensors", "old.ckpt", "broken.safetensors"]
     assert kinds["unet/diffusion_pytorch_model.safetensors"].reason == MSG_DIFFUSERS_FOLDER
@@ -149,9 +149,10 @@ def test_probe_files_classifies_a_whole_repo_concurrently(hub, http):
         ("peft", False)
     assert kinds["old.ckpt"].note == MSG_PICKLE_WARNING and kinds["old.ckpt"].format == ""
     assert kinds["broken.safetensors"].note == m.MSG_PROBE_HTML.format(name="broken.safetensors")
-    storage_paths = {r.path.split("?")[1].split("&")[0] for r in hub.requests_to("storage")}
-    assert storage_paths == {"name=sd15.safetensors", "name=ink.safetensors", "name=pytorch_lora_weights.safetensors",
-                             "name=broken.safetensors"}  # the diffusers folder and the pickle were never read
+    read = {r.path.rsplit("/", 1)[-1] for r in hub.requests_to("storage")}  # /lfs/{sha256}
+    assert read == {f.sha256 for f in files if f.path in ("sd15.safetensors", "ink.safetensors",
+                                                          "pytorch_lora_weights.safetensors", "broken.safetensors")}
+    # the diffusers folder and the pickle were never read
 
 
 def test_a_mirror_endpoint_is_used_for_every_probe(hub):
@@ -161,11 +162,11 @@ def test_a_mirror_endpoint_is_used_for_every_probe(hub):
     def transport(request: httpx.Request) -> httpx.Response:
         seen.append(str(request.url))
         real = httpx.Client().send(httpx.Request(request.method, str(request.url).replace(
-            "https://hf-mirror.test", hub.endpoint), headers=request.headers))
+            "https://hf-mirror.test", hub.url), headers=request.headers))
         return httpx.Response(real.status_code, headers=real.headers, content=real.content)
 
     http = httpx.Client(transport=httpx.MockTransport(transport), follow_redirects=True)
-    kinds = probe_files(http, "https://hf-mirror.test/", [f], hub.commit)
+    kinds = probe_files(http, "https://hf-mirror.test/", [f], f.revision)
     assert kinds["ink.safetensors"].kind == "lora"
-    assert seen[0] == f"https://hf-mirror.test/{REPO}/resolve/{hub.commit}/ink.safetensors"
+    assert seen[0] == f"https://hf-mirror.test/{REPO}/resolve/{f.revision}/ink.safetensors"
     assert not any("huggingface.co" in url for url in seen)

@@ -23,7 +23,7 @@ from model_workbench.downloads.transfer import DownloadOptions
 from model_workbench.huggingface import file_messages as m
 from model_workbench.huggingface.types import FileKind, HubFile, HubModel, HubRepoDetails
 from model_workbench.library.hub_record import read_hub_record
-from tests.support.mini_hub import TOKEN, MiniHub
+from tests.support.fake_hub import TOKEN, FakeHub
 from tests.support.safetensors_files import kohya_lora_tensors, safetensors_bytes
 
 REPO = "artist/ink-lora"
@@ -42,14 +42,13 @@ A LoRA for [ink drawings](https://example.com/ink).
 
 @pytest.fixture()
 def hub():
-    server = MiniHub().start()
-    yield server
-    server.stop()
+    with FakeHub(repos=[]) as server:
+        yield server
 
 
 @pytest.fixture()
 def http(hub):
-    client, _ = make_http_client(hub.endpoint, TOKEN)
+    client, _ = make_http_client(hub.url, TOKEN)
     yield client
     client.close()
 
@@ -60,12 +59,12 @@ def jpeg() -> bytes:
     return out.getvalue()
 
 
-def repo(hub: MiniHub, data: bytes, *, lfs: bool = True, preview: bool = True, name: str = "ink.safetensors"):
-    stored = hub.add(REPO, name, data, lfs=lfs)
+def repo(hub: FakeHub, data: bytes, *, lfs: bool = True, preview: bool = True, name: str = "ink.safetensors"):
+    stored = hub.add_file(REPO, name, data, lfs=lfs)
     if preview:
-        hub.add(REPO, "sample.jpg", jpeg())
-    file = HubFile(REPO, hub.commit, name, len(data), stored.sha256 if lfs else None)
-    details = HubRepoDetails(HubModel(REPO, author="artist"), hub.commit, CARD,
+        hub.add_file(REPO, "sample.jpg", jpeg())
+    file = HubFile(REPO, hub.head(REPO), name, len(data), stored.sha256 if lfs else None)
+    details = HubRepoDetails(HubModel(REPO, author="artist"), hub.head(REPO), CARD,
                              {"instance_prompt": "inkstyle", "base_model": "runwayml/stable-diffusion-v1-5"},
                              (file,), "sample.jpg" if preview else None)
     return details, file
@@ -75,7 +74,7 @@ def install(hub, http, tmp_path, details, file, kind=LORA):
     queue = DownloadQueue(object(), options=DownloadOptions(sleep=lambda s: None, max_attempts=2),
                           on_installed=HubSidecarWriter(http, clock=lambda: datetime(2025, 1, 2, tzinfo=timezone.utc)))
     dest = hub_folder(kind, tmp_path / "webui")
-    job = queue.add(request_for_hub_file(details, file, kind, dest, endpoint=hub.endpoint, http=http))
+    job = queue.add(request_for_hub_file(details, file, kind, dest, endpoint=hub.url, http=http))
     assert queue.wait(job, timeout=30)
     snapshot = next(s for s in queue.snapshot() if s.id == job)
     queue.shutdown()
@@ -84,8 +83,8 @@ def install(hub, http, tmp_path, details, file, kind=LORA):
 
 def test_request_points_at_the_commit_and_the_kinds_folder(tmp_path, hub, http):
     details, file = repo(hub, b"x" * 100)
-    request = request_for_hub_file(details, file, LORA, hub_folder(LORA, tmp_path), endpoint=hub.endpoint, http=http)
-    assert request.url == f"{hub.endpoint}/{REPO}/resolve/{hub.commit}/ink.safetensors"
+    request = request_for_hub_file(details, file, LORA, hub_folder(LORA, tmp_path), endpoint=hub.url, http=http)
+    assert request.url == f"{hub.url}/{REPO}/resolve/{file.revision}/ink.safetensors"
     assert request.sha256 == file.sha256.upper() and request.filename == "ink.safetensors"
     assert request.dest_dir == tmp_path / "models" / "Lora"
     assert isinstance(request.source, HubDownloadSource) and request.source.owns(request.url)
@@ -105,18 +104,18 @@ def test_install_is_verified_and_writes_webui_sidecars_without_the_token(tmp_pat
     card = json.loads((dest / "ink.json").read_text(encoding="utf-8"))
     assert card["activation text"] == "inkstyle" and card["sd version"] == "SD1"
     assert card["description"].startswith("# Ink style") and "A LoRA for ink drawings." in card["description"]
-    assert card["notes"] == f"Hugging Face: {hub.endpoint}/{REPO}"
+    assert card["notes"] == f"Hugging Face: {hub.url}/{REPO}"
     with Image.open(dest / "ink.preview.png") as img:
         assert img.format == "PNG" and img.size == (8, 8)
     record = read_hub_record(model)
     assert record is not None and record.to_dict() == {
-        "repo_id": REPO, "revision": hub.commit, "path": "ink.safetensors", "sha256": file.sha256,
+        "repo_id": REPO, "revision": file.revision, "path": "ink.safetensors", "sha256": file.sha256,
         "size": len(data), "installed_at": "2025-01-02T00:00:00+00:00"}
-    assert hub.endpoint not in (dest / "ink.hf.json").read_text()  # endpoint-independent
+    assert hub.url not in (dest / "ink.hf.json").read_text()  # endpoint-independent
     for sidecar in dest.iterdir():
         assert TOKEN.encode() not in sidecar.read_bytes()
     # The endpoint saw the token; the storage origin the resolve URL redirected to never did.
-    assert any(r.headers.get("Authorization") == f"Bearer {TOKEN}" for r in hub.requests_to("endpoint"))
+    assert any(r.headers.get("Authorization") == f"Bearer {TOKEN}" for r in hub.requests_to("api"))
     storage = hub.requests_to("storage")
     assert storage and all("Authorization" not in r.headers for r in storage)
 
@@ -138,9 +137,9 @@ def test_bytes_that_do_not_match_the_listed_hash_are_not_installed(tmp_path, hub
 
 
 def test_a_gated_repo_without_a_token_says_what_to_do(tmp_path, hub):
-    hub.gated.add(REPO)
     details, file = repo(hub, b"\2" * 5000, preview=False)
-    anonymous, _ = make_http_client(hub.endpoint, None)
+    hub.repos[REPO].gated = "manual"
+    anonymous, _ = make_http_client(hub.url, None)
     snapshot, dest = install(hub, anonymous, tmp_path, details, file)
     assert snapshot.status is JobStatus.FAILED
     assert snapshot.message == m.MSG_PROBE_GATED.format(name="ink.safetensors", status=401)

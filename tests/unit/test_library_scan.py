@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 from pathlib import Path
@@ -15,27 +14,7 @@ from model_workbench.library.header_cache import HeaderInfoCache
 from model_workbench.library.kinds import ModelKind, is_model_file, parse_kind, webui_hash_title
 from model_workbench.library.safetensors_header import HeaderError, read_safetensors_header
 from model_workbench.library.scan import LibraryScanner
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "lora-keys"
-
-
-def write_safetensors(path: Path, tensors: dict[str, list[int]], metadata: dict[str, str] | None = None) -> Path:
-    """Write a valid safetensors file by hand: zero-filled F16 tensors of the given shapes."""
-    header: dict = {}
-    offset = 0
-    for name, shape in tensors.items():
-        count = 1
-        for dim in shape:
-            count *= dim
-        header[name] = {"dtype": "F16", "shape": shape, "data_offsets": [offset, offset + 2 * count]}
-        offset += 2 * count
-    if metadata is not None:
-        header["__metadata__"] = metadata
-    raw = json.dumps(header).encode("utf-8")
-    raw += b" " * (-len(raw) % 8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * offset)
-    return path
+from tests.support.safetensors_files import kohya_lora_tensors, write_safetensors
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:
@@ -254,13 +233,7 @@ def test_base_model_rules(tmp_path: Path, kind, tensors, metadata, expected) -> 
 
 @pytest.mark.parametrize(("table", "family"), [("sd15", "SD1"), ("sd2", "SD2"), ("sdxl", "SDXL")])
 def test_lora_without_metadata_is_recognised_from_real_kohya_keys(tmp_path: Path, table: str, family: str) -> None:
-    modules = json.loads((DATA / f"lora-keys-{table}.json").read_text(encoding="utf-8"))["modules"]
-    tensors = {}
-    for module in modules:
-        down = [4 if d == "r" else d for d in module["lora_down_shape"]]
-        up = [4 if d == "r" else d for d in module["lora_up_shape"]]
-        tensors[module["kohya_key"] + ".lora_down.weight"] = down
-        tensors[module["kohya_key"] + ".lora_up.weight"] = up
+    tensors = kohya_lora_tensors(table)
     path = write_safetensors(tmp_path / f"{table}.safetensors", tensors)
     guess = guess_base_model(ModelKind.LORA, read_safetensors_header(str(path)))
     assert guess is not None and guess.family == family and guess.source == "tensor names"
