@@ -21,11 +21,11 @@ from model_workbench.training.previews import cell_image, default_prompt
 from model_workbench.training.publish import publish_checkpoint
 from model_workbench.training.webui_kinds import VersionKind
 from model_workbench.training.webui_previews import version_source
-from model_workbench.training.webui_publish import publish_step
+from model_workbench.training.webui_publish import PublishExists, publish_step
 from model_workbench.training.webui_runs import version_snapshots
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown, long_job_kwargs
-from model_workbench.ui.i18n import t, tf
+from model_workbench.ui.i18n import t, tf, tm
 from model_workbench.ui.train_jobs import Job
 from model_workbench.ui.train_kinds import version_kind
 
@@ -297,14 +297,17 @@ def publish_label(kind: VersionKind) -> str:
             VersionKind.HYPERNETWORK: t("Publish to the hypernetworks folder")}[kind]
 
 
-def publish_kind_step(ui: Any, source: Any, name: str) -> str:
-    """Publish the step file ``name`` of ``source()`` (a version's or an outside run's); the line to show."""
+def publish_kind_step(ui: Any, source: Any, name: str, overwrite: bool = False) -> str:
+    """Publish the step file ``name`` of ``source()`` (a version's or an outside run's); the line to show.
+    A different file already in WebUI's folder is replaced only with ``overwrite`` (the user confirmed)."""
     try:
         found = source()
         match = [s.path for s in found.snapshots if s.path.name == name]
         if not match:
             return H.error(t("Choose a step to publish."))
-        result = publish_step(ui.ctx.host, found, match[0])
+        result = publish_step(ui.ctx.host, found, match[0], overwrite=overwrite)
+    except PublishExists as exc:
+        return H.error(tm(str(exc)) + " " + t("Tick “Replace a different file already there” and publish again."))
     except (projects.ProjectError, ValueError, OSError) as exc:
         return H.error(str(exc))
     usage = (tf("Use it in a prompt by writing {name}.", name=result.name) if found.kind is VersionKind.EMBEDDING
