@@ -27,6 +27,7 @@ from model_workbench.ui.train_previews import (
     _run,
     generation_settings,
     grid_viewer,
+    overwrite_box,
     prompt_lines,
     publish_kind_step,
     publish_label,
@@ -99,7 +100,8 @@ def build_outside_tab(ui: Any) -> None:
             c["outside_prompt"] = gr.Textbox(label=t("Prompts, one per line (several make a third axis)"), lines=2,
                                              elem_id=PREFIX + "prompt")
             templates = host.prompt_templates()
-            c["outside_template"] = dropdown(templates, value=templates[0] if templates else None,
+            default = "subject_filewords.txt" if "subject_filewords.txt" in templates else None  # WebUI's own
+            c["outside_template"] = dropdown(templates, value=default or (templates[0] if templates else None),
                                              label=t("Prompt template (used when no prompt is typed)"),
                                              elem_id=PREFIX + "template")
         gr.Markdown(t("Steps, size, sampler, CFG scale and negative prompt come from the Preview grid tab."))
@@ -110,8 +112,7 @@ def build_outside_tab(ui: Any) -> None:
         grid_viewer(c, "outside", t("Grid"))
         with gr.Row():
             c["outside_publish_step"] = dropdown([], label=t("Step to publish"), elem_id=PREFIX + "publish_step")
-            c["outside_overwrite"] = gr.Checkbox(label=t("Replace a different file already there"), value=False,
-                                                 elem_id=PREFIX + "overwrite")
+            c["outside_overwrite"] = overwrite_box(PREFIX + "overwrite")
         c["outside_publish"] = gr.Button(t("Publish"), variant="primary", elem_id=PREFIX + "publish")
         c["outside_publish_status"] = gr.HTML(elem_id=PREFIX + "publish_status")
     _wire(ui)

@@ -318,6 +318,12 @@ def publish_kind_step(ui: Any, source: Any, name: str, overwrite: bool = False) 
     return H.message(text)
 
 
+def overwrite_box(elem_id: str, visible: bool = True) -> Any:
+    """The confirmation a publish needs to replace a different file already in WebUI's folder."""
+    return gr.Checkbox(label=t("Replace a different file already there"), value=False, visible=visible,
+                       elem_id=elem_id)
+
+
 def build_publish_tab(ui: Any) -> None:
     c = ui.c
     root = ui.root
@@ -327,6 +333,7 @@ def build_publish_tab(ui: Any) -> None:
         c["publish_checkpoint"] = dropdown([], label=t("Checkpoint"), elem_id="mw_train_publish_checkpoint")
         c["publish_weight"] = gr.Number(label=t("Preferred weight"), value=0.8, elem_id="mw_train_publish_weight")
         c["publish_trigger"] = gr.Textbox(label=t("Activation text (trigger words)"), elem_id="mw_train_publish_trigger")
+        c["publish_overwrite"] = overwrite_box("mw_train_publish_overwrite", visible=False)
     c["publish"] = gr.Button(t("Publish to the LoRA folder"), variant="primary", elem_id="mw_train_publish")
     c["publish_status"] = gr.HTML(elem_id="mw_train_publish_status")
 
@@ -336,18 +343,20 @@ def build_publish_tab(ui: Any) -> None:
             names = [s.path.name for s in _snapshots(root, project, version, kind)]
             return {c["publish_checkpoint"]: gr.update(choices=names, value=names[-1] if names else None,
                                                        label=t("Step to publish")),
-                    c["publish_trigger"]: gr.update(visible=False), c["publish"]: gr.update(value=publish_label(kind))}
+                    c["publish_trigger"]: gr.update(visible=False), c["publish"]: gr.update(value=publish_label(kind)),
+                    c["publish_overwrite"]: gr.update(visible=True, value=False)}
         names = [i.path.name for i in _checkpoints(root, project, version)]
         return {c["publish_checkpoint"]: gr.update(choices=names, value=names[-1] if names else None,
                                                    label=t("Checkpoint")),
                 c["publish_trigger"]: gr.update(value=default_prompt(root, project) if project else "", visible=True),
-                c["publish"]: gr.update(value=publish_label(kind))}
+                c["publish"]: gr.update(value=publish_label(kind)), c["publish_overwrite"]: gr.update(visible=False)}
 
-    ui.on_project(refresh, c["publish_checkpoint"], c["publish_trigger"], c["publish"])
+    ui.on_project(refresh, c["publish_checkpoint"], c["publish_trigger"], c["publish"], c["publish_overwrite"])
 
-    def publish(project: str, version: str, name: str, weight: float, trigger: str) -> dict:
+    def publish(project: str, version: str, name: str, weight: float, trigger: str, overwrite: bool) -> dict:
         if version_kind(root, project, version) is not VersionKind.LORA:
-            return {c["publish_status"]: publish_kind_step(ui, lambda: version_source(root, project, version), name)}
+            status = publish_kind_step(ui, lambda: version_source(root, project, version), name, bool(overwrite))
+            return {c["publish_status"]: status, c["publish_overwrite"]: False}  # confirm each replacement anew
         match = [i.path for i in _checkpoints(root, project, version) if i.path.name == name]
         if not match:
             return {c["publish_status"]: H.error(t("Choose a checkpoint to publish."))}
@@ -363,4 +372,5 @@ def build_publish_tab(ui: Any) -> None:
         return {c["publish_status"]: H.message(text)}
 
     c["publish"].click(publish, [c["project"], c["version"], c["publish_checkpoint"], c["publish_weight"],
-                                 c["publish_trigger"]], [c["publish_status"]])
+                                 c["publish_trigger"], c["publish_overwrite"]],
+                       [c["publish_status"], c["publish_overwrite"]])
