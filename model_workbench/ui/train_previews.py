@@ -21,11 +21,11 @@ from model_workbench.training.previews import cell_image, default_prompt
 from model_workbench.training.publish import publish_checkpoint
 from model_workbench.training.webui_kinds import VersionKind
 from model_workbench.training.webui_previews import version_source
-from model_workbench.training.webui_publish import publish_step
+from model_workbench.training.webui_publish import PublishExists, publish_step
 from model_workbench.training.webui_runs import version_snapshots
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown, long_job_kwargs
-from model_workbench.ui.i18n import t, tf
+from model_workbench.ui.i18n import t, tf, tm
 from model_workbench.ui.train_jobs import Job
 from model_workbench.ui.train_kinds import version_kind
 
@@ -297,14 +297,17 @@ def publish_label(kind: VersionKind) -> str:
             VersionKind.HYPERNETWORK: t("Publish to the hypernetworks folder")}[kind]
 
 
-def publish_kind_step(ui: Any, source: Any, name: str) -> str:
-    """Publish the step file ``name`` of ``source()`` (a version's or an outside run's); the line to show."""
+def publish_kind_step(ui: Any, source: Any, name: str, overwrite: bool = False) -> str:
+    """Publish the step file ``name`` of ``source()`` (a version's or an outside run's); the line to show.
+    A different file already in WebUI's folder is replaced only with ``overwrite`` (the user confirmed)."""
     try:
         found = source()
         match = [s.path for s in found.snapshots if s.path.name == name]
         if not match:
             return H.error(t("Choose a step to publish."))
-        result = publish_step(ui.ctx.host, found, match[0])
+        result = publish_step(ui.ctx.host, found, match[0], overwrite=overwrite)
+    except PublishExists as exc:
+        return H.error(tm(str(exc)) + " " + t("Tick “Replace a different file already there” and publish again."))
     except (projects.ProjectError, ValueError, OSError) as exc:
         return H.error(str(exc))
     usage = (tf("Use it in a prompt by writing {name}.", name=result.name) if found.kind is VersionKind.EMBEDDING
@@ -313,6 +316,12 @@ def publish_kind_step(ui: Any, source: Any, name: str) -> str:
     if result.preview_path is None:
         text += " " + t("No preview image yet: render a preview of this checkpoint and publish again to add one.")
     return H.message(text)
+
+
+def overwrite_box(elem_id: str, visible: bool = True) -> Any:
+    """The confirmation a publish needs to replace a different file already in WebUI's folder."""
+    return gr.Checkbox(label=t("Replace a different file already there"), value=False, visible=visible,
+                       elem_id=elem_id)
 
 
 def build_publish_tab(ui: Any) -> None:
@@ -324,6 +333,7 @@ def build_publish_tab(ui: Any) -> None:
         c["publish_checkpoint"] = dropdown([], label=t("Checkpoint"), elem_id="mw_train_publish_checkpoint")
         c["publish_weight"] = gr.Number(label=t("Preferred weight"), value=0.8, elem_id="mw_train_publish_weight")
         c["publish_trigger"] = gr.Textbox(label=t("Activation text (trigger words)"), elem_id="mw_train_publish_trigger")
+        c["publish_overwrite"] = overwrite_box("mw_train_publish_overwrite", visible=False)
     c["publish"] = gr.Button(t("Publish to the LoRA folder"), variant="primary", elem_id="mw_train_publish")
     c["publish_status"] = gr.HTML(elem_id="mw_train_publish_status")
 
@@ -333,18 +343,20 @@ def build_publish_tab(ui: Any) -> None:
             names = [s.path.name for s in _snapshots(root, project, version, kind)]
             return {c["publish_checkpoint"]: gr.update(choices=names, value=names[-1] if names else None,
                                                        label=t("Step to publish")),
-                    c["publish_trigger"]: gr.update(visible=False), c["publish"]: gr.update(value=publish_label(kind))}
+                    c["publish_trigger"]: gr.update(visible=False), c["publish"]: gr.update(value=publish_label(kind)),
+                    c["publish_overwrite"]: gr.update(visible=True, value=False)}
         names = [i.path.name for i in _checkpoints(root, project, version)]
         return {c["publish_checkpoint"]: gr.update(choices=names, value=names[-1] if names else None,
                                                    label=t("Checkpoint")),
                 c["publish_trigger"]: gr.update(value=default_prompt(root, project) if project else "", visible=True),
-                c["publish"]: gr.update(value=publish_label(kind))}
+                c["publish"]: gr.update(value=publish_label(kind)), c["publish_overwrite"]: gr.update(visible=False)}
 
-    ui.on_project(refresh, c["publish_checkpoint"], c["publish_trigger"], c["publish"])
+    ui.on_project(refresh, c["publish_checkpoint"], c["publish_trigger"], c["publish"], c["publish_overwrite"])
 
-    def publish(project: str, version: str, name: str, weight: float, trigger: str) -> dict:
+    def publish(project: str, version: str, name: str, weight: float, trigger: str, overwrite: bool) -> dict:
         if version_kind(root, project, version) is not VersionKind.LORA:
-            return {c["publish_status"]: publish_kind_step(ui, lambda: version_source(root, project, version), name)}
+            status = publish_kind_step(ui, lambda: version_source(root, project, version), name, bool(overwrite))
+            return {c["publish_status"]: status, c["publish_overwrite"]: False}  # confirm each replacement anew
         match = [i.path for i in _checkpoints(root, project, version) if i.path.name == name]
         if not match:
             return {c["publish_status"]: H.error(t("Choose a checkpoint to publish."))}
@@ -360,4 +372,5 @@ def build_publish_tab(ui: Any) -> None:
         return {c["publish_status"]: H.message(text)}
 
     c["publish"].click(publish, [c["project"], c["version"], c["publish_checkpoint"], c["publish_weight"],
-                                 c["publish_trigger"]], [c["publish_status"]])
+                                 c["publish_trigger"], c["publish_overwrite"]],
+                       [c["publish_status"], c["publish_overwrite"]])

@@ -1,8 +1,9 @@
-"""The Train Tools tab: projects, dataset, training, checkpoints, preview grids, compare, publish.
+"""The Train Tools tab: projects, dataset, training, checkpoints, preview grids, compare, publish, and the
+runs made in WebUI's own Train tab.
 
 This module lays out the project bar and the sub-tabs with stable element ids (``mw_train_*``) and
 manages projects and versions; each sub-tab's layout and handlers live in ``train_dataset``,
-``train_run`` and ``train_previews``. The tab and the HTTP API share the host's one training
+``train_run``, ``train_previews`` and ``train_outside``. The tab and the HTTP API share the host's one training
 service, so a training started from either shows in both.
 """
 
@@ -110,6 +111,7 @@ def version_names(root: Path, project: str) -> list[str]:
 def build_train_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
     """Lay out the Train Tools tab in the current gradio context; returns its components by name."""
     from model_workbench.ui.train_dataset import build_dataset_tab
+    from model_workbench.ui.train_outside import build_outside_tab
     from model_workbench.ui.train_previews import (
         build_checkpoints_tab,
         build_compare_tab,
@@ -163,6 +165,8 @@ def build_train_tab(ctx: UiContext) -> dict[str, gr.components.Component]:
             build_compare_tab(ui)
         with gr.Tab(t("Publish"), elem_id="mw_train_publish_tab"):
             build_publish_tab(ui)
+        with gr.Tab(t("Runs made outside the tab"), elem_id="mw_train_outside_tab"):
+            build_outside_tab(ui)
 
     for wire in ui.later:
         wire()

@@ -144,6 +144,28 @@ def test_an_embedding_and_a_hypernetwork_are_trained_and_their_steps_compared(pa
     assert any(cell.get("baseline") for cell in manifest["cells"])
     screenshot(page, "webui-kinds-hypernetwork-grid")
 
+    # Publish its last step, then an earlier one over it: replaced only once the user confirms.
+    sub_tab(page, "Publish")
+    expect(page.locator("#mw_train_publish_checkpoint input").first).to_have_value("tinydoghyp-4.pt",
+                                                                                 timeout=STEP_TIMEOUT)
+    page.locator("#mw_train_publish").click()
+    status = page.locator("#mw_train_publish_status").first
+    expect(status).to_contain_text("Published as", timeout=STEP_TIMEOUT)
+    published = root / "models" / "hypernetworks" / "tinydoghyp.pt"
+    steps = root / "data" / "projects" / "tinydog" / "versions" / "hyp" / "webui_log"
+    step2, step4 = (next(steps.rglob(f"tinydoghyp-{n}.pt")) for n in (2, 4))
+    assert published.read_bytes() == step4.read_bytes()
+    page.locator("#mw_train_publish_checkpoint input").first.fill("tinydoghyp-2.pt")
+    page.keyboard.press("Enter")
+    page.locator("#mw_train_publish").click()
+    expect(status).to_contain_text("already exists", timeout=STEP_TIMEOUT)
+    assert published.read_bytes() == step4.read_bytes()
+    page.locator("#mw_train_publish_overwrite input").first.check()
+    page.locator("#mw_train_publish").click()
+    expect(status).to_contain_text("Published as", timeout=STEP_TIMEOUT)
+    assert published.read_bytes() == step2.read_bytes()
+    screenshot(page, "webui-kinds-hypernetwork-published")
+
     # Back on the embedding version, the form shows what was saved with it.
     page.locator("#mw_train_version input").first.fill("emb")
     page.keyboard.press("Enter")
