@@ -71,14 +71,31 @@ def webui(webui_server, webui_dir):
         httpx.post(url + "/sdapi/v1/refresh-embeddings", timeout=60)
 
 
-def test_support_says_both_kinds_train_here(webui):
+def test_support_says_which_kinds_train_here(webui, webui_kind):
     body = httpx.get(webui["url"] + API + "/webui-kinds/support", timeout=30).json()
+    if webui_kind == "forge":  # Forge removed both trainers: offered as unavailable, with the reason
+        assert {k["kind"]: k["can_train"] for k in body["kinds"]} == {"embedding": False, "hypernetwork": False}
+        assert all("Forge" in k["train_reason"] for k in body["kinds"]), body
+        version = {"project": PROJECT, "version": "emb", "kind": "embedding", "fields": {"name": WORD}}
+        assert httpx.post(webui["url"] + API + "/webui-kinds/versions", json=version, timeout=30).status_code == 201
+        refused = httpx.post(webui["url"] + API + "/webui-kinds/train", json={"project": PROJECT, "version": "emb"},
+                             timeout=30)
+        assert refused.status_code == 409 and "Forge" in refused.text, refused.text  # before anything runs
+        return
     assert {k["kind"]: (k["can_train"], k["can_preview"]) for k in body["kinds"]} == {
         "embedding": (True, True), "hypernetwork": (True, True)}, body
     assert "subject_filewords.txt" in body["prompt_templates"]
 
 
-def test_embedding_trained_in_the_tab_gridded_and_published(webui):
+@pytest.fixture
+def a1111(webui, webui_kind):
+    if webui_kind == "forge":
+        pytest.skip("Forge removed WebUI's embedding and hypernetwork trainers (the support test checks the refusal)")
+    return webui
+
+
+def test_embedding_trained_in_the_tab_gridded_and_published(a1111):
+    webui = a1111
     url = webui["url"]
     version = {"project": PROJECT, "version": "emb", "kind": "embedding",
                "fields": {"name": WORD, "init_text": "square", "vectors_per_token": 1, "training": TRAIN}}
@@ -114,7 +131,8 @@ def test_embedding_trained_in_the_tab_gridded_and_published(webui):
     assert WORD in httpx.get(url + "/sdapi/v1/embeddings", timeout=30).json()["loaded"]
 
 
-def test_hypernetwork_trained_in_the_tab_gridded_published_and_its_run_listed_as_webuis(webui):
+def test_hypernetwork_trained_in_the_tab_gridded_published_and_its_run_listed_as_webuis(a1111):
+    webui = a1111
     url, root = webui["url"], webui["webui_dir"]
     version = {"project": PROJECT, "version": "hn", "kind": "hypernetwork",
                "fields": {"name": HYPERNET, "sizes": ["64"],  # the tiny checkpoint's cross-attention width
