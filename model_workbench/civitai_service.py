@@ -54,6 +54,7 @@ from model_workbench.library.sidecars import (
     SidecarReport,
     write_sidecars,
 )
+from model_workbench.per_host import PerHost
 from model_workbench.settings_schema import NSFW_LEVELS
 
 # The NSFW setting's words → the highest single nsfwLevel allowed (1 PG, 2 PG-13, 4 R, 8 X, 16 XXX).
@@ -566,15 +567,9 @@ def _preferred_weight(model_path: str) -> float:
         return 0.0
 
 
-_services: dict[int, tuple[Host, CivitaiService]] = {}
-_services_lock = threading.Lock()
+_services: PerHost[CivitaiService] = PerHost(CivitaiService)
 
 
 def service_for(host: Host) -> CivitaiService:
     """The one service of a host (the tab, every browser session and the routes share its queue)."""
-    with _services_lock:
-        entry = _services.get(id(host))
-        if entry is None or entry[0] is not host:
-            entry = (host, CivitaiService(host))
-            _services[id(host)] = entry
-        return entry[1]
+    return _services(host)

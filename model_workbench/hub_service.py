@@ -35,6 +35,7 @@ from model_workbench.huggingface.responses import parse_sibling, preview_path
 from model_workbench.huggingface.types import FileKind, HubFile, HubModel, HubRepoDetails, resolve_url
 from model_workbench.library.folders import check_subfolder
 from model_workbench.library.hub_record import read_hub_record
+from model_workbench.per_host import PerHost
 
 CACHE_SECONDS = 300
 PREVIEW_WORKERS = 4  # a page's previews: a few at a time, not a burst a mirror would limit
@@ -270,15 +271,9 @@ class HubService:
         return {f.path: merged[f.path] for f in details.files if f.path in merged}
 
 
-_services: dict[int, tuple[Host, HubService]] = {}
-_services_lock = threading.Lock()
+_services: PerHost[HubService] = PerHost(HubService)
 
 
 def hub_service_for(host: Host) -> HubService:
     """The one Hub service of a host (the tab, every browser session and the routes share it)."""
-    with _services_lock:
-        entry = _services.get(id(host))
-        if entry is None or entry[0] is not host:
-            entry = (host, HubService(host))
-            _services[id(host)] = entry
-        return entry[1]
+    return _services(host)

@@ -18,5 +18,3 @@ MSG_PROBE_HEADER_TOO_BIG = (
 MSG_PROBE_SHORT = "{name} ended inside its safetensors header, so it was not read."
 MSG_PREVIEW_UNREADABLE = "No preview image was written: the repo's image {name} could not be read as a picture."
 MSG_PREVIEW_FAILED = "No preview image was written: the repo's image {name} could not be downloaded."
-MSG_CHECK_FAILED = "Could not check {repo} for a newer {name}: {reason}"
-MSG_CHECK_BAD_ANSWER = "Could not check {repo} for a newer {name}: the Hub's answer was not the file list it sends."

@@ -18,15 +18,7 @@ from model_workbench.training.base_checkpoint import choose_base_model, saved_ba
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown, long_job_kwargs
 from model_workbench.ui.i18n import t, tf
-
-
-def _version_config(root: Any, project: str, version: str) -> dict[str, Any]:
-    if not project or not version:
-        return {}
-    try:
-        return projects.read_version_config(root, project, version)
-    except projects.ProjectError:
-        return {}
+from model_workbench.ui.train_kinds import version_config
 
 
 def current_choice(host: Host, config: dict[str, Any]) -> BaseCheckpoint | None:
@@ -72,7 +64,7 @@ def build_base_model_row(ui: Any) -> None:
     c["base_model_status"] = gr.HTML(elem_id="mw_train_base_model_status")
 
     def show(project: str, version: str, note: str = "") -> dict:
-        config = _version_config(ui.root, project, version)
+        config = version_config(ui.root, project, version)
         choice = current_choice(host, config)
         return {c["base_model"]: gr.update(choices=[x.title for x in host.checkpoints()],
                                            value=choice.title if choice else None),

@@ -1,4 +1,5 @@
-"""e2e tier: the tabs served by gradio, driven in Debian's headless Chromium through Playwright."""
+"""e2e tier: the tabs served by gradio, driven in Debian's headless Chromium through Playwright; the apps the train
+tests share (`tiny_app` over the tiny torch host, `plain_app` the real standalone app; a module may define its own)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.support.app_server import AppServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -31,6 +34,28 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
+
+
+def _served(root: Path, module: str = "model_workbench"):
+    return AppServer(["--models-dir", str(root / "models"), "--data-dir", str(root / "data")],
+                     log_path=root / "server.log", module=module)
+
+
+@pytest.fixture(scope="module")
+def tiny_app(tmp_path_factory, request):
+    """The app over the tiny torch host (it trains and renders), one per test module: (url, its root folder)."""
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    (root / "models" / "Lora").mkdir(parents=True)
+    with _served(root, module="tests.support.serve_tiny") as url:
+        yield url, root
+
+
+@pytest.fixture(scope="module")
+def plain_app(tmp_path_factory, request):
+    """The real standalone app (no WebUI: neither of WebUI's trainers), one per test module: (url, its root)."""
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1] + "-plain")
+    with _served(root) as url:
+        yield url, root
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.test_train_tab import (
@@ -19,26 +18,7 @@ from tests.e2e.test_train_tab import (
     sub_tab,
     tab_button,
 )
-from tests.support.app_server import AppServer
 from tests.support.tiny_dataset import COLOURS, square_image
-
-
-@pytest.fixture(scope="module")
-def tiny_app(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train-webui-kinds")
-    (root / "models" / "Lora").mkdir(parents=True)
-    with AppServer(["--models-dir", str(root / "models"), "--data-dir", str(root / "data")],
-                   log_path=root / "server.log", module="tests.support.serve_tiny") as url:
-        yield url, root
-
-
-@pytest.fixture(scope="module")
-def plain_app(tmp_path_factory):
-    """The real standalone app: no WebUI, so neither of WebUI's trainers."""
-    root = tmp_path_factory.mktemp("train-webui-kinds-plain")
-    with AppServer(["--models-dir", str(root / "models"), "--data-dir", str(root / "data")],
-                   log_path=root / "server.log") as url:
-        yield url, root
 
 
 def choose_kind(page, label: str) -> None:

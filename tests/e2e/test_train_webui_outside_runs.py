@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from playwright.sync_api import expect
 
 from model_workbench.training.webui_kinds import (
@@ -25,27 +24,6 @@ from tests.support.tiny_diffusion import TinyDiffusionModel
 from tests.support.tiny_webui_trainer import TEMPLATES, train
 
 OUTSIDE_TAB = "Runs made outside the tab"
-
-
-@pytest.fixture(scope="module")
-def tiny_app(tmp_path_factory):
-    from tests.support.app_server import AppServer
-
-    root = tmp_path_factory.mktemp("train-webui-outside")
-    (root / "models" / "Lora").mkdir(parents=True)
-    with AppServer(["--models-dir", str(root / "models"), "--data-dir", str(root / "data")],
-                   log_path=root / "server.log", module="tests.support.serve_tiny") as url:
-        yield url, root
-
-
-@pytest.fixture(scope="module")
-def plain_app(tmp_path_factory):
-    from tests.support.app_server import AppServer
-
-    root = tmp_path_factory.mktemp("train-webui-outside-plain")
-    with AppServer(["--models-dir", str(root / "models"), "--data-dir", str(root / "data")],
-                   log_path=root / "server.log") as url:
-        yield url, root
 
 
 def webui_run(log_dir, data_dir, kind: VersionKind, name: str) -> list:

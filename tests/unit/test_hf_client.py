@@ -10,21 +10,7 @@ import pytest
 from model_workbench.huggingface import errors as e
 from model_workbench.huggingface import messages as m
 from model_workbench.huggingface.client import EXPAND, HubClient
-from tests.support.fake_hub import TOKEN, FakeHub
-
-
-@pytest.fixture(scope="module")
-def hub():
-    with FakeHub() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def clean(hub):
-    hub.faults.reset()
-    with hub.lock:
-        hub.requests.clear()
-    yield
+from tests.support.fake_hub import TOKEN
 
 
 def api_queries(hub):

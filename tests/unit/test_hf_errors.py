@@ -12,19 +12,7 @@ from model_workbench.huggingface import errors as e
 from model_workbench.huggingface import messages as m
 from model_workbench.huggingface.client import HubClient
 from model_workbench.huggingface.types import resolve_url
-from tests.support.fake_hub import OWNER_TOKEN, TOKEN, TOKEN_NOT_ACCEPTED, FakeHub
-
-
-@pytest.fixture(scope="module")
-def hub():
-    with FakeHub() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def clean(hub):
-    hub.faults.reset()
-    yield
+from tests.support.fake_hub import OWNER_TOKEN, TOKEN, TOKEN_NOT_ACCEPTED
 
 
 def failure(hub, call, token=None) -> e.HubError:

@@ -7,7 +7,6 @@ import io
 import json
 from datetime import datetime, timezone
 
-import pytest
 from PIL import Image
 
 from model_workbench.civitai.http import make_http_client
@@ -40,19 +39,6 @@ A LoRA for [ink drawings](https://example.com/ink).
 """
 
 
-@pytest.fixture()
-def hub():
-    with FakeHub(repos=[]) as server:
-        yield server
-
-
-@pytest.fixture()
-def http(hub):
-    client, _ = make_http_client(hub.url, TOKEN)
-    yield client
-    client.close()
-
-
 def jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "JPEG")
@@ -81,10 +67,10 @@ def install(hub, http, tmp_path, details, file, kind=LORA):
     return snapshot, dest
 
 
-def test_request_points_at_the_commit_and_the_kinds_folder(tmp_path, hub, http):
-    details, file = repo(hub, b"x" * 100)
-    request = request_for_hub_file(details, file, LORA, hub_folder(LORA, tmp_path), endpoint=hub.url, http=http)
-    assert request.url == f"{hub.url}/{REPO}/resolve/{file.revision}/ink.safetensors"
+def test_request_points_at_the_commit_and_the_kinds_folder(tmp_path, empty_hub, hub_http):
+    details, file = repo(empty_hub, b"x" * 100)
+    request = request_for_hub_file(details, file, LORA, hub_folder(LORA, tmp_path), endpoint=empty_hub.url, http=hub_http)
+    assert request.url == f"{empty_hub.url}/{REPO}/resolve/{file.revision}/ink.safetensors"
     assert request.sha256 == file.sha256.upper() and request.filename == "ink.safetensors"
     assert request.dest_dir == tmp_path / "models" / "Lora"
     assert isinstance(request.source, HubDownloadSource) and request.source.owns(request.url)
@@ -94,53 +80,53 @@ def test_request_points_at_the_commit_and_the_kinds_folder(tmp_path, hub, http):
     assert hub_folder(FileKind(), tmp_path) == tmp_path / "models" / "Other"
 
 
-def test_install_is_verified_and_writes_webui_sidecars_without_the_token(tmp_path, hub, http):
+def test_install_is_verified_and_writes_webui_sidecars_without_the_token(tmp_path, empty_hub, hub_http):
     data = safetensors_bytes(kohya_lora_tensors("sd15"), {"ss_network_module": "networks.lora"}, fill=b"\7")
-    details, file = repo(hub, data)
-    snapshot, dest = install(hub, http, tmp_path, details, file)
+    details, file = repo(empty_hub, data)
+    snapshot, dest = install(empty_hub, hub_http, tmp_path, details, file)
     assert snapshot.status is JobStatus.DONE and snapshot.verified, snapshot.message
     model = dest / "ink.safetensors"
     assert model.read_bytes() == data
     card = json.loads((dest / "ink.json").read_text(encoding="utf-8"))
     assert card["activation text"] == "inkstyle" and card["sd version"] == "SD1"
     assert card["description"].startswith("# Ink style") and "A LoRA for ink drawings." in card["description"]
-    assert card["notes"] == f"Hugging Face: {hub.url}/{REPO}"
+    assert card["notes"] == f"Hugging Face: {empty_hub.url}/{REPO}"
     with Image.open(dest / "ink.preview.png") as img:
         assert img.format == "PNG" and img.size == (8, 8)
     record = read_hub_record(model)
     assert record is not None and record.to_dict() == {
         "repo_id": REPO, "revision": file.revision, "path": "ink.safetensors", "sha256": file.sha256,
         "size": len(data), "installed_at": "2025-01-02T00:00:00+00:00"}
-    assert hub.url not in (dest / "ink.hf.json").read_text()  # endpoint-independent
+    assert empty_hub.url not in (dest / "ink.hf.json").read_text()  # endpoint-independent
     for sidecar in dest.iterdir():
         assert TOKEN.encode() not in sidecar.read_bytes()
     # The endpoint saw the token; the storage origin the resolve URL redirected to never did.
-    assert any(r.headers.get("Authorization") == f"Bearer {TOKEN}" for r in hub.requests_to("api"))
-    storage = hub.requests_to("storage")
+    assert any(r.headers.get("Authorization") == f"Bearer {TOKEN}" for r in empty_hub.requests_to("api"))
+    storage = empty_hub.requests_to("storage")
     assert storage and all("Authorization" not in r.headers for r in storage)
 
 
-def test_a_file_without_an_lfs_hash_is_installed_unverified(tmp_path, hub, http):
-    details, file = repo(hub, b'{"a": 1}' * 10, lfs=False, preview=False, name="small.safetensors")
-    snapshot, dest = install(hub, http, tmp_path, details, file)
+def test_a_file_without_an_lfs_hash_is_installed_unverified(tmp_path, empty_hub, hub_http):
+    details, file = repo(empty_hub, b'{"a": 1}' * 10, lfs=False, preview=False, name="small.safetensors")
+    snapshot, dest = install(empty_hub, hub_http, tmp_path, details, file)
     assert snapshot.status is JobStatus.DONE and not snapshot.verified
     assert read_hub_record(dest / "small.safetensors").sha256 is None
     assert not (dest / "small.preview.png").exists()
 
 
-def test_bytes_that_do_not_match_the_listed_hash_are_not_installed(tmp_path, hub, http):
-    details, file = repo(hub, b"\1" * 5000, preview=False)
+def test_bytes_that_do_not_match_the_listed_hash_are_not_installed(tmp_path, empty_hub, hub_http):
+    details, file = repo(empty_hub, b"\1" * 5000, preview=False)
     wrong = HubFile(file.repo_id, file.revision, file.path, file.size, "0" * 64)
-    snapshot, dest = install(hub, http, tmp_path, details, wrong)
+    snapshot, dest = install(empty_hub, hub_http, tmp_path, details, wrong)
     assert snapshot.status is JobStatus.FAILED and snapshot.error_kind == "hash"
     assert not (dest / "ink.safetensors").exists()
 
 
-def test_a_gated_repo_without_a_token_says_what_to_do(tmp_path, hub):
-    details, file = repo(hub, b"\2" * 5000, preview=False)
-    hub.repos[REPO].gated = "manual"
-    anonymous, _ = make_http_client(hub.url, None)
-    snapshot, dest = install(hub, anonymous, tmp_path, details, file)
+def test_a_gated_repo_without_a_token_says_what_to_do(tmp_path, empty_hub):
+    details, file = repo(empty_hub, b"\2" * 5000, preview=False)
+    empty_hub.repos[REPO].gated = "manual"
+    anonymous, _ = make_http_client(empty_hub.url, None)
+    snapshot, dest = install(empty_hub, anonymous, tmp_path, details, file)
     assert snapshot.status is JobStatus.FAILED
     assert snapshot.message == m.MSG_PROBE_GATED.format(name="ink.safetensors", status=401)
     assert not dest.exists() or not any(dest.iterdir())

@@ -10,6 +10,7 @@ import pytest
 from model_workbench.civitai_service import service_for
 from model_workbench.hub_service import HubSearchForm, HubService
 from model_workbench.huggingface.errors import HubAccessError
+from model_workbench.library.hub_record import HubRecord, hub_record_path
 from model_workbench.standalone import StandaloneConfig, StandaloneHost
 from tests.support.fake_hub import TOKEN, FakeHub
 
@@ -105,3 +106,45 @@ def test_the_library_says_when_the_hub_has_a_newer_revision_of_an_installed_file
     hub.update_file("fake-org/castle-lora", "castle_lora.safetensors", b"new weights" * 100)
     assert service.check_library(civitai.library_rows()) == 1
     assert civitai.library_rows()[0]["hub"]["update_available"] is True
+
+
+def installed_rows(tmp_path, *records: HubRecord) -> list[dict]:
+    """Library rows for files installed from the Hub: each an empty model file with its ``.hf.json`` beside it."""
+    rows = []
+    for n, record in enumerate(records):
+        path = tmp_path / f"installed{n}.safetensors"
+        path.write_bytes(b"\0" * 16)
+        hub_record_path(path).write_text(json.dumps(record.to_dict()))
+        rows.append({"path": str(path), "hub": record.to_dict()})
+    return rows
+
+
+def test_the_library_cannot_tell_without_a_hash_or_a_file(host, hub, tmp_path):
+    service = HubService(host)
+    file = next(f for f in service.details("fake-org/castle-lora").files if f.path == "castle_lora.safetensors")
+    no_hash = HubRecord("fake-org/castle-lora", file.revision, file.path, None, 16, "")
+    gone = HubRecord("fake-org/castle-lora", file.revision, "gone.safetensors", file.sha256, 16, "")
+    rows = installed_rows(tmp_path, no_hash, gone)
+    listed_before = len([r for r in hub.requests_to("api") if "/tree/" in r.path])
+    assert service.check_library(rows) == 0
+    checks = service_for(host).hub_checks
+    assert [checks[r["path"]]["update_available"] for r in rows] == [None, None]
+    # Both records name one repo: its files are listed once.
+    assert len([r for r in hub.requests_to("api") if "/tree/" in r.path]) == listed_before + 1
+
+
+def test_a_failed_library_check_is_a_sentence(host, hub, tmp_path):
+    service = HubService(host)
+    private = HubRecord("fake-org/private-lora", "a" * 40, "private_lora.safetensors", "b" * 64, 16, "")
+    rows = installed_rows(tmp_path, private)
+    assert service.check_library(rows) == 0  # a private repo without the token: the Hub refuses to list it
+    result = service_for(host).hub_checks[rows[0]["path"]]
+    assert result["update_available"] is None
+    assert result["check_error"].startswith("fake-org/private-lora was not found on ")
+    assert "Error" not in result["check_error"]
+    hub.faults.html_pages = -1  # a captive portal / broken mirror: a web page with status 200
+    castle = HubRecord("fake-org/castle-lora", "a" * 40, "castle_lora.safetensors", "b" * 64, 16, "")
+    rows = installed_rows(tmp_path, castle)
+    service.check_library(rows)
+    error = service_for(host).hub_checks[rows[0]["path"]]["check_error"]
+    assert "answered with a web page instead of data" in error

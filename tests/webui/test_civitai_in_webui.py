@@ -3,7 +3,6 @@ appears in ``/sdapi/v1/loras`` at once, without a restart, with its sidecars bes
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -12,29 +11,18 @@ import httpx
 import pytest
 
 from tests.support.fake_civitai import FakeCivitai
-
-OPTIONS = ("model_workbench_civitai_base_url",)
-ACTIVE = ("queued", "resolving", "downloading", "verifying")
+from tests.support.webui_downloads import source_settings, wait_for_job
 
 
 @pytest.fixture
 def fake_civitai_in_webui(webui_server, webui_secrets_dir):
     url, _ = webui_server
-    before = httpx.get(url + "/sdapi/v1/options", timeout=30).json()
-    with FakeCivitai(api_key="test-key") as srv:
-        answer = httpx.post(url + "/sdapi/v1/options", timeout=30,
-                            json={"model_workbench_civitai_base_url": srv.url,
-                                  # Refused for the key (restrict_api): it is only set in the Settings page.
-                                  "model_workbench_civitai_api_key": "sk-through-the-api"})
-        assert answer.status_code == 200, answer.text
-        # What the Settings page's Apply leaves behind: the key in the secret store, a mask in the options.
-        secrets = webui_secrets_dir / "secrets.json"
-        secrets.write_text(json.dumps({"civitai_api_key": "test-key"}))
-        try:
-            yield url, srv
-        finally:
-            secrets.unlink(missing_ok=True)
-            httpx.post(url + "/sdapi/v1/options", timeout=30, json={k: before.get(k, "") for k in OPTIONS})
+    with FakeCivitai(api_key="test-key") as srv, source_settings(
+            url, webui_secrets_dir,
+            # The key sent through the API is refused; the Settings page keeps it in the secret store.
+            {"model_workbench_civitai_base_url": srv.url, "model_workbench_civitai_api_key": "sk-through-the-api"},
+            {"civitai_api_key": "test-key"}, restore=("model_workbench_civitai_base_url",)):
+        yield url, srv
 
 
 def test_the_api_key_is_never_in_webui_options(fake_civitai_in_webui):
@@ -54,14 +42,7 @@ def test_a_downloaded_lora_is_listed_without_a_restart(fake_civitai_in_webui):
     assert answer.status_code == 200, answer.text
     job_id, path = answer.json()["job_id"], Path(answer.json()["path"])
     try:
-        deadline = time.monotonic() + 120
-        job: dict = {}
-        while time.monotonic() < deadline:
-            jobs = httpx.get(url + "/model-workbench/v1/civitai/queue", timeout=30).json()["jobs"]
-            job = next(j for j in jobs if j["id"] == job_id)
-            if job["status"] not in ACTIVE:
-                break
-            time.sleep(0.5)
+        job = wait_for_job(url, job_id)
         assert job["status"] == "done", job
         assert path.is_file() and path.parent.name == "Lora"
         for suffix in (".json", ".civitai.info", ".preview.png"):

@@ -22,32 +22,22 @@ from model_workbench.training.naming import kohya_key
 from tests.support.fake_hub import TOKEN, FakeHub
 from tests.support.fake_hub_data import make_repo
 from tests.support.fake_hub_files import png
+from tests.support.webui_downloads import source_settings, wait_for_job
 
-OPTIONS = ("model_workbench_hf_endpoint",)
 RENDER = {"negative_prompt": "", "seed": 77, "steps": 3, "width": 64, "height": 64, "sampler_name": "Euler",
           "cfg_scale": 5}
 CROSS_ATTENTION = (".attn2.to_k.weight", ".attn2.to_v.weight")
-ACTIVE = ("queued", "resolving", "downloading", "verifying")
 
 
 @pytest.fixture
 def fake_hub_in_webui(webui_server, webui_secrets_dir):
     url, _ = webui_server
-    before = httpx.get(url + "/sdapi/v1/options", timeout=30).json()
-    with FakeHub() as hub:
-        answer = httpx.post(url + "/sdapi/v1/options", timeout=30,
-                            json={"model_workbench_hf_endpoint": hub.url,
-                                  # Refused for the token (restrict_api): it is only set in the Settings page.
-                                  "model_workbench_hf_token": "hf_through_the_api"})
-        assert answer.status_code == 200, answer.text
-        # What the Settings page's Apply leaves behind: the token in the secret store, a mask in the options.
-        secrets = webui_secrets_dir / "secrets.json"
-        secrets.write_text(json.dumps({"hf_token": TOKEN}))
-        try:
-            yield url, hub
-        finally:
-            secrets.unlink(missing_ok=True)
-            httpx.post(url + "/sdapi/v1/options", timeout=30, json={k: before.get(k, "") for k in OPTIONS})
+    with FakeHub() as hub, source_settings(
+            url, webui_secrets_dir,
+            # The token sent through the API is refused; the Settings page keeps it in the secret store.
+            {"model_workbench_hf_endpoint": hub.url, "model_workbench_hf_token": "hf_through_the_api"},
+            {"hf_token": TOKEN}, restore=("model_workbench_hf_endpoint",)):
+        yield url, hub
 
 
 def test_the_hub_token_is_never_in_webui_options(fake_hub_in_webui):
@@ -99,14 +89,7 @@ def test_a_lora_installed_from_the_hub_is_listed_without_a_restart_and_used_in_t
     assert answer.status_code == 200, answer.text
     job_id, path = answer.json()["job_id"], Path(answer.json()["path"])
     try:
-        deadline = time.monotonic() + 120
-        job: dict = {}
-        while time.monotonic() < deadline:
-            jobs = httpx.get(url + "/model-workbench/v1/civitai/queue", timeout=30).json()["jobs"]
-            job = next(j for j in jobs if j["id"] == job_id)
-            if job["status"] not in ACTIVE:
-                break
-            time.sleep(0.5)
+        job = wait_for_job(url, job_id)
         assert job["status"] == "done", job
         assert path.is_file() and path.parent.name == "Lora"
         for sidecar in (path.with_suffix(".json"), path.with_suffix(".preview.png"), path.with_name(f"{name}.hf.json")):
