@@ -131,7 +131,12 @@ def add_webui_kind_routes(router: APIRouter, host: Host) -> None:
     @router.post(BASE + "/train", status_code=202)
     def train(body: Any = Body(None)) -> dict[str, Any]:  # noqa: B008
         values = checked(body, RUN_BODY)
-        snapshot = answer(lambda: training().start(values["project"], values["version"]))
+        try:
+            snapshot = answer(lambda: training().start(values["project"], values["version"]))
+        except HTTPException as refused:  # a host that cannot train is a 409, as for POST /train (LoRA)
+            if refused.status_code == 501:
+                raise HTTPException(409, refused.detail) from None
+            raise
         return {"state": snapshot["state"], "kind": snapshot["kind"]}
 
     @router.get(BASE + "/steps")

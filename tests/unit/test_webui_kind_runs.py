@@ -198,3 +198,20 @@ def test_versions_of_one_kind_are_compared_side_by_side(host):
     trained(host, "h1", "hypernetwork", name="hone")
     with pytest.raises(ValueError, match="same kind"):
         service.compare("cat", ["e1", "h1"], "1", "tinycat", SMALL, seed=4)
+
+
+def test_a_host_without_webuis_trainers_refuses_the_start_as_lora_does(tmp_path):
+    """The standalone app (like Forge) cannot run WebUI's trainers: the start is a 409 with the host's
+    sentence before anything runs, the answer POST /train gives for a LoRA on such a host."""
+    from model_workbench.standalone import StandaloneConfig, StandaloneHost
+
+    host = StandaloneHost(StandaloneConfig(models_dir=tmp_path / "models", data_dir=tmp_path / "data"))
+    app = FastAPI()
+    app.include_router(build_router(host))
+    client = TestClient(app)
+    assert client.post(PREFIX + "/projects", json={"name": "cat"}).status_code == 200
+    body = {"project": "cat", "version": "e1", "kind": "embedding", "fields": {"name": "tinyword"}}
+    assert client.post(PREFIX + "/webui-kinds/versions", json=body).status_code == 201
+    refused = client.post(PREFIX + "/webui-kinds/train", json={"project": "cat", "version": "e1"})
+    assert refused.status_code == 409 and "Training an embedding needs" in refused.json()["detail"]
+    assert client.get(PREFIX + "/train/status").json()["state"] == "idle"
