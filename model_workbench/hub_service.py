@@ -197,6 +197,8 @@ class HubService:
             raise HubAccessError(hm.GATED_NO_TOKEN, token_sent=False, status=401, repo=details.model.repo_id)
         plan = self.plan(repo_id, revision, path, kind, subfolder, filename)
         detected = self.kinds(details).get(path) or FileKind()
+        if detected.kind and not detected.loadable:  # saved only where WebUI can load it: say why not instead
+            raise HubError(hm.NOT_LOADABLE, status=422, path=path, reason=detected.reason or "")
         # The user's choice of kind decides the folder; the header's family still gives the sd version.
         chosen = FileKind(kind, detected.family, detected.format, detected.loadable, detected.reason)
         client = self.client()

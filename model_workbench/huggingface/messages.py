@@ -43,3 +43,5 @@ UNREACHABLE_REFUSED = ("Could not reach the Hub at {host}: the connection was re
                        "the proxy settings.")
 UNREACHABLE_OFFLINE = "Could not reach the Hub at {host}: there is no network. Check your internet connection."
 UNREACHABLE_PROXY = "Could not reach the Hub at {host} through the proxy: the proxy refused. Check the proxy settings."
+# A file WebUI cannot load (a PEFT/diffusers LoRA in A1111, a diffusers folder's part): not saved.
+NOT_LOADABLE = "{path} was not installed: {reason}"

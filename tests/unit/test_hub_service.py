@@ -9,7 +9,7 @@ import pytest
 
 from model_workbench.civitai_service import service_for
 from model_workbench.hub_service import HubSearchForm, HubService
-from model_workbench.huggingface.errors import HubAccessError
+from model_workbench.huggingface.errors import HubAccessError, HubError
 from model_workbench.library.hub_record import HubRecord, hub_record_path
 from model_workbench.standalone import StandaloneConfig, StandaloneHost
 from tests.support.fake_hub import TOKEN, FakeHub
@@ -69,6 +69,20 @@ def test_install_lands_in_the_lora_folder_with_its_sidecars(host, tmp_path):
     assert path.with_suffix(".preview.png").is_file()
     record = json.loads(path.with_name("castle_lora.hf.json").read_text())
     assert record["repo_id"] == "fake-org/castle-lora" and record["revision"] == details.revision
+
+
+def test_a_lora_webui_cannot_load_is_not_saved_and_the_reason_is_said(host, tmp_path):
+    """Issue 12: a diffusers-format (PEFT) LoRA is saved only if WebUI can load it; A1111 1.10 cannot."""
+    service = HubService(host)
+    details = service.details("fake-org/castle-lora-peft")
+    path = "pytorch_lora_weights.safetensors"
+    kind = service.kinds(details)[path]
+    assert kind.kind == "lora" and not kind.loadable and kind.reason
+    with pytest.raises(HubError) as refused:
+        service.install("fake-org/castle-lora-peft", details.revision, path, "lora")
+    assert refused.value.status == 422 and path in str(refused.value) and kind.reason in str(refused.value)
+    assert service_for(host).queue.snapshot() == []  # nothing queued
+    assert not list((tmp_path / "models").rglob("pytorch_lora_weights*"))
 
 
 def test_a_gated_repo_is_a_sentence_and_a_token_opens_it(host):
