@@ -312,11 +312,18 @@ class CivitaiService:
         file = version.file_by_id(file_id) if file_id else version.primary_file
         if subfolder is None:
             subfolder = self.default_subfolder(version)
-        sub = check_subfolder(subfolder)  # refused with a sentence rather than silently rewritten
-        name = user_filename(filename, file.name if file else "")
+        return self.plan_in_folders(model.type, file.name if file else "", subfolder, filename,
+                                    file_type=file.type if file else None)
+
+    def plan_in_folders(self, model_type: str, original_name: str, subfolder: str, filename: str | None = None,
+                        file_type: str | None = None) -> DownloadPlan:
+        """Where a file of ``model_type`` goes, whichever source it comes from: the host's folder for its kind,
+        a subfolder (refused with a sentence rather than silently rewritten) and the user's file name."""
+        sub = check_subfolder(subfolder)
+        name = user_filename(filename, original_name)
         root, overrides = self.folder_overrides()
-        folder = model_folder(model.type, root, overrides, subfolder=str(sub or ""), file_type=file.type if file else None)
-        return DownloadPlan(folder, str(sub or ""), name, self._kind_of(folder, model.type))
+        folder = model_folder(model_type, root, overrides, subfolder=str(sub or ""), file_type=file_type)
+        return DownloadPlan(folder, str(sub or ""), name, self._kind_of(folder, model_type))
 
     def download(self, model_id: int, version_id: int, file_id: int | None = None, subfolder: str | None = None,
                  filename: str | None = None) -> tuple[str, Path]:

@@ -23,8 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from model_workbench.civitai_service import CivitaiService, DownloadPlan, service_for
-from model_workbench.downloads.filenames import user_filename
-from model_workbench.downloads.hub_install import HubSidecarWriter, hub_folder, request_for_hub_file
+from model_workbench.downloads.hub_install import HubSidecarWriter, request_for_hub_file
 from model_workbench.host import Host
 from model_workbench.huggingface import messages as hm
 from model_workbench.huggingface.client import HubClient
@@ -33,7 +32,6 @@ from model_workbench.huggingface.links import HubLink, parse_hub_link
 from model_workbench.huggingface.probe import probe_files
 from model_workbench.huggingface.responses import parse_sibling, preview_path
 from model_workbench.huggingface.types import FileKind, HubFile, HubModel, HubRepoDetails, resolve_url
-from model_workbench.library.folders import check_subfolder
 from model_workbench.library.hub_record import read_hub_record
 from model_workbench.per_host import PerHost
 
@@ -181,12 +179,9 @@ class HubService:
              filename: str | None = None) -> DownloadPlan:
         """Where a file would go as ``kind`` (a folder the user may change); ValueError with a sentence for a
         subfolder that leaves the model folder or a file name that is not one."""
-        sub = check_subfolder(subfolder or "")
         file = self._file(self.details(repo_id, revision), path)
-        name = user_filename(filename, file.name)
-        root, overrides = self.civitai.folder_overrides()
-        folder = hub_folder(kind, root, overrides, str(sub or ""))
-        return DownloadPlan(folder, str(sub or ""), name, self.civitai._kind_of(folder, kind))
+        # The same folder rules as a Civitai install; an unknown kind goes to models/Other.
+        return self.civitai.plan_in_folders(kind or "other", file.name, subfolder or "", filename)
 
     def install(self, repo_id: str, revision: str, path: str, kind: str, subfolder: str | None = None,
                 filename: str | None = None) -> tuple[str, Path]:

@@ -60,6 +60,8 @@ class HubDownloadSource:
     non-LFS file); asked afresh before every attempt, so an expired signature never stops a resume.
     """
 
+    source_name = "Hugging Face"  # what the download engine's sentences call this source (a mirror too)
+
     def __init__(self, http: httpx.Client, endpoint: str) -> None:
         self.http = http
         self.endpoint = endpoint.rstrip("/")

@@ -1,7 +1,10 @@
-"""Every user-facing sentence of the download engine, in one place so the UI can localise them."""
+"""Every user-facing sentence of the download engine, in one place so the UI can localise them.
+
+The engine serves every source (Civitai, the Hugging Face Hub): ``{source}`` is the name of the file's
+source (:func:`model_workbench.downloads.transfer.source_name`), so no sentence blames the wrong site."""
 
 HASH_MISMATCH = (
-    "The downloaded file {name} does not match Civitai's SHA256 checksum (it was damaged in transit), so it was "
+    "The downloaded file {name} does not match {source}'s SHA256 checksum (it was damaged in transit), so it was "
     "deleted and not installed. Press Retry to download it again."
 )
 SIZE_MISMATCH = (
@@ -9,9 +12,11 @@ SIZE_MISMATCH = (
     "Press Retry to download it again."
 )
 ERROR_BODY = (
-    "Civitai's file server sent {what} instead of the model file {name}, so nothing was installed. {hint}"
+    "{source}'s file server sent {what} instead of the model file {name}, so nothing was installed. {hint}"
 )
-ERROR_BODY_HINT = "If the model needs an account, check your API key in the settings; otherwise try again later."
+ERROR_BODY_HINT = (
+    "If the model needs an account, check your {source} key or token in the settings; otherwise try again later."
+)
 CONNECTION_LOST = (
     "The connection broke while downloading {name} ({done} of {total} received). The partial file is kept: "
     "press Retry to resume."
@@ -21,10 +26,10 @@ STALLED = (
     "resume."
 )
 TOO_MANY_REDIRECTS = (
-    "Civitai redirected the download of {name} too many times without reaching the file, so nothing was "
-    "installed. Press Retry to try again later; if it persists, check the Civitai address and proxy settings."
+    "{source} redirected the download of {name} too many times without reaching the file, so nothing was "
+    "installed. Press Retry to try again later; if it persists, check the {source} address and proxy settings."
 )
-STORAGE_STATUS = "Civitai's file server refused the download of {name} (HTTP {status}). Press Retry to try again."
+STORAGE_STATUS = "{source}'s file server refused the download of {name} (HTTP {status}). Press Retry to try again."
 WRITE_FAILED = (
     "Could not write {name} to {folder}: {reason}. Free some disk space or check the folder's permissions, then "
     "press Retry: the partial file is kept."
@@ -34,7 +39,7 @@ EXISTS_DIFFERENT = (
     "choose another subfolder, then press Retry."
 )
 EXISTS_UNVERIFIED = (
-    "A file named {name} already exists in {folder} and Civitai gave no checksum to compare it with; it was not "
+    "A file named {name} already exists in {folder} and {source} gave no checksum to compare it with; it was not "
     "overwritten. Rename or remove it to download again."
 )
 DESTINATION_TAKEN = (
@@ -46,11 +51,11 @@ CANCELLED = "Download cancelled."
 PAUSED = "Download paused. The partial file is kept: press Retry to resume."
 COMPLETED = "Installed {name}."
 COMPLETED_UNVERIFIED = (
-    "Installed {name} unverified: Civitai gave no SHA256 checksum for this file, so it could not be checked for "
+    "Installed {name} unverified: {source} gave no SHA256 checksum for this file, so it could not be checked for "
     "damage in transit."
 )
 QUEUED = "Waiting for a free download slot."
-RESOLVING = "Asking Civitai for the file."
+RESOLVING = "Asking {source} for the file."
 DOWNLOADING = "Downloading."
 VERIFYING = "Verifying the checksum."
 SIDECARS_FAILED = "Installed {name}, but writing its preview or info files failed: {reason}."

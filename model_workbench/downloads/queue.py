@@ -20,7 +20,7 @@ from . import messages as msg
 from .errors import Cancelled, DownloadError
 from .filenames import sanitize_filename
 from .state import find_partials, remove_partial
-from .transfer import DownloadOptions, DownloadRequest, DownloadResult, Progress, Transfer
+from .transfer import DownloadOptions, DownloadRequest, DownloadResult, Progress, Transfer, source_name
 
 
 class JobStatus(str, Enum):
@@ -279,28 +279,34 @@ class DownloadQueue:
                 job = self._jobs.get(job_id)
                 if job is None or job.status != JobStatus.QUEUED or job.cancel.is_set():
                     continue
-                job.status, job.message = JobStatus.RESOLVING, msg.RESOLVING
+                job.status, job.message = JobStatus.RESOLVING, msg.RESOLVING.format(source=source_name(self._source(job)))
             self._notify(job)
             self._run(job)
 
+    def _source(self, job: _Job) -> Any:
+        """What resolves and streams the job's file: the request's own source (a Hub file's), else the queue's client."""
+        return job.request.source or self.client
+
     def _run(self, job: _Job) -> None:
+        source = self._source(job)
+        resolving = msg.RESOLVING.format(source=source_name(source))
+
         def progress(p: Progress) -> None:
             with self._lock:
                 job.progress = p
                 job.status = {"resolving": JobStatus.RESOLVING, "verifying": JobStatus.VERIFYING}.get(
                     p.phase, JobStatus.DOWNLOADING)
-                job.message = {"resolving": msg.RESOLVING, "verifying": msg.VERIFYING}.get(p.phase, msg.DOWNLOADING)
+                job.message = {"resolving": resolving, "verifying": msg.VERIFYING}.get(p.phase, msg.DOWNLOADING)
                 job.destination = transfer.final or job.destination
             self._notify(job)
 
-        transfer = self.transfer_factory(job.request.source or self.client, job.request, replace(self.options), progress=progress,
-                                         cancel=job.cancel)
+        transfer = self.transfer_factory(source, job.request, replace(self.options), progress=progress, cancel=job.cancel)
         status, message, result, error = JobStatus.FAILED, "", None, None
         try:
             result = transfer.run()
             status = JobStatus.DONE
             done = msg.REUSED if result.reused else msg.COMPLETED if result.verified else msg.COMPLETED_UNVERIFIED
-            message = done.format(name=result.path.name)
+            message = done.format(name=result.path.name, source=source_name(source))
         except Cancelled:
             status = JobStatus.PAUSED if job.keep_partial else JobStatus.CANCELLED
             message = msg.PAUSED if job.keep_partial else msg.CANCELLED

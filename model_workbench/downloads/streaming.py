@@ -16,9 +16,11 @@ from .errors import DownloadError, TransientError
 class StreamContext:
     """``client.stream`` with transport errors at open time turned into transient download errors."""
 
-    def __init__(self, http: httpx.Client, url: str, headers: dict, timeout: httpx.Timeout, name: str) -> None:
+    def __init__(self, http: httpx.Client, url: str, headers: dict, timeout: httpx.Timeout, name: str,
+                 source: str = "Civitai") -> None:
         self._cm = http.stream("GET", url, headers=headers, timeout=timeout)
         self.name = name
+        self.source = source
 
     def __enter__(self) -> httpx.Response:
         try:
@@ -29,8 +31,8 @@ class StreamContext:
             raise TransientError(DownloadError(msg.CONNECTION_LOST.format(name=self.name, done="0 bytes", total="?"),
                                                kind="connection")) from None
         except httpx.TooManyRedirects:
-            # A loop does not heal on the next attempt; Retry (by hand) asks Civitai for a new URL.
-            raise DownloadError(msg.TOO_MANY_REDIRECTS.format(name=self.name), kind="redirects",
+            # A loop does not heal on the next attempt; Retry (by hand) asks the source for a new URL.
+            raise DownloadError(msg.TOO_MANY_REDIRECTS.format(source=self.source, name=self.name), kind="redirects",
                                 retryable=True) from None
 
     def __exit__(self, *exc: object) -> None:

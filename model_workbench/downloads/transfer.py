@@ -92,6 +92,12 @@ class DownloadResult:
     verified: bool = True  # False: Civitai gave no SHA256, so the bytes were never compared with anything
 
 
+def source_name(client: Any) -> str:
+    """The name the engine's sentences give a file's source: a request's own source names itself
+    (``source_name``); the queue's own client is Civitai's."""
+    return getattr(client, "source_name", "Civitai")
+
+
 def file_sha256(path: Path, cancel: threading.Event | None = None) -> str:
     import hashlib
 
@@ -135,7 +141,8 @@ class Transfer:
     def __init__(self, client: Any, request: DownloadRequest, options: DownloadOptions | None = None, *,
                  progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
                  part_file_factory: Callable[[Path], PartFile] = PartFile) -> None:
-        self.client = client  # a CivitaiClient: resolve_download() and .http
+        self.client = client  # a CivitaiClient or a request's own source: resolve_download() and .http
+        self.source = source_name(client)
         self.request = request
         self.options = options or DownloadOptions()
         self.progress_cb = progress
@@ -183,8 +190,7 @@ class Transfer:
                     restarts += 1
                     self._discard_partial()
                     if restarts > 3:
-                        raise DownloadError(msg.STORAGE_STATUS.format(name=self.name, status="range"),
-                                            kind="range", retryable=True) from None
+                        raise DownloadError(self._storage_status("range"), kind="range", retryable=True) from None
         finally:
             self._close_part()
 
@@ -206,7 +212,8 @@ class Transfer:
                     return DownloadResult(candidate, expected, candidate.stat().st_size, reused=True)
             if self.options.on_conflict != "rename":
                 template = msg.EXISTS_DIFFERENT if expected else msg.EXISTS_UNVERIFIED
-                raise DownloadError(template.format(name=name, folder=dest), kind="exists", retryable=True)
+                raise DownloadError(template.format(name=name, folder=dest, source=self.source), kind="exists",
+                                    retryable=True)
             n += 1
             candidate = dest / numbered_name(name, n)
         self.final = candidate
@@ -305,20 +312,18 @@ class Transfer:
         if start > 0 or end is not None:
             headers["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
-        return StreamContext(self.client.http, url, headers, timeout, self.name)
+        return StreamContext(self.client.http, url, headers, timeout, self.name, self.source)
 
     def _check_response(self, response: httpx.Response, expect_range_from: int | None) -> None:
         status = response.status_code
         if status == 416:
             raise RestartFromZero()
         if status >= 400 or status not in (200, 206):
-            raise TransientError(DownloadError(msg.STORAGE_STATUS.format(name=self.name, status=status),
-                                               kind="storage-status", retryable=True))
+            raise TransientError(DownloadError(self._storage_status(status), kind="storage-status", retryable=True))
         ctype = response.headers.get("Content-Type", "").lower()
         if looks_like_html(ctype, b"") or ctype.startswith(("application/json", "application/xml", "text/xml")):
             what = "a web page" if "html" in ctype else "an error message"
-            raise DownloadError(msg.ERROR_BODY.format(what=what, name=self.name, hint=msg.ERROR_BODY_HINT),
-                                kind="error-body", retryable=True, part_kept=self._part_exists())
+            raise DownloadError(self._error_body(what, self.name), kind="error-body", retryable=True, part_kept=self._part_exists())
         if expect_range_from is not None:
             match = re.match(r"bytes\s+(\d+)-", response.headers.get("Content-Range", ""))
             if status != 206 or not match or int(match.group(1)) != expect_range_from:
@@ -366,8 +371,7 @@ class Transfer:
                     if not chunk:
                         break
                 if pending_at == 0 and not pending and chunk[:16].lstrip().lower().startswith(ERROR_BODY_PREFIXES):
-                    raise DownloadError(msg.ERROR_BODY.format(what="an error page", name=self.name,
-                                                              hint=msg.ERROR_BODY_HINT), kind="error-body")
+                    raise DownloadError(self._error_body("an error page", self.name), kind="error-body")
                 pending.append(chunk)
                 pending_len += len(chunk)
                 if pending_len >= COALESCE_BYTES:
@@ -492,12 +496,12 @@ class Transfer:
         expected = (self.request.sha256 or "").upper()
         if expected and digest != expected:
             self._discard_partial()
-            raise DownloadError(msg.HASH_MISMATCH.format(name=self.final.name), kind="hash", retryable=True)
+            raise DownloadError(msg.HASH_MISMATCH.format(name=self.final.name, source=self.source), kind="hash",
+                                retryable=True)
         head = self.part.read_at(0, 64).lstrip().lower()
         if not expected and head.startswith(ERROR_BODY_PREFIXES):
             self._discard_partial()
-            raise DownloadError(msg.ERROR_BODY.format(what="an error page", name=self.final.name,
-                                                      hint=msg.ERROR_BODY_HINT), kind="error-body")
+            raise DownloadError(self._error_body("an error page", self.final.name), kind="error-body")
         self._close_part()
         return self._install(digest, size)
 
@@ -525,6 +529,13 @@ class Transfer:
         return DownloadResult(self.final, digest, size, verified=bool(self.request.sha256))
 
     # -- helpers --------------------------------------------------------------------------------
+    def _error_body(self, what: str, name: str) -> str:
+        hint = msg.ERROR_BODY_HINT.format(source=self.source)
+        return msg.ERROR_BODY.format(source=self.source, what=what, name=name, hint=hint)
+
+    def _storage_status(self, status: object) -> str:
+        return msg.STORAGE_STATUS.format(source=self.source, name=self.name, status=status)
+
     def _load_state(self) -> None:
         assert self.final is not None
         state = PartState.load(self.final)

@@ -110,6 +110,8 @@ def test_a_file_without_an_lfs_hash_is_installed_unverified(tmp_path, empty_hub,
     details, file = repo(empty_hub, b'{"a": 1}' * 10, lfs=False, preview=False, name="small.safetensors")
     snapshot, dest = install(empty_hub, hub_http, tmp_path, details, file)
     assert snapshot.status is JobStatus.DONE and not snapshot.verified
+    # The shared engine's sentence names the file's own source, not Civitai.
+    assert "Hugging Face gave no SHA256" in snapshot.message and "Civitai" not in snapshot.message
     assert read_hub_record(dest / "small.safetensors").sha256 is None
     assert not (dest / "small.preview.png").exists()
 
@@ -119,6 +121,7 @@ def test_bytes_that_do_not_match_the_listed_hash_are_not_installed(tmp_path, emp
     wrong = HubFile(file.repo_id, file.revision, file.path, file.size, "0" * 64)
     snapshot, dest = install(empty_hub, hub_http, tmp_path, details, wrong)
     assert snapshot.status is JobStatus.FAILED and snapshot.error_kind == "hash"
+    assert "Hugging Face's SHA256" in snapshot.message and "Civitai" not in snapshot.message
     assert not (dest / "ink.safetensors").exists()
 
 

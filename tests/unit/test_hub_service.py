@@ -71,6 +71,18 @@ def test_install_lands_in_the_lora_folder_with_its_sidecars(host, tmp_path):
     assert record["repo_id"] == "fake-org/castle-lora" and record["revision"] == details.revision
 
 
+def test_a_hub_plan_follows_the_civitai_folder_rules(host, tmp_path):
+    service = HubService(host)
+    revision = service.details("fake-org/castle-lora").revision
+    plan = service.plan("fake-org/castle-lora", revision, "castle_lora.safetensors", "lora", "styles", "ink")
+    assert (plan.folder, plan.filename) == (tmp_path / "models" / "Lora" / "styles", "ink.safetensors")
+    assert plan.kind.value == "lora"
+    unknown = service.plan("fake-org/castle-lora", revision, "castle_lora.safetensors", "")
+    assert unknown.folder == tmp_path / "models" / "Other"
+    with pytest.raises(ValueError):
+        service.plan("fake-org/castle-lora", revision, "castle_lora.safetensors", "lora", "../outside")
+
+
 def test_a_lora_webui_cannot_load_is_not_saved_and_the_reason_is_said(host, tmp_path):
     """Issue 12: a diffusers-format (PEFT) LoRA is saved only if WebUI can load it; A1111 1.10 cannot."""
     service = HubService(host)
