@@ -27,6 +27,7 @@ import httpx
 from model_workbench.civitai import errors as e
 from model_workbench.civitai.client import ResolvedDownload
 from model_workbench.huggingface import file_messages as m
+from model_workbench.huggingface.responses import strip_front_matter
 from model_workbench.huggingface.types import FileKind, HubFile, HubRepoDetails, repo_url, resolve_url
 from model_workbench.library.folders import model_folder
 from model_workbench.library.hub_record import HF_INFO_SUFFIX, HubRecord
@@ -156,7 +157,7 @@ def hub_user_metadata(context: HubInstallContext) -> dict:
 
 def card_text(markdown: str) -> str:
     """The card as plain text: no YAML front matter, no images, links as their text, no HTML tags."""
-    text = re.sub(r"\A---\s*\n.*?\n---\s*\n", "", markdown or "", flags=re.S)
+    text = strip_front_matter(markdown or "")
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
     return html_to_text(text.replace("\n", "<br>"))

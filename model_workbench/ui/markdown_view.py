@@ -13,9 +13,9 @@ import html
 import importlib.util
 import re
 
+from model_workbench.huggingface.responses import strip_front_matter
 from model_workbench.ui.sanitize import sanitize_html
 
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n.*?\n---[ \t]*(?:\n|\Z)", re.S)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:([-*+])|(\d+)[.)])\s+(.*)$")
 _RULE = re.compile(r"^\s*(?:-\s*){3,}$|^\s*(?:\*\s*){3,}$|^\s*(?:_\s*){3,}$")
@@ -27,11 +27,6 @@ _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _ITALIC = re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])")
 
 
-def strip_front_matter(markdown_text: str) -> str:
-    """The card without its YAML header (the card data, shown on its own)."""
-    return _FRONT_MATTER.sub("", markdown_text or "", count=1)
-
-
 def _has_markdown_package() -> bool:
     return importlib.util.find_spec("markdown") is not None
 
@@ -39,7 +34,7 @@ def _has_markdown_package() -> bool:
 def card_html(markdown_text: str | None, base_url: str = "") -> str:
     """The card as sanitised HTML; relative image and link targets are made absolute against ``base_url``
     (the repo's ``resolve/<revision>/`` URL), so the pictures a card shows from its own repo load."""
-    text = strip_front_matter(markdown_text or "").strip()
+    text = strip_front_matter(markdown_text or "").strip()  # the card data is shown on its own
     if not text:
         return ""
     if _has_markdown_package():

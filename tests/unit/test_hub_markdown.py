@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from model_workbench.huggingface.responses import strip_front_matter
 from model_workbench.ui import markdown_view
-from model_workbench.ui.markdown_view import card_html, strip_front_matter
+from model_workbench.ui.markdown_view import card_html
 
 CARD = """---
 license: openrail++
