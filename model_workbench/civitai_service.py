@@ -358,8 +358,15 @@ class CivitaiService:
                 self._queue = DownloadQueue(client, options=self._download_options, on_installed=self._installed)
                 if self._resume_partials:
                     folders = [p for paths in self.host.model_folders().values() for p in paths]
-                    self._queue.resume_partials(folders)
+                    self._queue.resume_partials(folders, source_for=self._resume_source)
             return self._queue
+
+    def _resume_source(self, url: str) -> Any | None:
+        """The source a part left by an earlier run resumes through: a Hub file's goes through the Hub's
+        client (its token, its sentences); None, the queue's own client, for Civitai's."""
+        from model_workbench.hub_service import hub_service_for  # imported here: the Hub service imports this
+
+        return hub_service_for(self.host).resume_source(url)
 
     def _installed(self, request: DownloadRequest, result: DownloadResult) -> None:
         """After a file lands: sidecars, remember it as installed, and make the host list it."""

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from model_workbench.civitai_service import CivitaiService, DownloadPlan, service_for
-from model_workbench.downloads.hub_install import HubSidecarWriter, request_for_hub_file
+from model_workbench.downloads.hub_install import HubDownloadSource, HubSidecarWriter, request_for_hub_file
 from model_workbench.host import Host
 from model_workbench.huggingface import messages as hm
 from model_workbench.huggingface.client import HubClient
@@ -202,6 +202,12 @@ class HubService:
                                        http=client.http, filename=plan.filename)
         job_id = self.civitai.queue.add(request)
         return job_id, plan.folder / plan.filename
+
+    def resume_source(self, url: str) -> HubDownloadSource | None:
+        """The Hub source for ``url`` when it is a ``resolve`` URL of the configured endpoint, else None."""
+        client = self.client()
+        source = HubDownloadSource(client.http, client.endpoint)
+        return source if source.owns(url) else None
 
     def _watch_installs(self, client: HubClient) -> None:
         """Hub files get their sidecars when they land: the writer for the current client joins the queue's hooks."""

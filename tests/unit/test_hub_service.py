@@ -174,3 +174,31 @@ def test_a_failed_library_check_is_a_sentence(host, hub, tmp_path):
     service.check_library(rows)
     error = service_for(host).hub_checks[rows[0]["path"]]["check_error"]
     assert "answered with a web page instead of data" in error
+
+
+def test_a_hub_download_cut_by_a_restart_resumes_through_the_hub_with_its_token(host, hub, tmp_path):
+    """A ``.part`` left by a Hub download is resumed when the queue starts, through the Hub's client:
+    the token goes to the endpoint (a gated repo's file needs it) and never to the storage origin."""
+    from model_workbench.downloads import PartState, part_path
+    from model_workbench.huggingface.types import resolve_url
+
+    host.settings_file.save({"model_workbench_hf_endpoint": hub.url, "model_workbench_hf_token": TOKEN})
+    details = HubService(host).details("fake-org/gated-lora")
+    listed = next(f for f in details.files if f.path == "gated_lora.safetensors")
+    data = hub.file("fake-org/gated-lora", listed.path).data
+    final = tmp_path / "models" / "Lora" / "gated_lora.safetensors"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    part_path(final).write_bytes(data[:1000])
+    PartState(url=resolve_url(hub.url, "fake-org/gated-lora", details.revision, listed.path), name=final.name,
+              sha256=listed.sha256, total=len(data)).save(final)
+
+    queue = service_for(host).queue  # a fresh app start: the queue resumes what it finds
+    jobs = queue.snapshot()
+    assert [j.name for j in jobs] == ["gated_lora.safetensors"]
+    assert queue.wait(jobs[0].id, timeout=30)
+    job = queue.get(jobs[0].id)
+    assert job.status.value == "done" and job.verified, job.message
+    assert final.read_bytes() == data
+    resolves = [r for r in hub.requests_to("api") if "/resolve/" in r.path]
+    assert resolves and all(r.headers.get("Authorization") == f"Bearer {TOKEN}" for r in resolves)
+    assert all("Authorization" not in r.headers for r in hub.requests_to("storage"))
