@@ -183,3 +183,25 @@ def test_a_version_change_reads_the_version_config_once(tmp_path, monkeypatch):
     monkeypatch.setattr(projects, "read_version_config", counted)
     updates = built[0].refresh("cat", "emb")
     assert updates and reads == [("cat", "emb")]
+
+
+def test_the_webui_form_starts_at_the_cores_defaults():
+    import gradio as gr
+
+    from model_workbench.training.webui_fields import fields_to_dict
+    from model_workbench.training.webui_kinds import EmbeddingFields, HypernetworkFields
+    from model_workbench.ui.train_webui_form import (
+        EMBEDDING_NAMES,
+        HYPERNETWORK_NAMES,
+        TRAINING_NAMES,
+        build_webui_form,
+    )
+
+    with gr.Blocks():
+        f = build_webui_form(["subject_filewords.txt"])
+    embedding, hypernetwork = fields_to_dict(EmbeddingFields(name="")), fields_to_dict(HypernetworkFields(name=""))
+    for names, data in ((EMBEDDING_NAMES, embedding), (HYPERNETWORK_NAMES, hypernetwork),
+                        (TRAINING_NAMES, embedding["training"])):
+        for name in names:
+            if name not in ("name", "template_file"):
+                assert f[name].value == data[name], name
