@@ -300,6 +300,11 @@ class Host(Protocol):
         """The file names of WebUI's textual inversion prompt templates; empty where there are none."""
         ...
 
+    def prompt_template_text(self, name: str) -> str | None:
+        """The text of the prompt template ``name`` (one of :meth:`prompt_templates`), or None where the
+        host has no such template (an embedding grid with no prompt typed uses its lines)."""
+        ...
+
     def train_webui_network(self, request: WebuiTrainRequest, progress: ProgressCallback | None = None,
                             stop: StopFlag | None = None) -> list[StepSnapshot]:
         """Create and train an embedding or hypernetwork with WebUI's trainer (inside :meth:`gpu_lock`)

@@ -141,6 +141,10 @@ class BaseHost:
         """The file names of WebUI's textual inversion prompt templates (``subject_filewords.txt`` …)."""
         return []
 
+    def prompt_template_text(self, name: str) -> str | None:
+        """The text of the prompt template ``name``; None: no templates by default."""
+        return None
+
     def train_webui_network(self, request: WebuiTrainRequest, progress: ProgressCallback | None = None,
                             stop: StopFlag | None = None) -> list[StepSnapshot]:
         """Create and train an embedding or hypernetwork with WebUI's own trainer (inside :meth:`gpu_lock`);

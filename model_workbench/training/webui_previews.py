@@ -63,8 +63,7 @@ def embedding_prompts(host: Host, word: str, prompts: str | Sequence[str] = "", 
     typed = [p.strip() for p in items if p and p.strip()]
     if typed:
         return [p if remove_word(p, word) != p.strip(" ,") else f"{word}, {p}" for p in typed]
-    read = getattr(host, "prompt_template_text", None)  # a host that can read WebUI's template files
-    text = read(template) if template and callable(read) else None
+    text = host.prompt_template_text(template) if template else None
     found = webui_fields.template_prompts(text, word) if text else []
     if not found:
         raise ValueError(MSG_NO_PROMPTS)

@@ -14,11 +14,11 @@ from typing import Any
 
 import gradio as gr
 
-from model_workbench.training import projects
 from model_workbench.training.after_preview import KEY, AfterTrainingPreview, parse_settings
 from model_workbench.ui import train_html as H
 from model_workbench.ui.compat import dropdown
 from model_workbench.ui.i18n import t
+from model_workbench.ui.train_kinds import version_config
 from model_workbench.ui.train_previews import SAMPLERS, grid_viewer, prompt_lines
 
 # The group's fields in component order (the order of ``c["after_inputs"]``).
@@ -78,12 +78,11 @@ def build_after_preview_result(ui: Any) -> None:
 def stored_values(root: Path, project: str, version: str) -> list[Any]:
     """Component values for the version's stored settings (the defaults when it has none or they are unreadable)."""
     settings = AfterTrainingPreview()
-    if project and version:
-        try:
-            stored = projects.read_version_config(root, project, version).get(KEY)
-            settings = parse_settings(stored) if stored is not None else settings
-        except (projects.ProjectError, ValueError):
-            pass
+    stored = version_config(root, project, version).get(KEY)  # {} where there is no such version
+    try:
+        settings = parse_settings(stored) if stored is not None else settings
+    except ValueError:
+        pass
     values = settings.to_dict()
     values["prompts"] = "\n".join(settings.prompts)
     return [values[name] for name in FIELDS]

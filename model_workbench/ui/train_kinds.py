@@ -7,6 +7,9 @@ where they went; creating one is refused with that reason.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +75,32 @@ def config_kind(config: dict[str, Any]) -> VersionKind:
         return VersionKind.LORA
 
 
+# The selected version's config while the tab refreshes its sections for it (see :func:`one_read`).
+_SELECTED: ContextVar[tuple[tuple[Path, str, str], dict[str, Any]] | None] = ContextVar("mw_selected_config",
+                                                                                        default=None)
+
+
+@contextmanager
+def one_read(root: Path, project: str, version: str) -> Iterator[None]:
+    """Within: :func:`version_config` of this version answers from one read. A version change refreshes
+    every section (form, base model, checkpoints, grid, compare, publish…), each asking for the config."""
+    key = (Path(root), project, version)
+    token = _SELECTED.set((key, _read_config(root, project, version)))
+    try:
+        yield
+    finally:
+        _SELECTED.reset(token)
+
+
 def version_config(root: Path, project: str, version: str) -> dict[str, Any]:
     """The version's stored config, or an empty one where there is no such version yet."""
+    held = _SELECTED.get()
+    if held is not None and held[0] == (Path(root), project, version):
+        return dict(held[1])
+    return _read_config(root, project, version)
+
+
+def _read_config(root: Path, project: str, version: str) -> dict[str, Any]:
     if not project or not version:
         return {}
     try:

@@ -30,6 +30,7 @@ from model_workbench.ui.i18n import t, tf
 from model_workbench.ui.train_kinds import (
     kind_choices,
     kind_from_choice,
+    one_read,
     train_reason,
     unavailable_html,
 )
@@ -75,8 +76,9 @@ class TrainUi:
 
     def refresh(self, project: str, version: str) -> dict:
         updates: dict = {}
-        for refresher in self.refreshers:
-            updates.update(refresher(project or "", version or ""))
+        with one_read(self.root, project or "", version or ""):
+            for refresher in self.refreshers:
+                updates.update(refresher(project or "", version or ""))
         return updates
 
 

@@ -50,25 +50,28 @@ def build_webui_form(templates: list[str], activations: list[str] | None = None)
     """Lay out the fields in the current gradio context; returns the components by field name."""
     f: dict[str, Any] = {}
     activations = activations or list(HYPERNETWORK_ACTIVATIONS)
+    # The starting values are the core's (WebUI's defaults); a selected version's own values replace them.
+    e, h = EmbeddingFields(name=""), HypernetworkFields(name="")
+    d = e.training  # the embedding's: a hypernetwork version fills its own learning rate when chosen
     with gr.Row():
         # The name is the word typed in prompts (an embedding) or picked in <hypernet:name:1> (a hypernetwork).
         f["name"] = gr.Textbox(label=t("Name"), elem_id=PREFIX + "name",
                                info=t("The trigger word written in prompts."))
     with gr.Column(elem_id=PREFIX + "embedding_fields") as f["embedding_group"], gr.Row():
-        f["init_text"] = gr.Textbox(label=t("Initialization text"), value="*", elem_id=PREFIX + "init_text")
-        f["vectors_per_token"] = gr.Slider(1, 75, value=1, step=1, label=t("Number of vectors per token"),
+        f["init_text"] = gr.Textbox(label=t("Initialization text"), value=e.init_text, elem_id=PREFIX + "init_text")
+        f["vectors_per_token"] = gr.Slider(1, 75, value=e.vectors_per_token, step=1, label=t("Number of vectors per token"),
                                            elem_id=PREFIX + "vectors_per_token")
     with gr.Column(elem_id=PREFIX + "hypernetwork_fields") as f["hypernetwork_group"]:
-        f["sizes"] = gr.CheckboxGroup(list(HYPERNETWORK_SIZES), value=["768", "320", "640", "1280"],
+        f["sizes"] = gr.CheckboxGroup(list(HYPERNETWORK_SIZES), value=list(h.sizes),
                                       label=t("Modules"), elem_id=PREFIX + "sizes")
         with gr.Row():
-            f["layer_structure"] = gr.Textbox(label=t("Enter hypernetwork layer structure"), value="1, 2, 1",
+            f["layer_structure"] = gr.Textbox(label=t("Enter hypernetwork layer structure"), value=h.layer_structure,
                                               placeholder=t("1st and last digit must be 1. ex:'1, 2, 1'"),
                                               elem_id=PREFIX + "layer_structure")
-            f["activation"] = dropdown(activations, value="linear", label=t(
+            f["activation"] = dropdown(activations, value=h.activation, label=t(
                 "Select activation function of hypernetwork. Recommended : Swish / Linear(none)"),
                 elem_id=PREFIX + "activation")
-            f["weight_init"] = dropdown(list(HYPERNETWORK_INITIALISATIONS), value="Normal", label=t(
+            f["weight_init"] = dropdown(list(HYPERNETWORK_INITIALISATIONS), value=h.weight_init, label=t(
                 "Select Layer weights initialization. Recommended: Kaiming for relu-like, Xavier for sigmoid-like, "
                 "Normal otherwise"), elem_id=PREFIX + "weight_init")
         with gr.Row():
@@ -76,35 +79,35 @@ def build_webui_form(templates: list[str], activations: list[str] | None = None)
             f["use_dropout"] = gr.Checkbox(label=t("Use dropout"), elem_id=PREFIX + "use_dropout")
             f["dropout_structure"] = gr.Textbox(label=t(
                 "Enter hypernetwork Dropout structure (or empty). Recommended : 0~0.35 incrementing sequence: "
-                "0, 0.05, 0.15"), value="0, 0, 0", elem_id=PREFIX + "dropout_structure")
+                "0, 0.05, 0.15"), value=h.dropout_structure, elem_id=PREFIX + "dropout_structure")
     with gr.Row():
-        f["learn_rate"] = gr.Textbox(label=learn_rate_label(VersionKind.EMBEDDING), value="0.005",
+        f["learn_rate"] = gr.Textbox(label=learn_rate_label(VersionKind.EMBEDDING), value=d.learn_rate,
                                      elem_id=PREFIX + "learn_rate",
                                      info=t("A number, or a schedule such as 0.005:100, 1e-3:1000, 1e-5"))
-        f["clip_grad_mode"] = dropdown(list(CLIP_GRAD_MODES), value="disabled", label=t("Gradient Clipping"),
+        f["clip_grad_mode"] = dropdown(list(CLIP_GRAD_MODES), value=d.clip_grad_mode, label=t("Gradient Clipping"),
                                        elem_id=PREFIX + "clip_grad_mode")
-        f["clip_grad_value"] = gr.Textbox(label=t("Gradient clip value"), value="0.1", elem_id=PREFIX + "clip_grad_value")
+        f["clip_grad_value"] = gr.Textbox(label=t("Gradient clip value"), value=d.clip_grad_value, elem_id=PREFIX + "clip_grad_value")
     with gr.Row():
-        f["batch_size"] = gr.Number(label=t("Batch size"), value=1, precision=0, elem_id=PREFIX + "batch_size")
-        f["gradient_step"] = gr.Number(label=t("Gradient accumulation steps"), value=1, precision=0,
+        f["batch_size"] = gr.Number(label=t("Batch size"), value=d.batch_size, precision=0, elem_id=PREFIX + "batch_size")
+        f["gradient_step"] = gr.Number(label=t("Gradient accumulation steps"), value=d.gradient_step, precision=0,
                                        elem_id=PREFIX + "gradient_step")
         f["template_file"] = dropdown(templates, value=templates[0] if templates else None, label=t("Prompt template"),
                                       elem_id=PREFIX + "template_file")
     with gr.Row():
-        f["width"] = gr.Number(label=t("Width"), value=512, precision=0, elem_id=PREFIX + "width")
-        f["height"] = gr.Number(label=t("Height"), value=512, precision=0, elem_id=PREFIX + "height")
+        f["width"] = gr.Number(label=t("Width"), value=d.width, precision=0, elem_id=PREFIX + "width")
+        f["height"] = gr.Number(label=t("Height"), value=d.height, precision=0, elem_id=PREFIX + "height")
         f["varsize"] = gr.Checkbox(label=t("Do not resize images"), elem_id=PREFIX + "varsize")
     with gr.Row():
-        f["steps"] = gr.Number(label=t("Max steps"), value=1000, precision=0, elem_id=PREFIX + "steps")
+        f["steps"] = gr.Number(label=t("Max steps"), value=d.steps, precision=0, elem_id=PREFIX + "steps")
         f["save_every"] = gr.Number(label=t("Save a copy of embedding to log directory every N steps, 0 to disable"),
-                                    value=500, precision=0, elem_id=PREFIX + "save_every")
+                                    value=d.save_every, precision=0, elem_id=PREFIX + "save_every")
         f["use_weight"] = gr.Checkbox(label=t("Use PNG alpha channel as loss weight"), elem_id=PREFIX + "use_weight")
     with gr.Row():
         f["shuffle_tags"] = gr.Checkbox(label=t("Shuffle tags by ',' when creating prompts."),
                                         elem_id=PREFIX + "shuffle_tags")
-        f["tag_drop_out"] = gr.Slider(0, 1, value=0, step=0.1, label=t("Drop out tags when creating prompts."),
+        f["tag_drop_out"] = gr.Slider(0, 1, value=d.tag_drop_out, step=0.1, label=t("Drop out tags when creating prompts."),
                                       elem_id=PREFIX + "tag_drop_out")
-        f["latent_sampling_method"] = gr.Radio(list(LATENT_SAMPLING_METHODS), value="once",
+        f["latent_sampling_method"] = gr.Radio(list(LATENT_SAMPLING_METHODS), value=d.latent_sampling_method,
                                                label=t("Choose latent sampling method"),
                                                elem_id=PREFIX + "latent_sampling_method")
     return f

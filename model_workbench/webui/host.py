@@ -72,6 +72,17 @@ def _optional_module(name: str) -> Any | None:
         return None
 
 
+def _template_files() -> dict[str, Path]:
+    """WebUI's textual inversion templates by file name: its own table where it has one (the one train_*
+    look templates up in), else the files of ``--textual-inversion-templates-dir``."""
+    ti = _optional_module("modules.textual_inversion.textual_inversion")
+    lister = getattr(ti, "list_textual_inversion_templates", None)
+    if lister is not None:
+        return {name: Path(template.path) for name, template in lister().items()}
+    folder = _opt_dir("textual_inversion_templates_dir")
+    return {p.name: p for p in folder.rglob("*") if p.is_file()} if folder and folder.is_dir() else {}
+
+
 def _forget_cached_conditioning() -> None:
     """Drop txt2img's cached prompt conditioning (kept across generations by ``persistent_cond_cache``).
 
@@ -382,12 +393,15 @@ class WebuiHost(BaseHost):
 
     def prompt_templates(self) -> list[str]:
         """WebUI's textual inversion templates (``--textual-inversion-templates-dir``), by file name."""
-        ti = _optional_module("modules.textual_inversion.textual_inversion")
-        lister = getattr(ti, "list_textual_inversion_templates", None)
-        if lister is not None:
-            return sorted(lister())
-        folder = _opt_dir("textual_inversion_templates_dir")
-        return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder and folder.is_dir() else []
+        return sorted(_template_files())
+
+    def prompt_template_text(self, name: str) -> str | None:
+        """The text of WebUI's template ``name`` (the file train_* would read), or None where there is none."""
+        path = _template_files().get(name)
+        try:
+            return path.read_text(encoding="utf-8") if path is not None else None
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def webui_training_log_dir(self) -> Path | None:
         """The Train tab's "Log directory" default, "textual_inversion", resolved as WebUI resolves it:

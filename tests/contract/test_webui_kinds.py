@@ -135,6 +135,9 @@ def test_a_stub_trainer_counts_as_removed(webui, monkeypatch):
 
 def test_templates_are_webuis_files_and_the_log_dir_is_the_train_tabs_default(webui, host, tmp_path, monkeypatch):
     assert host.prompt_templates() == ["style_filewords.txt", "subject_filewords.txt"]
+    # an embedding grid with no prompt typed uses the template's lines: the host reads WebUI's file
+    assert host.prompt_template_text("style_filewords.txt") == "a photo of [name], [filewords]\n"
+    assert host.prompt_template_text("none.txt") is None
     monkeypatch.chdir(tmp_path)
     assert host.webui_training_log_dir() == tmp_path / "textual_inversion"
 

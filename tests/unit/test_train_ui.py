@@ -150,3 +150,58 @@ def test_preview_when_done_group_round_trips_through_the_version_config(tmp_path
     projects.create_version(root, "cat", "v2", {})
     default = dict(zip(FIELDS, stored_values(root, "cat", "v2"), strict=True))
     assert default["enabled"] is False and default["width"] == 0
+
+
+def test_a_version_change_reads_the_version_config_once(tmp_path, monkeypatch):
+    """Every section refreshes for the selected version (form, base model, checkpoints, grid, compare,
+    publish, after-training preview…); they share one read of its config.json, not one read each."""
+    from model_workbench.standalone import StandaloneConfig, StandaloneHost
+    from model_workbench.training import projects
+    from model_workbench.training.webui_versions import create_kind_version
+    from model_workbench.ui import train_tab
+    from model_workbench.ui.app import build_standalone_blocks
+
+    host = StandaloneHost(StandaloneConfig(models_dir=tmp_path / "m", data_dir=tmp_path / "d"))
+    projects.create_project(host.data_dir(), "cat")
+    create_kind_version(host.data_dir(), "cat", "emb", "embedding")
+    built: list[train_tab.TrainUi] = []
+
+    class Recorded(train_tab.TrainUi):
+        def __init__(self, ctx) -> None:
+            super().__init__(ctx)
+            built.append(self)
+
+    monkeypatch.setattr(train_tab, "TrainUi", Recorded)
+    build_standalone_blocks(host)
+    reads: list[tuple[str, str]] = []
+    read = projects.read_version_config
+
+    def counted(root, project, version):
+        reads.append((project, version))
+        return read(root, project, version)
+
+    monkeypatch.setattr(projects, "read_version_config", counted)
+    updates = built[0].refresh("cat", "emb")
+    assert updates and reads == [("cat", "emb")]
+
+
+def test_the_webui_form_starts_at_the_cores_defaults():
+    import gradio as gr
+
+    from model_workbench.training.webui_fields import fields_to_dict
+    from model_workbench.training.webui_kinds import EmbeddingFields, HypernetworkFields
+    from model_workbench.ui.train_webui_form import (
+        EMBEDDING_NAMES,
+        HYPERNETWORK_NAMES,
+        TRAINING_NAMES,
+        build_webui_form,
+    )
+
+    with gr.Blocks():
+        f = build_webui_form(["subject_filewords.txt"])
+    embedding, hypernetwork = fields_to_dict(EmbeddingFields(name="")), fields_to_dict(HypernetworkFields(name=""))
+    for names, data in ((EMBEDDING_NAMES, embedding), (HYPERNETWORK_NAMES, hypernetwork),
+                        (TRAINING_NAMES, embedding["training"])):
+        for name in names:
+            if name not in ("name", "template_file"):
+                assert f[name].value == data[name], name

@@ -138,4 +138,4 @@ def test_embedding_prompts_and_the_baseline_without_the_word():
     assert embedding_prompts(Host(), "mycat", "", "t.txt") == ["a photo of a mycat", "art by mycat"]
     assert embedding_prompts(Host(), "mycat", ["red mycat", "blue square"]) == ["red mycat", "mycat, blue square"]
     with pytest.raises(ValueError, match="Enter a prompt"):
-        embedding_prompts(object(), "mycat", "", "t.txt")
+        embedding_prompts(Host(), "mycat", "", "other.txt")  # a template the host does not have
