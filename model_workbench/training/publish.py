@@ -56,9 +56,8 @@ def _target(folder: Path, source: Path) -> Path:
     return target
 
 
-def _copy_atomic(source: Path, target: Path) -> None:
-    if target.exists():
-        return  # the identical file is already there (checked by _target)
+def copy_atomic(source: Path, target: Path) -> None:
+    """Copy ``source`` over ``target`` so that a reader sees the old file or the new one, never half."""
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         shutil.copy2(source, tmp)
@@ -115,7 +114,8 @@ def publish_checkpoint(host: Host, project: str, version: str, checkpoint: str |
     folder = Path(folders[0]) / paths.name
     folder.mkdir(parents=True, exist_ok=True)
     target = _target(folder, source)
-    _copy_atomic(source, target)
+    if not target.exists():  # else the identical file is already there (checked by _target)
+        copy_atomic(source, target)
 
     info = projects.checkpoint_info(source)
     meta = info.metadata

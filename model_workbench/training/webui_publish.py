@@ -13,8 +13,6 @@ then the host refreshes that list (``host.refresh_models``). Entry point: :func:
 from __future__ import annotations
 
 import filecmp
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from model_workbench.jsonfile import write_json_atomic
 
 from ..host import Host, ModelKind
 from .previews import cell_image, latest_cell_for
-from .publish import PublishResult, read_card
+from .publish import PublishResult, copy_atomic, read_card
 from .webui_kinds import VersionKind
 from .webui_previews import SnapshotSource
 
@@ -38,16 +36,6 @@ KIND_WORD = {VersionKind.EMBEDDING: "Embedding", VersionKind.HYPERNETWORK: "Hype
 
 class PublishExists(ValueError):
     """The target is taken by a different file and the user has not confirmed replacing it."""
-
-
-def _copy(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        shutil.copy2(source, tmp)
-        os.replace(tmp, target)  # a reader sees the old file or the new one, never half
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _card(path: Path, description: str, notes: str) -> dict[str, Any]:
@@ -73,7 +61,7 @@ def publish_step(host: Host, source: SnapshotSource, step_path: str | Path, over
     if differs and not overwrite:
         raise PublishExists(MSG_EXISTS.format(path=target))
     if differs or not target.exists():
-        _copy(snapshot.path, target)
+        copy_atomic(snapshot.path, target)
 
     if source.project and source.version:
         notes = MSG_NOTES_VERSION.format(project=source.project, version=source.version, step=snapshot.step)
