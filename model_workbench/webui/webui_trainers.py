@@ -224,9 +224,11 @@ def train_webui_network(modules: WebuiTrainingModules, request: WebuiTrainReques
     db = modules.sd_hijack.model_hijack.embedding_db
     try:
         with tempfile.TemporaryDirectory(prefix="model-workbench-webui-") as work, \
-                loaded_hypernetworks_kept(shared), hypernet_layers_aside(model), modules.guard(), \
+                loaded_hypernetworks_kept(shared), modules.guard(), \
                 model_grads_kept(model), _progress_forwarded(shared.state, total, progress, stop):
             try:
+                # inside the guard: the layers the trainer hangs on the attention modules are off again (and
+                # those a generation had left there back) before the guard compares the model
                 with hypernet_layers_aside(model), sampler_takes_data_source(torch.utils.data.Sampler):
                     name, network, final = train(modules, request, fields, Path(work), task)
             except (AssertionError, ValueError) as error:

@@ -215,11 +215,16 @@ def test_training_a_hypernetwork_leaves_no_trace(webui, host, tmp_path):
     loaded = shared.loaded_hypernetworks
     loaded.append("the user's loaded hypernetwork")
     model = shared.sd_model
+    # what a generation with <hypernet:…> leaves on an attention module (apply_single_hypernetwork)
+    attention = next(m for name, m in model.named_modules() if name.endswith("attn2"))
+    earlier = webui.hn.HypernetworkModule(32)
+    attention.hyper_k = earlier
     state = model_state(model)
     names = [n for n, _ in model.named_modules()]
     with host.gpu_lock("train"):
         host.train_webui_network(request(tmp_path, VersionKind.HYPERNETWORK,
                                          HypernetworkFields("net", sizes=("32",), training=FIELDS)))
+    assert attention.hyper_k is earlier and not hasattr(attention, "hyper_v")  # the earlier layer, not the run's
     assert sorted(p.name for p in folder.iterdir()) == ["users.pt"]
     assert shared.hypernetworks == listed and shared.cmd_opts.hypernetwork_dir == str(folder)
     assert shared.loaded_hypernetworks is loaded and loaded == ["the user's loaded hypernetwork"]
