@@ -260,8 +260,10 @@ def test_progress_is_forwarded_and_stop_interrupts_webuis_trainer(webui, host, t
 
 @pytest.mark.parametrize(("change", "sentence"), [
     (dict(template_file="nope.txt"), "no prompt template named nope.txt"),
-    (dict(learn_rate="fast"), "learning rate must be a number or a schedule"),
-    (dict(learn_rate=""), "learning rate must be a number or a schedule"),
+    (dict(learn_rate="fast"), "learning rate 'fast' is not understood"),
+    (dict(learn_rate=""), "learning rate '' is not understood"),
+    # WebUI reads the clipping value with its learning-rate scheduler and says "Invalid learning rate schedule"
+    (dict(clip_grad_mode="norm", clip_grad_value="big"), "gradient clipping value 'big' is not understood"),
 ])
 def test_webuis_refusals_become_our_sentences(webui, host, tmp_path, change, sentence):
     fields = EmbeddingFields("mychar", training=WebuiTrainingFields(**{**dict(steps=2), **change}))
