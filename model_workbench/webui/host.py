@@ -91,6 +91,17 @@ def _empty_script_runner() -> Any | None:
     return runner() if runner is not None else None
 
 
+def _prompt_templates() -> dict[str, Path]:
+    """WebUI's template table, file name → path, listed afresh by its own lister (the Train tab's refresh),
+    else read from its templates folder."""
+    ti = _optional_module("modules.textual_inversion.textual_inversion")
+    lister = getattr(ti, "list_textual_inversion_templates", None)
+    if lister is not None:
+        return {name: Path(template.path) for name, template in lister().items()}
+    folder = _opt_dir("textual_inversion_templates_dir")
+    return {p.name: p for p in folder.rglob("*") if p.is_file()} if folder and folder.is_dir() else {}
+
+
 def _embedding_db() -> Any | None:
     """A1111's embedding database (``sd_hijack.model_hijack.embedding_db``), or None where there is none."""
     hijack = getattr(_optional_module("modules.sd_hijack"), "model_hijack", None)
@@ -382,12 +393,12 @@ class WebuiHost(BaseHost):
 
     def prompt_templates(self) -> list[str]:
         """WebUI's textual inversion templates (``--textual-inversion-templates-dir``), by file name."""
-        ti = _optional_module("modules.textual_inversion.textual_inversion")
-        lister = getattr(ti, "list_textual_inversion_templates", None)
-        if lister is not None:
-            return sorted(lister())
-        folder = _opt_dir("textual_inversion_templates_dir")
-        return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder and folder.is_dir() else []
+        return sorted(_prompt_templates())
+
+    def prompt_template_text(self, name: str) -> str | None:
+        """The text of WebUI's template ``name`` (an embedding grid's prompts are its lines), or None."""
+        path = _prompt_templates().get(name)
+        return path.read_text(encoding="utf-8", errors="replace") if path is not None and path.is_file() else None
 
     def webui_training_log_dir(self) -> Path | None:
         """The Train tab's "Log directory" default, "textual_inversion", resolved as WebUI resolves it:

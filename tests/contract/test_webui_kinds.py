@@ -135,8 +135,19 @@ def test_a_stub_trainer_counts_as_removed(webui, monkeypatch):
 
 def test_templates_are_webuis_files_and_the_log_dir_is_the_train_tabs_default(webui, host, tmp_path, monkeypatch):
     assert host.prompt_templates() == ["style_filewords.txt", "subject_filewords.txt"]
+    assert host.prompt_template_text("subject_filewords.txt") == "a photo of [name], [filewords]\n"
+    assert host.prompt_template_text("nope.txt") is None
     monkeypatch.chdir(tmp_path)
     assert host.webui_training_log_dir() == tmp_path / "textual_inversion"
+
+
+def test_an_embedding_grid_without_typed_prompts_takes_the_lines_of_webuis_template(webui, host):
+    from model_workbench.training.webui_previews import embedding_prompts
+
+    templates = Path(webui.shared.cmd_opts.textual_inversion_templates_dir)
+    (templates / "style_filewords.txt").write_text("a painting, art by [name], [filewords]\nin the style of [name]\n")
+    assert embedding_prompts(host, "mystyle", "", "style_filewords.txt") == ["a painting, art by mystyle",
+                                                                          "in the style of mystyle"]
 
 
 # -- training -------------------------------------------------------------------------------------------
