@@ -88,8 +88,9 @@ TEMPLATE_MISSING = (
     "textual_inversion_templates folder."
 )
 DATASET_EMPTY = "The dataset folder is empty or missing; add images with captions before training."
-LEARN_RATE_INVALID = (
-    "The learning rate must be a number or a schedule such as \"0.005:100, 1e-3:1000, 1e-5\" (rate:until step)."
+CLIP_GRAD_INVALID = (
+    "The gradient clipping value {text!r} is not understood: write a number such as 0.1, or a schedule such as "
+    "0.1:100, 0.05 (a value until a step, the last value to the end)."
 )
 TRAINER_REFUSED = "WebUI's trainer refused the settings: {reason}."
 TRAINER_FAILED = (

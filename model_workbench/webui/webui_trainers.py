@@ -30,6 +30,7 @@ from typing import Any
 import torch.utils.data
 
 from model_workbench.host import ProgressCallback, ProgressUpdate, StopFlag
+from model_workbench.training.webui_fields import parse_learn_rate
 from model_workbench.training.webui_kinds import (
     EmbeddingFields,
     HypernetworkFields,
@@ -48,11 +49,6 @@ from model_workbench.webui.webui_network_state import (
 
 POLL_S = 0.5
 SUBFOLDER = {VersionKind.EMBEDDING: "embeddings", VersionKind.HYPERNETWORK: "hypernetworks"}
-# validate_train_inputs' assertions (textual_inversion.py) that our sentences say better.
-ASSERTION_SENTENCES = (
-    ("Dataset directory", messages.DATASET_EMPTY),
-    ("Learning rate is empty", messages.LEARN_RATE_INVALID),
-)
 
 
 @dataclass
@@ -87,14 +83,23 @@ def _preview_arguments(fields: WebuiTrainingFields) -> list[Any]:
     return [False, "", "", 20, "Euler a", 7.0, -1, fields.width, fields.height]
 
 
-def _sentence(error: BaseException) -> str:
-    text = str(error)
-    for prefix, sentence in ASSERTION_SENTENCES:
-        if text.startswith(prefix):
-            return sentence
-    if text.startswith("Invalid learning rate schedule"):
-        return messages.LEARN_RATE_INVALID
-    return messages.TRAINER_REFUSED.format(reason=text.rstrip("."))
+def _check_inputs(request: WebuiTrainRequest, templates: Any) -> None:
+    """What WebUI's trainer would refuse in its own words (or, for a clipping value, as an "Invalid learning
+    rate schedule"), said in ours before anything is created."""
+    training = request.fields.training
+    if not webui_name(request.fields.name).strip():
+        raise ValueError(messages.NETWORK_NAME_EMPTY)
+    if training.template_file not in templates:  # train_* look the template up in this table
+        raise ValueError(messages.TEMPLATE_MISSING.format(name=training.template_file))
+    data = Path(request.data_dir)
+    if not data.is_dir() or not any(data.iterdir()):
+        raise ValueError(messages.DATASET_EMPTY)
+    parse_learn_rate(training.learn_rate, training.steps)  # WebUI's LearnScheduleIterator reading
+    if training.clip_grad_mode in ("value", "norm"):  # WebUI reads the value with the same scheduler
+        try:
+            parse_learn_rate(training.clip_grad_value, training.steps)
+        except ValueError:
+            raise ValueError(messages.CLIP_GRAD_INVALID.format(text=training.clip_grad_value)) from None
 
 
 @contextmanager
@@ -207,13 +212,8 @@ def _keep_final(snapshots: list[StepSnapshot], kind: VersionKind, name: str, tra
 def train_webui_network(modules: WebuiTrainingModules, request: WebuiTrainRequest,
                         progress: ProgressCallback | None = None, stop: StopFlag | None = None) -> list[StepSnapshot]:
     """Create and train the request's network with WebUI's trainer; its step snapshots, oldest first."""
-    fields = request.fields
-    if not webui_name(fields.name).strip():
-        raise ValueError(messages.NETWORK_NAME_EMPTY)
-    ti, shared = modules.textual_inversion, modules.shared
-    templates = ti.list_textual_inversion_templates()  # train_* look the template up in this table
-    if fields.training.template_file not in templates:
-        raise ValueError(messages.TEMPLATE_MISSING.format(name=fields.training.template_file))
+    fields, shared = request.fields, modules.shared
+    _check_inputs(request, modules.textual_inversion.list_textual_inversion_templates())
     Path(request.log_dir).mkdir(parents=True, exist_ok=True)
     run_dir = Path(request.log_dir) / datetime.now().strftime("%Y-%m-%d")  # WebUI's own <date> folder
     started = time.time() - 1
@@ -224,17 +224,15 @@ def train_webui_network(modules: WebuiTrainingModules, request: WebuiTrainReques
     db = modules.sd_hijack.model_hijack.embedding_db
     try:
         with tempfile.TemporaryDirectory(prefix="model-workbench-webui-") as work, \
-                loaded_hypernetworks_kept(shared), hypernet_layers_aside(model), modules.guard(), \
+                loaded_hypernetworks_kept(shared), modules.guard(), \
                 model_grads_kept(model), _progress_forwarded(shared.state, total, progress, stop):
             try:
+                # inside the guard: the layers the trainer hangs on the attention modules are off again (and
+                # those a generation had left there back) before the guard compares the model
                 with hypernet_layers_aside(model), sampler_takes_data_source(torch.utils.data.Sampler):
                     name, network, final = train(modules, request, fields, Path(work), task)
-            except (AssertionError, ValueError) as error:
-                raise ValueError(_sentence(error)) from error
-            except Exception as error:
-                if str(error).startswith("Invalid learning rate schedule"):
-                    raise ValueError(_sentence(error)) from error
-                raise
+            except (AssertionError, ValueError) as error:  # validate_train_inputs' refusals, in WebUI's words
+                raise ValueError(messages.TRAINER_REFUSED.format(reason=str(error).rstrip("."))) from error
             step = int(getattr(network, "step", 0) or 0)
             snapshots = _keep_final(step_snapshots(request.log_dir, request.kind, name, started), request.kind,
                                     name, step, Path(final), run_dir)

@@ -142,6 +142,15 @@ def test_templates_are_webuis_files_and_the_log_dir_is_the_train_tabs_default(we
     assert host.webui_training_log_dir() == tmp_path / "textual_inversion"
 
 
+def test_an_embedding_grid_without_typed_prompts_takes_the_lines_of_webuis_template(webui, host):
+    from model_workbench.training.webui_previews import embedding_prompts
+
+    templates = Path(webui.shared.cmd_opts.textual_inversion_templates_dir)
+    (templates / "style_filewords.txt").write_text("a painting, art by [name], [filewords]\nin the style of [name]\n")
+    assert embedding_prompts(host, "mystyle", "", "style_filewords.txt") == ["a painting, art by mystyle",
+                                                                          "in the style of mystyle"]
+
+
 # -- training -------------------------------------------------------------------------------------------
 def test_an_embedding_is_created_and_trained_with_the_forms_fields(webui, host, tmp_path):
     req = request(tmp_path, VersionKind.EMBEDDING, EmbeddingFields("mychar", "woman", 2, FIELDS))
@@ -218,11 +227,16 @@ def test_training_a_hypernetwork_leaves_no_trace(webui, host, tmp_path):
     loaded = shared.loaded_hypernetworks
     loaded.append("the user's loaded hypernetwork")
     model = shared.sd_model
+    # what a generation with <hypernet:…> leaves on an attention module (apply_single_hypernetwork)
+    attention = next(m for name, m in model.named_modules() if name.endswith("attn2"))
+    earlier = webui.hn.HypernetworkModule(32)
+    attention.hyper_k = earlier
     state = model_state(model)
     names = [n for n, _ in model.named_modules()]
     with host.gpu_lock("train"):
         host.train_webui_network(request(tmp_path, VersionKind.HYPERNETWORK,
                                          HypernetworkFields("net", sizes=("32",), training=FIELDS)))
+    assert attention.hyper_k is earlier and not hasattr(attention, "hyper_v")  # the earlier layer, not the run's
     assert sorted(p.name for p in folder.iterdir()) == ["users.pt"]
     assert shared.hypernetworks == listed and shared.cmd_opts.hypernetwork_dir == str(folder)
     assert shared.loaded_hypernetworks is loaded and loaded == ["the user's loaded hypernetwork"]
@@ -258,8 +272,10 @@ def test_progress_is_forwarded_and_stop_interrupts_webuis_trainer(webui, host, t
 
 @pytest.mark.parametrize(("change", "sentence"), [
     (dict(template_file="nope.txt"), "no prompt template named nope.txt"),
-    (dict(learn_rate="fast"), "learning rate must be a number or a schedule"),
-    (dict(learn_rate=""), "learning rate must be a number or a schedule"),
+    (dict(learn_rate="fast"), "learning rate 'fast' is not understood"),
+    (dict(learn_rate=""), "learning rate '' is not understood"),
+    # WebUI reads the clipping value with its learning-rate scheduler and says "Invalid learning rate schedule"
+    (dict(clip_grad_mode="norm", clip_grad_value="big"), "gradient clipping value 'big' is not understood"),
 ])
 def test_webuis_refusals_become_our_sentences(webui, host, tmp_path, change, sentence):
     fields = EmbeddingFields("mychar", training=WebuiTrainingFields(**{**dict(steps=2), **change}))

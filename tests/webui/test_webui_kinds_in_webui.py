@@ -94,18 +94,24 @@ def a1111(webui, webui_kind):
     return webui
 
 
+def created_and_trained(url: str, version: dict) -> dict:
+    """``version`` created through the tab's API and trained to the end by WebUI's trainer; its saved steps."""
+    created = httpx.post(url + API + "/webui-kinds/versions", json=version, timeout=30)
+    assert created.status_code == 201, created.text
+    name = {"project": PROJECT, "version": version["version"]}
+    started = httpx.post(url + API + "/webui-kinds/train", json=name, timeout=30)
+    assert started.status_code == 202, started.text
+    result = wait_for_training(url)
+    assert result["state"] == "finished", (result.get("message"), result.get("error"), result)
+    return httpx.get(url + API + "/webui-kinds/steps", params=name, timeout=30).json()
+
+
 def test_embedding_trained_in_the_tab_gridded_and_published(a1111):
     webui = a1111
     url = webui["url"]
     version = {"project": PROJECT, "version": "emb", "kind": "embedding",
                "fields": {"name": WORD, "init_text": "square", "vectors_per_token": 1, "training": TRAIN}}
-    created = httpx.post(url + API + "/webui-kinds/versions", json=version, timeout=30)
-    assert created.status_code == 201, created.text
-    started = httpx.post(url + API + "/webui-kinds/train", json={"project": PROJECT, "version": "emb"}, timeout=30)
-    assert started.status_code == 202, started.text
-    result = wait_for_training(url)
-    assert result["state"] == "finished", (result.get("message"), result.get("error"), result)
-    steps = httpx.get(url + API + "/webui-kinds/steps", params={"project": PROJECT, "version": "emb"}, timeout=30).json()
+    steps = created_and_trained(url, version)
     assert [s["step"] for s in steps["steps"]] == [2, 4, 5]  # WebUI's copies (steps_done) and the result
     listed = httpx.get(url + "/sdapi/v1/embeddings", timeout=30).json()
     assert WORD not in listed["loaded"] and WORD not in listed["skipped"]  # nothing of ours in WebUI's list
@@ -137,13 +143,7 @@ def test_hypernetwork_trained_in_the_tab_gridded_published_and_its_run_listed_as
     version = {"project": PROJECT, "version": "hn", "kind": "hypernetwork",
                "fields": {"name": HYPERNET, "sizes": ["64"],  # the tiny checkpoint's cross-attention width
                           "training": {**TRAIN, "learn_rate": "0.05"}}}
-    created = httpx.post(url + API + "/webui-kinds/versions", json=version, timeout=30)
-    assert created.status_code == 201, created.text
-    started = httpx.post(url + API + "/webui-kinds/train", json={"project": PROJECT, "version": "hn"}, timeout=30)
-    assert started.status_code == 202, started.text
-    result = wait_for_training(url)
-    assert result["state"] == "finished", (result.get("message"), result.get("error"), result)
-    steps = httpx.get(url + API + "/webui-kinds/steps", params={"project": PROJECT, "version": "hn"}, timeout=30).json()
+    steps = created_and_trained(url, version)
     assert [s["step"] for s in steps["steps"]] == [2, 4, 5]
     assert not (root / "models" / "hypernetworks" / f"{HYPERNET}.pt").exists()  # nothing left in WebUI's folder
     listed = {h["name"] for h in httpx.get(url + "/sdapi/v1/hypernetworks", timeout=30).json()}

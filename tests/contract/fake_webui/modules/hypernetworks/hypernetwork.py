@@ -3,7 +3,6 @@ dict by width), ``list_hypernetworks``, ``load_hypernetwork(s)``, ``apply_single
 the layers on the attention module, as WebUI's does), ``create_hypernetwork`` and ``train_hypernetwork``
 with WebUI's exact signatures. The fake trainer records its arguments."""
 
-import datetime
 import glob
 import os
 
@@ -152,13 +151,8 @@ def train_hypernetwork(id_task, hypernetwork_name: str, learn_rate: float, batch
     hypernetwork = Hypernetwork()
     hypernetwork.load(path)
     shared.loaded_hypernetworks = [hypernetwork]
-    shared.state.job = "train-hypernetwork"
-    shared.state.job_count = steps
-    log_directory = os.path.join(log_directory, datetime.datetime.now().strftime("%Y-%m-%d"), hypernetwork_name)
-    hypernetwork_dir = None
-    if save_hypernetwork_every > 0:
-        hypernetwork_dir = os.path.join(log_directory, "hypernetworks")
-        os.makedirs(hypernetwork_dir, exist_ok=True)
+    hypernetwork_dir = textual_inversion.fake_run_folder("train-hypernetwork", steps, log_directory, hypernetwork_name,
+                                                         save_hypernetwork_every, "hypernetworks")
     model = shared.sd_model
     attention = next(m for name, m in model.named_modules() if name.endswith("attn2"))
 

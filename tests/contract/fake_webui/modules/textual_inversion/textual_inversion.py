@@ -219,6 +219,18 @@ def validate_train_inputs(model_name, learn_rate, batch_size, gradient_step, dat
         assert log_directory, "Log directory is empty"
 
 
+def fake_run_folder(job, steps, log_directory, name, save_every, subfolder):
+    """What both WebUI trainers do before their loop: the job in ``shared.state``, and the folder the step
+    copies go to, ``<log dir>/<date>/<name>/<subfolder>`` (None when no copies are saved)."""
+    shared.state.job = job
+    shared.state.job_count = steps
+    if save_every <= 0:
+        return None
+    folder = os.path.join(log_directory, datetime.datetime.now().strftime("%Y-%m-%d"), name, subfolder)
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
 def fake_training_steps(network, steps, save_every, save_dir, name, save, state, on_step=None):
     """The loop both fake trainers share: WebUI's step counting (copies named ``steps_done = step + 1``),
     interrupt check before each step, ``state.job_no`` after it."""
@@ -249,13 +261,8 @@ def train_embedding(id_task, embedding_name, learn_rate, batch_size, gradient_st
             float(learn_rate)
         except ValueError as e:
             raise Exception('Invalid learning rate schedule. It should be a number or, for example, like "0.001:100, 0.00001:1000, 1e-5:10000" to have lr of 0.001 until step 100, 0.00001 until 1000, and 1e-5 until 10000.') from e
-    shared.state.job = "train-embedding"
-    shared.state.job_count = steps
-    log_directory = os.path.join(log_directory, datetime.datetime.now().strftime("%Y-%m-%d"), embedding_name)
-    embedding_dir = None
-    if save_embedding_every > 0:
-        embedding_dir = os.path.join(log_directory, "embeddings")
-        os.makedirs(embedding_dir, exist_ok=True)
+    embedding_dir = fake_run_folder("train-embedding", steps, log_directory, embedding_name, save_embedding_every,
+                                    "embeddings")
     embedding = sd_hijack.model_hijack.embedding_db.word_embeddings[embedding_name]
 
     def step():
