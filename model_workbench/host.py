@@ -269,6 +269,14 @@ class Host(Protocol):
         """
         ...
 
+    def training_refusal(self) -> str | None:
+        """Why a LoRA training cannot start here now (a sentence), or None; asked before one starts."""
+        ...
+
+    def tagging_refusal(self) -> str | None:
+        """Why images cannot be tagged here (a sentence), or None."""
+        ...
+
     def tag_image(self, image: Image, method: str, threshold: float = 0.5) -> list[str]:
         """Tags for an image by ``method`` ("deepbooru" or "blip")."""
         ...

@@ -166,19 +166,3 @@ class BaseHost:
             finally:
                 self.current_job = None
 
-
-def _refusal(host: Any, method: str, able: bool, what: str) -> str | None:
-    ask = getattr(host, method, None)
-    if callable(ask):
-        return ask()
-    return None if able else MSG_NEEDS_WEBUI.format(what=what)  # a host without the method: its capabilities
-
-
-def why_host_cannot_train(host: Any) -> str | None:
-    """A sentence saying why ``host`` cannot train now, or None where it can."""
-    return _refusal(host, "training_refusal", host.capabilities().can_train, MSG_WHAT_TRAINING)
-
-
-def why_host_cannot_tag(host: Any) -> str | None:
-    """A sentence saying why ``host`` cannot tag images, or None where it can."""
-    return _refusal(host, "tagging_refusal", host.capabilities().can_tag, MSG_WHAT_TAGGING)

@@ -75,6 +75,11 @@ def _target(request: DownloadRequest) -> Path | None:
     return Path(request.dest_dir) / sanitize_filename(request.filename) if request.filename else None
 
 
+def _same_download(a: DownloadRequest, b: DownloadRequest) -> bool:
+    """One URL into one folder under one name: a second ask for a job, or a new try of it."""
+    return a.url == b.url and Path(a.dest_dir) == Path(b.dest_dir) and _target(a) == _target(b)
+
+
 class _Job:
     def __init__(self, job_id: str, request: DownloadRequest) -> None:
         self.id = job_id
@@ -137,8 +142,7 @@ class DownloadQueue:
             for job in self._jobs.values():
                 if not job.status.active:
                     continue
-                if job.request.url == request.url and Path(job.request.dest_dir) == Path(request.dest_dir) \
-                        and _target(job.request) == target:
+                if _same_download(job.request, request):
                     return job.id
                 if target is not None and target in (job.destination, _target(job.request)):
                     raise DestinationTaken(msg.DESTINATION_TAKEN.format(name=target.name, folder=target.parent))
@@ -240,8 +244,7 @@ class DownloadQueue:
     def _drop_replaced(self, request: DownloadRequest) -> None:
         """A new try of a file that failed, was cancelled or paused takes that job's place (caller holds the lock)."""
         for job_id, job in list(self._jobs.items()):
-            if job.status in _REPLACEABLE and job.request.url == request.url and \
-                    Path(job.request.dest_dir) == Path(request.dest_dir) and job.request.filename == request.filename:
+            if job.status in _REPLACEABLE and _same_download(job.request, request):
                 del self._jobs[job_id]
 
     def _stop(self, job_id: str, keep_partial: bool) -> bool:

@@ -31,7 +31,6 @@ from typing import Any
 
 from ..api_body import check_field
 from ..host import BaseCheckpoint, GenerationRequest, Host, HostFeatureUnavailable, ProgressUpdate, StopFlag
-from ..host_base import why_host_cannot_train
 from ..jsonfile import write_json_atomic
 from ..per_host import PerHost
 from . import after_preview, base_checkpoint, projects, webui_fields, webui_session, webui_versions
@@ -243,7 +242,7 @@ class TrainingService:
         anything starts. A version that does not exist yet is created with the given settings.
         """
         kind = self._kind_of(project, version)
-        reason = why_host_cannot_train(self.host) if kind is VersionKind.LORA else webui_session.support_refusal(
+        reason = self.host.training_refusal() if kind is VersionKind.LORA else webui_session.support_refusal(
             self.host, kind)
         if reason:  # said now, not as a failure a second after "started"
             raise HostFeatureUnavailable(reason)

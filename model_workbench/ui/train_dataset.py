@@ -9,7 +9,6 @@ from typing import Any
 import gradio as gr
 
 from model_workbench.host import HostFeatureUnavailable
-from model_workbench.host_base import why_host_cannot_tag
 from model_workbench.training import dataset_tools as dt
 from model_workbench.training import projects
 from model_workbench.ui import train_html as H
@@ -82,7 +81,7 @@ def build_dataset_tab(ui: Any) -> None:
         c["tag_mode"] = gr.Radio(choice_labels(list(dt.TAG_MODES)), value=t("append"), label=t("Existing captions"),
                                  elem_id="mw_train_tag_mode")
         # Not a primary button where tagging cannot work: disabled, with the reason beside it.
-        no_tagger = why_host_cannot_tag(ui.ctx.host)
+        no_tagger = ui.ctx.host.tagging_refusal()
         c["tag_run"] = gr.Button(t("Tag all images"), variant="secondary" if no_tagger else "primary",
                                  interactive=not no_tagger, elem_id="mw_train_tag_run")
         if no_tagger:
@@ -195,7 +194,7 @@ def build_dataset_tab(ui: Any) -> None:
         if ui.training.is_running():
             yield {c["dataset_status"]: H.error(t("A training is running; tag the images when it has finished."))}
             return
-        refusal = why_host_cannot_tag(ui.ctx.host)
+        refusal = ui.ctx.host.tagging_refusal()
         if refusal:  # said at once, not after the first image failed
             yield {c["dataset_status"]: H.error(refusal)}
             return

@@ -10,7 +10,6 @@ from typing import Any
 import gradio as gr
 
 from model_workbench.host import HostFeatureUnavailable, ModelKind
-from model_workbench.host_base import why_host_cannot_train
 from model_workbench.training import projects
 from model_workbench.training.base_checkpoint import BaseModelMismatch
 from model_workbench.training.continue_from import lora_files
@@ -104,7 +103,7 @@ def build_run_tab(ui: Any) -> None:
     build_sweep_line(ui)
     if not able:
         # Said beside Start unless the host notice at the top already says these very words.
-        reason = why_host_cannot_train(ui.ctx.host) or ""
+        reason = ui.ctx.host.training_refusal() or ""
         shown = "" if reason in ui.ctx.host.capabilities().notes else reason
         c["unavailable"] = gr.HTML(H.message(shown, "notice"), elem_id="mw_train_unavailable")
     c["progress"] = gr.HTML(H.progress_html(ui.training.status()), elem_id="mw_train_progress")

@@ -122,22 +122,26 @@ def test_site_choice_offers_com_and_red_and_takes_a_typed_address(fake_webui):
     assert site.component_args == {"choices": ["https://civitai.com", "https://civitai.red"], "allow_custom_value": True}
 
 
-def test_proxy_and_site_are_checked_when_applied(fake_webui):
+def test_proxy_site_and_hub_endpoint_are_checked_when_applied(fake_webui):
     load_extension_script()
     fake_webui.script_callbacks.ui_settings_callback()
     opts = fake_webui.shared.opts
-    assert opts.set("model_workbench_proxy", "127.0.0.1:7890") is True
-    assert opts.data["model_workbench_proxy"] == "http://127.0.0.1:7890"
-    # WebUI puts the old value back when onchange refuses, and says "0 settings changed".
-    assert opts.set("model_workbench_proxy", "garbage proxy") is False
-    assert opts.data["model_workbench_proxy"] == "http://127.0.0.1:7890"
-    assert opts.set("model_workbench_civitai_base_url", "civitai.red/") is True
-    assert opts.data["model_workbench_civitai_base_url"] == "https://civitai.red"
-    assert opts.set("model_workbench_civitai_base_url", "not a url") is False
+    for option, typed, stored, refused in (("model_workbench_proxy", "127.0.0.1:7890", "http://127.0.0.1:7890",
+                                            "garbage proxy"),
+                                           ("model_workbench_civitai_base_url", "civitai.red/", "https://civitai.red",
+                                            "not a url"),
+                                           ("model_workbench_hf_endpoint", "hf-mirror.com/", "https://hf-mirror.com",
+                                            "not a mirror")):
+        assert opts.set(option, typed) is True
+        assert opts.data[option] == stored
+        # WebUI puts the old value back when onchange refuses, and says "0 settings changed".
+        assert opts.set(option, refused) is False
+        assert opts.data[option] == stored, option
     from model_workbench.webui.entry import get_host
 
     settings = get_host().settings()
     assert settings.civitai_base_url == "https://civitai.red" and settings.proxy == "http://127.0.0.1:7890"
+    assert settings.hf_endpoint == "https://hf-mirror.com"
 
 
 def test_the_settings_page_shows_the_mask_exactly_when_a_key_is_saved(fake_webui, tmp_path):
@@ -180,15 +184,3 @@ def test_the_hub_token_is_moved_out_of_webui_options_like_the_civitai_key(fake_w
     settings = get_host().settings()
     assert settings.hf_token == "" and settings.civitai_api_key == "sk-key"
     assert "hf_typed" not in stored.read_text()
-
-
-def test_the_hub_endpoint_is_checked_when_applied(fake_webui):
-    load_extension_script()
-    fake_webui.script_callbacks.ui_settings_callback()
-    opts = fake_webui.shared.opts
-    assert opts.set("model_workbench_hf_endpoint", "hf-mirror.com/") is True
-    assert opts.data["model_workbench_hf_endpoint"] == "https://hf-mirror.com"
-    assert opts.set("model_workbench_hf_endpoint", "not a mirror") is False
-    from model_workbench.webui.entry import get_host
-
-    assert get_host().settings().hf_endpoint == "https://hf-mirror.com"

@@ -10,24 +10,13 @@ import re
 from pathlib import Path
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
-from tests.support.app_server import AppServer
 from tests.support.tiny_dataset import COLOURS, square_image
 
 TRAIN_TIMEOUT = 150_000
 RENDER_TIMEOUT = 90_000
 STEP_TIMEOUT = 20_000  # a quick UI update, with room for a loaded CI box
-
-
-@pytest.fixture(scope="module")
-def tiny_app(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train-tab")
-    (root / "models" / "Lora").mkdir(parents=True)
-    with AppServer(["--models-dir", str(root / "models"), "--data-dir", str(root / "data")],
-                   log_path=root / "server.log", module="tests.support.serve_tiny") as url:
-        yield url, root
 
 
 def field(page, elem_id: str):
@@ -294,15 +283,6 @@ def test_a_sweep_of_two_rates_and_two_ranks_trains_four_versions_in_the_queue_th
     cells = json.loads(manifest.read_text(encoding="utf-8"))["cells"]
     assert len(cells) == 4 and all(name in json.dumps(cells) for name in names)
     screenshot(page, "train-tab-sweep-compare")
-
-
-@pytest.fixture(scope="module")
-def plain_app(tmp_path_factory):
-    """The real standalone app: its host can neither train nor tag."""
-    root = tmp_path_factory.mktemp("train-tab-plain")
-    with AppServer(["--models-dir", str(root / "models"), "--data-dir", str(root / "data")],
-                   log_path=root / "server.log") as url:
-        yield url, root
 
 
 def test_a_host_that_cannot_train_or_tag_says_so_before_anything_starts(page, plain_app, screenshot):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,21 +16,31 @@ from model_workbench.standalone import StandaloneConfig, StandaloneHost
 from tests.support.fake_civitai import FakeCivitai
 
 
-def api_for(srv: FakeCivitai, tmp_path) -> tuple[StandaloneHost, TestClient]:
+@contextmanager
+def routes_of(host: StandaloneHost) -> Iterator[TestClient]:
+    """``host``'s routes on a test client; its download queue is closed afterwards."""
+    app = FastAPI()
+    app.include_router(build_router(host))
+    try:
+        yield TestClient(app)
+    finally:
+        service_for(host).close()
+
+
+@contextmanager
+def api_for(srv: FakeCivitai, tmp_path) -> Iterator[tuple[StandaloneHost, TestClient]]:
     """A standalone host on the fake Civitai, with its routes on a test client."""
     host = StandaloneHost(StandaloneConfig(models_dir=tmp_path / "models", data_dir=tmp_path / "data",
                                            civitai_url=srv.url))
     host.settings_file.save({"model_workbench_civitai_api_key": "test-key"})
-    app = FastAPI()
-    app.include_router(build_router(host))
-    return host, TestClient(app)
+    with routes_of(host) as client:
+        yield host, client
 
 
 def test_download_through_the_api_and_poll_the_queue(tmp_path):
     with FakeCivitai(api_key="test-key") as srv:
         f = srv.add_file(data=b"api-lora" * 500, name="api_lora.safetensors")
-        host, client = api_for(srv, tmp_path)
-        try:
+        with api_for(srv, tmp_path) as (host, client):
             answer = client.post("/model-workbench/v1/civitai/download", json={"version_id": f.version_id})
             assert answer.status_code == 200, answer.text
             assert answer.json()["path"] == str(tmp_path / "models" / "Lora" / "api_lora.safetensors")
@@ -43,14 +55,11 @@ def test_download_through_the_api_and_poll_the_queue(tmp_path):
             assert (tmp_path / "models" / "Lora" / "api_lora.json").is_file()
             missing = client.post("/model-workbench/v1/civitai/download", json={"version_id": 987654321})
             assert missing.status_code == 404 and "could not find" in missing.json()["detail"]
-        finally:
-            service_for(host).close()
 
 def test_a_download_into_another_folder_or_as_a_program_is_a_400(tmp_path):
     with FakeCivitai(api_key="test-key") as srv:
         f = srv.add_file(data=b"api-lora" * 500, name="api_lora.safetensors")
-        host, client = api_for(srv, tmp_path)
-        try:
+        with api_for(srv, tmp_path) as (host, client):
             for body, words in (({"subfolder": "../escape"}, "leaves the model folder"),
                                 ({"subfolder": "/tmp/abs-escape"}, "absolute path"),
                                 ({"filename": "evil.exe"}, "must end in .safetensors")):
@@ -58,15 +67,12 @@ def test_a_download_into_another_folder_or_as_a_program_is_a_400(tmp_path):
                 assert answer.status_code == 400 and words in answer.json()["detail"], answer.text
             assert client.get("/model-workbench/v1/civitai/queue").json()["jobs"] == []
             assert not (tmp_path / "models" / "Lora").exists() or not any((tmp_path / "models").rglob("*.part"))
-        finally:
-            service_for(host).close()
 
 def test_one_version_under_two_names_is_two_jobs_and_both_paths_are_written(tmp_path):
     with FakeCivitai(api_key="test-key") as srv:
         srv.faults.throttle_bps = 1 << 20
         f = srv.add_file(data=b"twice" * 100_000, name="twice.safetensors")
-        host, client = api_for(srv, tmp_path)
-        try:
+        with api_for(srv, tmp_path) as (host, client):
             answers = [client.post("/model-workbench/v1/civitai/download",
                                    json={"version_id": f.version_id, "filename": name})
                        for name in ("first_name", "second_name")]
@@ -81,14 +87,11 @@ def test_one_version_under_two_names_is_two_jobs_and_both_paths_are_written(tmp_
             again = client.post("/model-workbench/v1/civitai/download",
                                 json={"version_id": f.version_id, "filename": "first_name"})
             assert again.status_code == 200 and again.json()["path"] == first["path"]
-        finally:
-            service_for(host).close()
 
 def test_a_file_id_the_version_does_not_have_is_400_naming_it(tmp_path):
     with FakeCivitai(api_key="test-key") as srv:
         f = srv.add_file(data=b"x" * 1000, name="only.safetensors")
-        host, client = api_for(srv, tmp_path)
-        try:
+        with api_for(srv, tmp_path) as (host, client):
             answer = client.post("/model-workbench/v1/civitai/download",
                                  json={"version_id": f.version_id, "file_id": 424242})
             assert answer.status_code == 400, answer.text
@@ -97,24 +100,19 @@ def test_a_file_id_the_version_does_not_have_is_400_naming_it(tmp_path):
             ok = client.post("/model-workbench/v1/civitai/download",
                              json={"version_id": f.version_id, "file_id": f.file_id})
             assert ok.status_code == 200 and ok.json()["path"].endswith("only.safetensors")
-        finally:
-            service_for(host).close()
 
 def test_another_version_to_the_path_being_written_is_409_with_a_sentence(tmp_path):
     with FakeCivitai(api_key="test-key") as srv:
         srv.faults.throttle_bps = 1 << 20
         a = srv.add_file(data=b"a" * 1_000_000, name="a.safetensors")
         b = srv.add_file(data=b"b" * 1_000, name="b.safetensors")
-        host, client = api_for(srv, tmp_path)
-        try:
+        with api_for(srv, tmp_path) as (host, client):
             first = client.post("/model-workbench/v1/civitai/download", json={"version_id": a.version_id})
             clash = client.post("/model-workbench/v1/civitai/download",
                                 json={"version_id": b.version_id, "filename": "a"})
             assert first.status_code == 200 and clash.status_code == 409, clash.text
             assert "a.safetensors is already being downloaded" in clash.json()["detail"]
             assert len(service_for(host).queue.snapshot()) == 1
-        finally:
-            service_for(host).close()
 
 def test_install_a_hub_file_through_the_api_into_the_shared_queue(tmp_path):
     from tests.support.fake_hub import FakeHub
@@ -122,10 +120,7 @@ def test_install_a_hub_file_through_the_api_into_the_shared_queue(tmp_path):
     with FakeHub() as hub:
         host = StandaloneHost(StandaloneConfig(models_dir=tmp_path / "models", data_dir=tmp_path / "data"))
         host.settings_file.save({"model_workbench_hf_endpoint": hub.url})
-        app = FastAPI()
-        app.include_router(build_router(host))
-        client = TestClient(app)
-        try:
+        with routes_of(host) as client:
             answer = client.post("/model-workbench/v1/huggingface/install",
                                  json={"repo_id": "fake-org/castle-lora", "path": "castle_lora.safetensors"})
             assert answer.status_code == 200, answer.text
@@ -140,5 +135,3 @@ def test_install_a_hub_file_through_the_api_into_the_shared_queue(tmp_path):
             missing = client.post("/model-workbench/v1/huggingface/install",
                                   json={"repo_id": "fake-org/castle-lora", "path": "nope.safetensors"})
             assert missing.status_code == 404
-        finally:
-            service_for(host).close()

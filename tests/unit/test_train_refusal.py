@@ -8,7 +8,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from model_workbench.host import HostFeatureUnavailable
-from model_workbench.host_base import why_host_cannot_tag, why_host_cannot_train
 from model_workbench.routes import PREFIX, build_router
 from model_workbench.standalone import StandaloneConfig, StandaloneHost
 from model_workbench.training import projects
@@ -53,9 +52,9 @@ def test_the_service_refuses_before_it_creates_or_starts_anything(standalone):
 
 
 def test_what_each_host_can_do_is_said_in_a_sentence(standalone, tiny):
-    assert "Training a LoRA needs Stable Diffusion WebUI" in why_host_cannot_train(standalone)
-    assert "Tagging images needs Stable Diffusion WebUI" in why_host_cannot_tag(standalone)
-    assert why_host_cannot_train(tiny) is None and why_host_cannot_tag(tiny) is None
+    assert "Training a LoRA needs Stable Diffusion WebUI" in standalone.training_refusal()
+    assert "Tagging images needs Stable Diffusion WebUI" in standalone.tagging_refusal()
+    assert tiny.training_refusal() is None and tiny.tagging_refusal() is None
 
 
 def test_a_finished_run_is_shown_after_the_app_restarted(tiny):
