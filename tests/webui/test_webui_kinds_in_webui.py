@@ -130,6 +130,15 @@ def test_embedding_trained_in_the_tab_gridded_and_published(a1111):
     assert not np.array_equal(images[0], images[1]) and not np.array_equal(images[1], images[2])
     assert not np.array_equal(images[0], plain)
 
+    # No prompt typed: the prompts are the lines of WebUI's own template file, with the word for [name].
+    template = (webui["webui_dir"] / "textual_inversion_templates" / "subject.txt").read_text().splitlines()
+    grid = httpx.post(url + API + "/webui-kinds/grid", timeout=900, json={
+        "project": PROJECT, "version": "emb", "template": "subject.txt", "snapshots": [steps["steps"][-1]["path"]],
+        "baseline": False, **RENDER})
+    assert grid.status_code == 200, grid.text
+    prompts = {entry["prompt"] for entry, _ in grid_cells(grid.json())}
+    assert prompts and prompts <= {line.replace("[name]", WORD) for line in template if line.strip()}
+
     published = httpx.post(url + API + "/webui-kinds/publish", timeout=120,
                            json={"project": PROJECT, "version": "emb", "step": steps["steps"][1]["path"]})
     assert published.status_code == 200, published.text
